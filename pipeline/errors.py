@@ -1,0 +1,80 @@
+"""The one error catalogue of the pipeline.
+
+Library code raises these; only the CLI turns them into ``Error: ...`` lines and an exit code.
+Each exception subclasses a built-in so callers can catch it the usual way.
+
+A :class:`Problem` is one finding about an input: where it is (file, line or key), what is
+wrong and what to do. Checks collect every problem they find and raise :class:`InputError`
+with all of them at once, so a person fixes a folder in one pass, not one error per run.
+Problems a person can safely ignore are emitted as :class:`PipelineWarning` through Python's
+``warnings`` machinery; the run records them in its summary and manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about an input file.
+
+    ``file`` is the path as the user gave it (relative to the evaluation folder where
+    possible), ``where`` a line (``"line 12"``), a row (``"row 3"``) or a key path
+    (``"stakeholder_groups[2].id"``), ``message`` what is wrong and ``fix`` what to do.
+    """
+
+    file: str
+    message: str
+    fix: str = ""
+    where: str = ""
+
+    def __str__(self) -> str:
+        location = f"{self.file}, {self.where}" if self.where else self.file
+        text = f"{location}: {self.message}"
+        if self.fix:
+            text += f" {self.fix}"
+        return text
+
+
+class PipelineError(Exception):
+    """Base class of every error the pipeline raises on purpose."""
+
+
+class InputError(PipelineError, ValueError):
+    """One or more inputs are invalid; ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[Problem] | Problem):
+        if isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        self.warnings: tuple[Problem, ...] = ()  # warnings found before the error, if known
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(InputError):
+    """The evaluation config (``evaluation.yaml``) is missing or invalid."""
+
+
+class RegisterError(InputError):
+    """The register of sessions (``register.csv`` / ``register.xlsx``) is invalid."""
+
+
+class TranscriptError(InputError):
+    """A transcript file cannot be read or has no usable speech."""
+
+
+class ModelError(PipelineError, OSError):
+    """A spaCy pipeline the evaluation asks for is not installed or cannot be loaded."""
+
+
+class OutputError(PipelineError, OSError):
+    """The outputs cannot be written where asked."""
+
+
+class PipelineWarning(UserWarning):
+    """A problem a person can safely ignore; it is printed and recorded, never dropped."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))

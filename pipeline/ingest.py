@@ -1,0 +1,73 @@
+"""Stage 1, ingest: the register and every transcript, read and validated.
+
+``read_transcripts`` returns the TRANSCRIPTS table (one row per session: the register's
+metadata, the file's format and encoding, a hash of its bytes, and its normalised text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import schemas
+from pipeline.config import Evaluation
+from pipeline.errors import InputError, Problem, TranscriptError
+from pipeline.formats import read_text
+from pipeline.register import read_register
+
+
+def read_transcripts(
+    folder: Path | str,
+    *,
+    evaluation: Evaluation,
+    errors: list[Problem] | None = None,
+    progress=None,
+) -> pd.DataFrame:
+    """Read the register of ``folder`` and every transcript it lists.
+
+    Returns the TRANSCRIPTS table (columns in :data:`pipeline.schemas.TRANSCRIPTS`). Every
+    problem is collected: if ``errors`` is given they are appended to it and the sessions
+    with a problem are left out; otherwise :class:`InputError` is raised with all of them.
+    ``progress`` wraps an iterable to show progress (see :mod:`pipeline.progress`).
+    """
+    folder = Path(folder)
+    collected: list[Problem] = []
+    if not folder.is_dir():
+        collected.append(Problem(str(folder), "is not a folder.",
+                                 "Point --transcripts (or TRANSCRIPTS=) at the folder with register.csv."))
+        rows = []
+    else:
+        register = read_register(folder, evaluation=evaluation, errors=collected)
+        rows = register.to_dict("records")
+    records = []
+    for row in (progress(rows, "read") if progress else rows):
+        path = folder / row["file"]
+        name = str(path)
+        try:
+            extracted = read_text(path, name)
+        except TranscriptError as exc:
+            collected += exc.problems
+            continue
+        declared = extracted.front_matter.get("session_id")
+        if declared is not None and str(declared) != row["session_id"]:
+            collected.append(Problem(name, f"its front matter says session_id '{declared}' but the "
+                                           f"register (row {row['_row']}) says '{row['session_id']}'.",
+                                     "Make the two agree.", "line 2"))
+            continue
+        records.append({
+            **{k: v for k, v in row.items() if k != "_row"},
+            "participants": int(float(row["participants"])),
+            "women": int(float(row["women"])) if row["women"] else None,
+            "men": int(float(row["men"])) if row["men"] else None,
+            "format": extracted.format,
+            "encoding": extracted.encoding,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "text": extracted.text,
+        })
+    if errors is not None:
+        errors += collected
+    elif collected:
+        raise InputError(collected)
+    return schemas.conform(records, schemas.TRANSCRIPTS)

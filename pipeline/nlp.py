@@ -1,0 +1,135 @@
+"""spaCy pipelines per language, and a disk cache of parsed documents.
+
+Only the components a step needs are loaded: for segmentation and rule coding that is the
+tokenizer, the tagger/morphologizer and the lemmatizer, plus a rule-based sentencizer; the
+parser and the named-entity recogniser (the expensive parts) stay out.
+
+Parsed documents are cached as one ``DocBin`` per session, keyed by a hash of the texts and
+of the pipeline's identity (model name and version, spaCy version, components), so a second
+run parses nothing and a changed transcript or model reparses only what changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+
+from pipeline.errors import ModelError, PipelineWarning, Problem
+
+# Bump when the way texts are prepared for parsing changes, to invalidate old caches.
+CACHE_VERSION = "1"
+_EXCLUDED = ["parser", "ner", "senter"]
+
+
+@functools.lru_cache(maxsize=None)
+def load_pipeline(language: str, model: str | None) -> Language:
+    """The pipeline that reads ``language``: ``model`` if given, else a blank one.
+
+    Raises :class:`ModelError` if ``model`` is not installed.
+    """
+    if model:
+        with warnings.catch_warnings():
+            # The Spanish model was trained with spaCy 3.1 and loads fine in 3.8 (W095).
+            warnings.filterwarnings("ignore", message=r".*\[W095\]")
+            try:
+                nlp = spacy.load(model, exclude=_EXCLUDED)
+            except OSError:
+                raise ModelError(f"the spaCy model '{model}' (for language '{language}') is not "
+                                 f"installed. Run `make install`, or change nlp.models in "
+                                 f"evaluation.yaml.") from None
+        nlp.add_pipe("sentencizer")
+        return nlp
+    try:
+        nlp = spacy.blank(language)
+    except ImportError:
+        warnings.warn(PipelineWarning(Problem(
+            "evaluation.yaml", f"spaCy has no rules for language '{language}'; its transcripts are "
+                               f"read with the multi-language tokenizer and without lemmas.",
+            "Map the language to a trained pipeline in nlp.models if one exists.")))
+        nlp = spacy.blank("xx")
+    nlp.add_pipe("sentencizer")
+    try:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.initialize()
+    except (ValueError, KeyError, ImportError, OSError):
+        nlp.remove_pipe("lemmatizer")
+        nlp.initialize()
+    return nlp
+
+
+def pipeline_id(nlp: Language) -> str:
+    """What a cached document depends on besides its text."""
+    meta = nlp.meta
+    return "|".join([nlp.lang, meta.get("name", ""), meta.get("version", ""), spacy.__version__,
+                     ",".join(nlp.pipe_names), CACHE_VERSION])
+
+
+class DocCache:
+    """``DocBin`` files under ``folder``, one per (pipeline, list of texts)."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def key(self, nlp: Language, texts: list[str]) -> str:
+        digest = hashlib.sha256(pipeline_id(nlp).encode())
+        for text in texts:
+            digest.update(b"\0" + text.encode())
+        return digest.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.spacy"
+
+    def get(self, nlp: Language, texts: list[str]) -> list[Doc] | None:
+        if self.folder is None:
+            return None
+        path = self._path(self.key(nlp, texts))
+        if not path.is_file():
+            return None
+        try:
+            docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+        except (ValueError, OSError):
+            return None  # a damaged cache entry is parsed again and overwritten
+        if [d.text for d in docs] != texts:
+            return None
+        return docs
+
+    def put(self, nlp: Language, texts: list[str], docs: list[Doc]) -> None:
+        if self.folder is None:
+            return
+        path = self._path(self.key(nlp, texts))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a run stopped halfway never leaves a half-written entry.
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(handle)
+        DocBin(docs=docs, store_user_data=False).to_disk(temporary)
+        os.replace(temporary, path)
+
+
+def parse_groups(
+    groups: Iterable[tuple[str, list[str]]],
+    *,
+    models: dict[str, str],
+    cache: DocCache,
+    batch_size: int = 64,
+) -> Iterator[list[Doc]]:
+    """Parse groups of texts (one group per session: ``(language, texts)``), in order.
+
+    Yields one list of docs per group, from the cache where it can. Groups are handled one at
+    a time so memory does not grow with the corpus.
+    """
+    for language, texts in groups:
+        nlp = load_pipeline(language, models.get(language))
+        docs = cache.get(nlp, texts)
+        if docs is None:
+            docs = list(nlp.pipe(texts, batch_size=batch_size))
+            cache.put(nlp, texts, docs)
+        yield docs

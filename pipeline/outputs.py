@@ -1,0 +1,77 @@
+"""Writing outputs so that a failed run leaves the previous ones as they were.
+
+Files are written into a staging folder beside the outputs; only when every file is written
+are they moved into place, each with an atomic rename. Tables are written with sorted rows
+and fixed settings so that the same input gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import OutputError
+
+
+class StagedOutputs:
+    """Collect output files under ``folder`` and publish them together.
+
+    Use as a context manager: files written through ``path(name)`` appear in ``folder`` only
+    when the block ends without an exception.
+    """
+
+    def __init__(self, folder: Path, owned: tuple[str, ...] = ()):
+        """``owned`` subfolders hold only this run's files: stale ones are removed on publish."""
+        self.folder = Path(folder)
+        self.owned = owned
+        self.names: list[str] = []
+
+    def __enter__(self) -> "StagedOutputs":
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.folder}: {exc.strerror}. "
+                              f"Choose another --out folder, or check its permissions.") from None
+        return self
+
+    def path(self, name: str) -> Path:
+        self.names.append(name)
+        target = self.staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write_text(self, name: str, text: str) -> None:
+        self.path(name).write_text(text, encoding="utf-8", newline="\n")
+
+    def write_json(self, name: str, data) -> None:
+        self.write_text(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.path(name), index=False, lineterminator="\n", encoding="utf-8")
+
+    def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
+        frame.to_parquet(self.path(name), index=False, engine="pyarrow", compression="zstd")
+
+    def _prune(self) -> None:
+        written = {self.folder / name for name in self.names}
+        for subfolder in self.owned:
+            for path in sorted((self.folder / subfolder).rglob("*")):
+                if path.is_file() and path not in written:
+                    path.unlink()
+
+    def __exit__(self, kind, value, traceback) -> None:
+        try:
+            if kind is None:
+                for name in self.names:
+                    target = self.folder / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(self.staging / name, target)
+                self._prune()
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)

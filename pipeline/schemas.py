@@ -1,0 +1,133 @@
+"""The tables that flow between stages: their columns and dtypes, declared once.
+
+Each stage checks the tables it reads with :func:`check` and builds the tables it returns with
+:func:`conform`, so a column that is missing, misspelt or of the wrong type stops the run at
+the stage boundary instead of surfacing as a wrong number in a report.
+
+Text columns never hold nulls: an absent value is the empty string, which keeps files
+deterministic and comparisons simple. Counts that may be unknown are nullable integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.errors import PipelineError
+
+# Logical types and the pandas dtype each is stored as.
+DTYPES = {"str": "string", "int": "int64", "int?": "Int64", "bool": "bool", "float": "float64"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class SchemaError(PipelineError, TypeError):
+    """A table does not have the columns or dtypes its schema declares."""
+
+
+METADATA = (
+    Column("method", "str", "how the session was held: a `methods` id of evaluation.yaml"),
+    Column("stakeholder_group", "str", "a `stakeholder_groups` id of evaluation.yaml"),
+    Column("language", "str", "ISO 639 code of the transcript's language"),
+    Column("participants", "int", "people who spoke for the respondent side (a focus group of six counts six)"),
+    Column("region", "str", "a `regions` id, or empty"),
+    Column("date", "str", "date of the session, YYYY-MM-DD, or empty"),
+    Column("institution", "str", "the respondent's institution type, or empty"),
+    Column("interviewer", "str", "the evaluation team member's code, or empty"),
+    Column("women", "int?", "women among the participants, if recorded"),
+    Column("men", "int?", "men among the participants, if recorded"),
+    Column("notes", "str", "free notes from the register"),
+)
+
+TRANSCRIPTS = Table(
+    "transcripts",
+    (
+        Column("session_id", "str", "unique id of the session, from the register"),
+        Column("file", "str", "transcript path relative to the transcripts folder"),
+        *METADATA,
+        Column("format", "str", "txt, md, docx, vtt, srt or pdf"),
+        Column("encoding", "str", "the encoding the file was decoded from"),
+        Column("sha256", "str", "hash of the file's bytes"),
+        Column("text", "str", "the normalised text (NFC, \\n line ends) every offset refers to"),
+    ),
+    key=("session_id",),
+)
+
+TURNS = Table(
+    "turns",
+    (
+        Column("turn_id", "str", "stable id: session id and turn number"),
+        Column("session_id", "str", "the session the turn belongs to"),
+        Column("turn", "int", "position of the turn in its transcript, from 0"),
+        Column("speaker", "str", "the speaker label as written in the transcript"),
+        Column("role", "str", "interviewer or respondent"),
+        Column("timestamp", "str", "the timestamp written with the label, or empty"),
+        Column("start", "int", "first code point of the turn's speech in the normalised text"),
+        Column("end", "int", "end of the turn's speech (exclusive)"),
+    ),
+    key=("turn_id",),
+)
+
+SEGMENTS = Table(
+    "segments",
+    (
+        Column("segment_id", "str", "stable id: turn id and segment number"),
+        Column("session_id", "str", "the session"),
+        Column("turn_id", "str", "the respondent turn the segment belongs to"),
+        Column("speaker", "str", "the speaker label"),
+        Column("role", "str", "always respondent: segments are the evidence"),
+        Column("start", "int", "first code point in the normalised text"),
+        Column("end", "int", "end code point (exclusive)"),
+        Column("text", "str", "the normalised text sliced at start:end"),
+        Column("sentences", "int", "sentences in the segment"),
+        Column("words", "int", "words, not counting bracketed notes such as [risas]"),
+        Column("prompt_turn_id", "str", "the interviewer turn that prompted it, or empty"),
+        Column("prompt", "str", "that interviewer turn's text, or empty"),
+        *METADATA,
+    ),
+    key=("segment_id",),
+)
+
+TABLES = {t.name: t for t in (TRANSCRIPTS, TURNS, SEGMENTS)}
+
+
+def conform(rows: pd.DataFrame | list[dict], table: Table) -> pd.DataFrame:
+    """A new frame with exactly ``table``'s columns, in order, cast to their dtypes, sorted by key."""
+    frame = pd.DataFrame(rows, columns=table.names) if isinstance(rows, list) else rows
+    missing = [c for c in table.names if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"table '{table.name}' lacks the columns {missing}")
+    out = frame.loc[:, table.names].astype({c.name: DTYPES[c.type] for c in table.columns})
+    out = out.assign(**{c.name: out[c.name].fillna("") for c in table.columns if c.type == "str"})
+    return out.sort_values(list(table.key), kind="stable").reset_index(drop=True)
+
+
+def check(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Raise :class:`SchemaError` unless ``frame`` has ``table``'s columns and dtypes."""
+    if list(frame.columns) != table.names:
+        raise SchemaError(f"table '{table.name}' has the columns {list(frame.columns)}, "
+                          f"expected {table.names}")
+    wrong = [f"{c.name} is {frame[c.name].dtype}, expected {DTYPES[c.type]}"
+             for c in table.columns if str(frame[c.name].dtype) != DTYPES[c.type]]
+    if wrong:
+        raise SchemaError(f"table '{table.name}': " + "; ".join(wrong))
+    if frame.duplicated(list(table.key)).any():
+        raise SchemaError(f"table '{table.name}' has duplicate keys {list(table.key)}")
+    return frame

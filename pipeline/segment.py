@@ -1,0 +1,142 @@
+"""Stage 2, segment: respondent turns cut into segments, the unit that codes mark.
+
+A long answer is split on sentence boundaries into segments of at most ``max_sentences``
+sentences and about ``max_chars`` characters, balanced so no segment is a lone tail
+sentence. A sentence longer than ``max_chars`` (speech transcribed without full stops) is cut
+after a comma or semicolon near the limit. Bracketed notes are masked before parsing, so they
+are never words and never start or end a segment.
+
+Invariants (tested): each segment's text is the normalised transcript sliced at its offsets;
+the segments of a turn do not overlap and cover every word of the turn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from spacy.tokens import Doc, Span
+
+from pipeline import schemas
+from pipeline.nlp import DocCache, parse_groups
+from pipeline.turns import INTERVIEWER, RESPONDENT, mask_notes
+
+_METADATA = [c.name for c in schemas.METADATA]
+
+
+def _pieces(sentence: Span, max_chars: int) -> list[tuple[int, int]]:
+    """Character spans (in the doc) of a sentence, cut near ``max_chars`` if it is longer."""
+    start, end = sentence.start_char, sentence.end_char
+    if end - start <= max_chars:
+        return [(start, end)]
+    pieces, piece_start, last_break = [], start, None
+    for token in sentence:
+        if token.idx + len(token) - piece_start > max_chars and token.idx > piece_start:
+            cut = last_break or token.idx
+            pieces.append((piece_start, cut))
+            piece_start, last_break = cut, None
+        if token.text in {",", ";", ":"}:
+            last_break = token.idx + len(token)
+    pieces.append((piece_start, end))
+    return pieces
+
+
+def _sentences(doc: Doc, max_chars: int) -> list[tuple[int, int]]:
+    """Non-blank sentence spans of ``doc``, trimmed of whitespace, long ones cut."""
+    spans = []
+    for sentence in doc.sents:
+        for start, end in _pieces(sentence, max_chars):
+            text = doc.text[start:end]
+            stripped = text.strip()
+            if stripped:
+                lead = len(text) - len(text.lstrip())
+                spans.append((start + lead, start + lead + len(stripped)))
+    return spans
+
+
+def _groups(spans: list[tuple[int, int]], max_sentences: int, max_chars: int) -> list[list[tuple[int, int]]]:
+    """Consecutive sentences grouped into balanced segments within both bounds."""
+    if not spans:
+        return []
+    total = spans[-1][1] - spans[0][0]
+    count = max(math.ceil(len(spans) / max_sentences), math.ceil(total / max_chars))
+    target = math.ceil(len(spans) / count)
+    groups: list[list[tuple[int, int]]] = [[]]
+    for span in spans:
+        current = groups[-1]
+        if current and (len(current) >= target or span[1] - current[0][0] > max_chars):
+            groups.append([])
+        groups[-1].append(span)
+    return groups
+
+
+def _words(doc: Doc, start: int, end: int) -> int:
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return sum(1 for t in span if not (t.is_punct or t.is_space)) if span is not None else 0
+
+
+def build_segments(
+    transcripts: pd.DataFrame,
+    turns: pd.DataFrame,
+    *,
+    max_sentences: int,
+    max_chars: int,
+    models: dict[str, str],
+    cache: DocCache,
+    batch_size: int = 64,
+    progress=None,
+) -> pd.DataFrame:
+    """The SEGMENTS table: every respondent turn cut into segments.
+
+    Reads TRANSCRIPTS (``session_id``, ``language``, ``text`` and the metadata columns) and
+    TURNS (``turn_id``, ``session_id``, ``speaker``, ``role``, ``start``, ``end``). Returns
+    one row per segment with its offsets in the normalised text, its text, the interviewer
+    turn that prompted it and the session's metadata (columns in
+    :data:`pipeline.schemas.SEGMENTS`). Parsed turns are read from and written to ``cache``.
+    """
+    schemas.check(transcripts, schemas.TRANSCRIPTS)
+    schemas.check(turns, schemas.TURNS)
+    sessions = transcripts.set_index("session_id")
+    by_session = {sid: group for sid, group in turns.groupby("session_id", sort=True)}
+    order = [sid for sid in sessions.index if sid in by_session]
+
+    def groups():
+        for sid in order:
+            text = sessions.at[sid, "text"]
+            answers = by_session[sid][by_session[sid]["role"] == RESPONDENT]
+            yield sessions.at[sid, "language"], [mask_notes(text, s, e) for s, e in zip(answers.start, answers.end)]
+
+    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size)
+    if progress:
+        parsed = progress(parsed, "segment", total=len(order))
+    rows = []
+    for docs, sid in zip(parsed, order):
+        session = sessions.loc[sid]
+        text = session["text"]
+        metadata = {column: session[column] for column in _METADATA}
+        prompt = ("", "")
+        answers = iter(docs)
+        for turn in by_session[sid].itertuples(index=False):
+            if turn.role == INTERVIEWER:
+                prompt = (turn.turn_id, text[turn.start:turn.end])
+                continue
+            doc = next(answers)
+            sentences = _sentences(doc, max_chars)
+            for number, group in enumerate(_groups(sentences, max_sentences, max_chars)):
+                start, end = group[0][0], group[-1][1]
+                rows.append({
+                    "segment_id": f"{turn.turn_id}-s{number:02d}",
+                    "session_id": sid,
+                    "turn_id": turn.turn_id,
+                    "speaker": turn.speaker,
+                    "role": RESPONDENT,
+                    "start": turn.start + start,
+                    "end": turn.start + end,
+                    "text": text[turn.start + start:turn.start + end],
+                    "sentences": len(group),
+                    "words": _words(doc, start, end),
+                    "prompt_turn_id": prompt[0],
+                    "prompt": prompt[1],
+                    **metadata,
+                })
+    return schemas.conform(rows, schemas.SEGMENTS)
