@@ -31,13 +31,6 @@ CONFIG_FILE = "evaluation.yaml"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
 
-DEFAULT_METHODS = (
-    {"id": "interview", "label": {"es": "Entrevista", "en": "Interview"}},
-    {"id": "group_interview", "label": {"es": "Entrevista grupal", "en": "Group interview"}},
-    {"id": "focus_group", "label": {"es": "Grupo focal", "en": "Focus group"}},
-    {"id": "document", "label": {"es": "Documento", "en": "Document"}},
-)
-
 DEFAULT_INTERVIEWER_LABELS = (
     "E", "Entrevistador", "Entrevistadora", "Evaluador", "Evaluadora", "Moderador",
     "Moderadora", "Facilitador", "Facilitadora", "Interviewer", "Moderator", "Evaluator",
@@ -89,6 +82,15 @@ class VocabularyEntry(_Frozen):
     id: Id
     label: Localized
     description: Localized | None = None
+
+
+DEFAULT_METHODS = tuple(VocabularyEntry.model_validate(entry) for entry in (
+    {"id": "interview", "label": {"es": "Entrevista", "en": "Interview"}},
+    {"id": "group_interview", "label": {"es": "Entrevista grupal", "en": "Group interview"}},
+    {"id": "focus_group", "label": {"es": "Grupo focal", "en": "Focus group"}},
+    {"id": "document", "label": {"es": "Documento", "en": "Document"}},
+))
+
 
 
 class EvaluationInfo(_Frozen):
@@ -225,6 +227,8 @@ def load_evaluation(codebook_dir: Path | str) -> Evaluation:
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(part for part in error["loc"] if part != "texts")
+            if error["type"] == "missing":
+                loc = loc[:-1]  # point at the mapping that lacks the key
             message, fix = _describe(error)
             problems.append(Problem(document.path, message, fix, document.where(loc)))
         evaluation = None

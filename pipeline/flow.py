@@ -80,7 +80,7 @@ def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=
         transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, errors=errors,
                                        progress=progress)
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels,
-                            errors=errors)
+                            folder=transcripts_dir, errors=errors)
     if errors:
         raise InputError(errors)
     return Result(counts=_counts(transcripts, turns), warnings=tuple(found))
@@ -168,7 +168,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     with _collect_warnings(found):
         evaluation = load_evaluation(codebook)
         transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
-        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels)
+        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
         segments = build_segments(
             transcripts, turns,
             max_sentences=evaluation.segmentation.max_sentences,

@@ -112,11 +112,12 @@ def _front_matter(text: str, name: str) -> tuple[int, dict]:
 
 def _read_docx(path: Path, name: str) -> str:
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise TranscriptError(Problem(
             name, f"is not a readable Word .docx file ({exc}).",
             "Open it in Word and save it again as .docx (an old .doc must be converted).")) from None

@@ -22,6 +22,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -57,8 +58,8 @@ _NOTE_WORDS = {
 }
 _BRACKETED = re.compile(r"\[[^\[\]\n]{1,80}\]|\([^()\n]{1,40}\)")
 _TIMESTAMP = re.compile(rf"^\s*{_TS}\s*$")
-# Labels that number people (P5, E2, Participante 5, Speaker 3): one turn each is plausible.
-_CODE_LABEL = re.compile(r"^(?:[A-Za-z]{1,3}\s?\d{1,2}|\w+\s\d{1,2})$")
+# Initials and numbered labels (F, P5, Participante 5, Speaker 3): one turn each is plausible.
+_CODE_LABEL = re.compile(r"^(?:[A-Za-z]{1,3}\s?\d{0,2}|\w+\s\d{1,2})$")
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ def build_turns(
     transcripts: pd.DataFrame,
     *,
     interviewer_labels: tuple[str, ...],
+    folder: Path | str = "",
     errors: list[Problem] | None = None,
 ) -> pd.DataFrame:
     """The TURNS table: every speaker turn of every transcript, in order.
@@ -239,14 +241,14 @@ def build_turns(
     Reads the TRANSCRIPTS table (``session_id``, ``file``, ``method``, ``participants``,
     ``format``, ``text``). A transcript with no respondent turn is an error: appended to
     ``errors`` if given (the session is left out), raised as :class:`TranscriptError`
-    otherwise. Warnings (labels seen once, text before the first label, more respondent
+    otherwise. Messages name each file inside ``folder``. Warnings (labels seen once, text before the first label, more respondent
     labels than participants) are emitted as :class:`PipelineWarning`.
     """
     schemas.check(transcripts, schemas.TRANSCRIPTS)
     labels = frozenset(normalise_label(label) for label in interviewer_labels)
     rows, collected = [], []
     for session in transcripts.itertuples(index=False):
-        name = session.file
+        name = str(Path(folder) / session.file)
         text = session.text
         start = body_start(text) if session.format in ("txt", "md") else 0
         found, problems = find_turns(text, body_start=start, interviewer_labels=labels, name=name,

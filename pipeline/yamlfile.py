@@ -36,7 +36,7 @@ class YamlDocument:
 
     def where(self, loc: tuple[str | int, ...]) -> str:
         path = key_path(loc)
-        line = self.line_of(loc)
+        line = self.line_of(loc) if loc else None
         if line is None:
             return path
         return f"line {line} ({path})" if path else f"line {line}"

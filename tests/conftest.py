@@ -1,0 +1,91 @@
+"""Tiny fixtures: a two-session evaluation written into a temporary folder.
+
+Most tests run on these in milliseconds, with blank spaCy pipelines (``models={}``); the
+few that need the real Spanish model say so in their names.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CODEBOOK = ROOT / "codebook"
+SAMPLE_TRANSCRIPTS = ROOT / "transcripts_sample"
+
+EVALUATION_YAML = """\
+evaluation:
+  id: tiny
+  title: {es: Evaluación mínima, en: Tiny evaluation}
+  languages: [es, en]
+stakeholder_groups:
+  - id: justice_sector
+    label: Justice sector
+  - id: donor
+    label: {es: Donante, en: Donor}
+regions:
+  - id: lima
+    label: Lima
+  - id: cusco
+    label: Cusco
+interviewer_labels: [E, Entrevistadora, Interviewer]
+nlp:
+  models: {}
+"""
+
+REGISTER = """\
+file,session_id,method,stakeholder_group,language,participants,region,date
+s1.txt,S1,interview,justice_sector,es,1,cusco,2024-09-01
+s2.txt,S2,interview,donor,en,1,lima,2024-09-02
+"""
+
+S1 = """\
+E: Buenos días. ¿Cómo fue la coordinación con la fiscalía?
+F: Bueno, eh, al inicio no hubo coordinación. [risas] Después sí, con las mesas de trabajo.
+
+Eso ayudó bastante, la verdad. Los talleres con simulaciones fueron muy buenos.
+E: ¿Y el presupuesto?
+F: Poco, muy poco. La rotación del personal es el problema. [inaudible]
+"""
+
+S2 = """\
+Interviewer: Thanks for joining. How relevant was the project?
+Officer: Very relevant, I think. The design responded to what the prosecutors needed.
+Interviewer: And monitoring?
+Officer: Weak on outcomes. We counted trainings, not changes.
+"""
+
+
+def write_evaluation(root: Path, *, evaluation: str = EVALUATION_YAML, register: str = REGISTER,
+                     files: dict[str, str | bytes] | None = None) -> tuple[Path, Path]:
+    """Write a codebook folder and a transcripts folder under ``root``; return both."""
+    codebook, transcripts = root / "codebook", root / "transcripts"
+    codebook.mkdir(parents=True, exist_ok=True)
+    transcripts.mkdir(parents=True, exist_ok=True)
+    (codebook / "evaluation.yaml").write_text(evaluation, encoding="utf-8")
+    (transcripts / "register.csv").write_text(register, encoding="utf-8")
+    for name, content in (files if files is not None else {"s1.txt": S1, "s2.txt": S2}).items():
+        path = transcripts / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return codebook, transcripts
+
+
+@pytest.fixture
+def tiny(tmp_path) -> tuple[Path, Path]:
+    """(codebook folder, transcripts folder) of the two-session evaluation."""
+    return write_evaluation(tmp_path)
+
+
+@pytest.fixture
+def sample_copy(tmp_path) -> tuple[Path, Path]:
+    """A copy of the shipped sample evaluation that a test may break."""
+    codebook, transcripts = tmp_path / "codebook", tmp_path / "transcripts"
+    shutil.copytree(SAMPLE_CODEBOOK, codebook)
+    shutil.copytree(SAMPLE_TRANSCRIPTS, transcripts)
+    return codebook, transcripts

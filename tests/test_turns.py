@@ -1,0 +1,156 @@
+"""Speaker turns in every shape transcripts come in, with exact offsets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline import schemas
+from pipeline.errors import TranscriptError
+from pipeline.turns import (
+    INTERVIEWER, RESPONDENT, build_turns, find_turns, is_interviewer, mask_notes, normalise_label,
+    note_spans,
+)
+
+LABELS = frozenset(normalise_label(x) for x in ["E", "Entrevistadora", "Moderadora", "Interviewer"])
+
+
+def turns_of(text: str, **kwargs):
+    found, warnings = find_turns(text, interviewer_labels=LABELS, name="t.txt", **kwargs)
+    return [(t.speaker, t.role, t.timestamp, text[t.start:t.end]) for t in found], warnings
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Entrevistadora: ¿Cómo le fue?\nFuncionaria: Bien.\n",
+     [("Entrevistadora", INTERVIEWER, "", "¿Cómo le fue?"), ("Funcionaria", RESPONDENT, "", "Bien.")]),
+    ("E: ¿Y?\nP1: Sí.\nP2: No.\n",
+     [("E", INTERVIEWER, "", "¿Y?"), ("P1", RESPONDENT, "", "Sí."), ("P2", RESPONDENT, "", "No.")]),
+    ("[00:01:02] MODERADORA: Empecemos.\n[00:01:10] P1: Ya.\n",
+     [("MODERADORA", INTERVIEWER, "00:01:02", "Empecemos."), ("P1", RESPONDENT, "00:01:10", "Ya.")]),
+    ("00:01:02 - E: Hola.\n(00:01:05) F: Hola.\n",
+     [("E", INTERVIEWER, "00:01:02", "Hola."), ("F", RESPONDENT, "00:01:05", "Hola.")]),
+    ("Entrevistadora (00:00:05):\nBuenos días.\n\nFuncionario 1 (00:00:41):\nSí, buenos días.\nSeguimos.\n",
+     [("Entrevistadora", INTERVIEWER, "00:00:05", "Buenos días."),
+      ("Funcionario 1", RESPONDENT, "00:00:41", "Sí, buenos días.\nSeguimos.")]),
+    ("Interviewer (00:00:05): Hi.\nSpeaker 2 [00:00:09]: Hello.\n",
+     [("Interviewer", INTERVIEWER, "00:00:05", "Hi."), ("Speaker 2", RESPONDENT, "00:00:09", "Hello.")]),
+    ("Interviewer  0:03\nHi there.\nSpeaker 1  0:09\nHello.\n",
+     [("Interviewer", INTERVIEWER, "0:03", "Hi there."), ("Speaker 1", RESPONDENT, "0:09", "Hello.")]),
+    ("00:00:03 Interviewer\nHi there.\n00:00:09 Speaker 1\nHello.\n",
+     [("Interviewer", INTERVIEWER, "00:00:03", "Hi there."), ("Speaker 1", RESPONDENT, "00:00:09", "Hello.")]),
+    ("**E:** ¿Qué tal?\n**Fiscal:** Bien.\n",
+     [("E", INTERVIEWER, "", "¿Qué tal?"), ("Fiscal", RESPONDENT, "", "Bien.")]),
+    ("E: ¿Y usted?\nParticipante 3 (mujer): Yo no estoy de acuerdo.\n",
+     [("E", INTERVIEWER, "", "¿Y usted?"), ("Participante 3 (mujer)", RESPONDENT, "", "Yo no estoy de acuerdo.")]),
+])
+def test_speaker_line_shapes(text, expected):
+    found, _ = turns_of(text)
+    assert found == expected
+
+
+def test_lines_without_a_speaker_continue_the_turn_across_blank_lines():
+    text = "E: ¿Y?\nF: Primero esto.\n\nY también esto otro.\n   \nE: Gracias.\n"
+    found, warnings = turns_of(text)
+    assert found[1][3] == "Primero esto.\n\nY también esto otro."
+    assert warnings == []
+
+
+def test_a_colon_inside_speech_is_not_a_speaker():
+    text = "E: ¿Qué le dijo?\nF: Eh, y yo le dije: mira, así no se puede.\ny entonces le contesté: bueno.\n"
+    found, _ = turns_of(text)
+    assert [f[0] for f in found] == ["E", "F"]
+    assert found[1][3].endswith("le contesté: bueno.")
+
+
+def test_headings_and_note_lines_are_not_speech():
+    text = "# Entrevista S1\n\nE: ¿Y?\n[00:12:10]\nF: Bien.\n## Bloque 2\nE: ¿Más?\nF: No.\n"
+    found, warnings = turns_of(text)
+    assert [f[3] for f in found] == ["¿Y?", "Bien.", "¿Más?", "No."]
+    assert warnings == []
+
+
+def test_text_before_the_first_label_is_a_warned_header():
+    text = "Entrevista a fiscal, Cusco\n12 de marzo\nE: ¿Y?\nF: Bien.\n"
+    found, warnings = turns_of(text)
+    assert [f[0] for f in found] == ["E", "F"]
+    assert [(w.where, "before the first speaker label" in w.message) for w in warnings] == [("lines 1-2", True)]
+
+
+def test_no_labels_is_one_respondent_turn_with_a_warning():
+    text = "\n  Un informe del gobierno regional.\nSegunda línea.  \n"
+    found, warnings = turns_of(text)
+    assert found == [("", RESPONDENT, "", "Un informe del gobierno regional.\nSegunda línea.")]
+    assert "has no speaker labels" in warnings[0].message
+    assert "method to 'document'" in warnings[0].fix
+
+
+def test_no_labels_in_a_document_is_expected():
+    _, warnings = turns_of("Un documento sin hablantes.", single_speaker_expected=True)
+    assert warnings == []
+
+
+def test_front_matter_is_skipped():
+    text = "---\ntitle: x\n---\nE: ¿Y?\nF: Bien.\n"
+    found, _ = turns_of(text, body_start=text.index("E:"))
+    assert [f[0] for f in found] == ["E", "F"]
+
+
+def test_a_label_seen_once_is_warned_but_kept():
+    text = "E: ¿Y?\nF: Bien.\nE: ¿Cómo?\nF: Así.\nMira: esto no es un hablante.\n"
+    found, warnings = turns_of(text)
+    assert found[-1][0] == "Mira"
+    assert [w.where for w in warnings] == ["line 5"]
+    assert "appears only once" in warnings[0].message
+
+
+def test_numbered_labels_seen_once_are_not_warned():
+    text = "E: ¿Y?\nP1: Bien.\nP2: Así.\nE: ¿Y usted?\nParticipante 5: No sé.\n"
+    _, warnings = turns_of(text)
+    assert warnings == []
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("E", True), ("E1", True), ("e2", True), ("ENTREVISTADORA", True), ("Entrevistadora 2", True),
+    ("Moderadora", True), ("F", False), ("P1", False), ("Entrevistado", False),
+])
+def test_interviewer_labels_ignore_case_accents_and_numbers(label, expected):
+    assert is_interviewer(label, LABELS) is expected
+
+
+def test_notes_are_masked_and_placeholders_are_words():
+    text = "Con [NOMBRE] de la [INSTITUCIÓN] [risas] (inaudible) [00:12:10] (o sea, la fiscalía) [pausa larga]."
+    notes = [text[a:b] for a, b in note_spans(text)]
+    assert notes == ["[risas]", "(inaudible)", "[00:12:10]", "[pausa larga]"]
+    masked = mask_notes(text)
+    assert len(masked) == len(text)
+    assert "[NOMBRE]" in masked and "(o sea, la fiscalía)" in masked and "risas" not in masked
+
+
+def _transcripts(text: str, method: str = "interview", participants: int = 1) -> pd.DataFrame:
+    return schemas.conform([{
+        "session_id": "S1", "file": "s1.txt", "method": method, "stakeholder_group": "donor",
+        "language": "es", "participants": participants, "format": "txt", "text": text,
+    }], schemas.TRANSCRIPTS)
+
+
+def test_build_turns_gives_the_turns_table_with_stable_ids():
+    turns = build_turns(_transcripts("E: ¿Y?\nF: Bien.\n"), interviewer_labels=("E",))
+    schemas.check(turns, schemas.TURNS)
+    assert list(turns["turn_id"]) == ["S1-t0000", "S1-t0001"]
+    assert list(turns["role"]) == [INTERVIEWER, RESPONDENT]
+
+
+def test_a_transcript_with_no_respondent_turn_is_an_error():
+    with pytest.raises(TranscriptError, match="s1.txt: has no respondent speech"):
+        build_turns(_transcripts("E: ¿Y?\nEntrevistadora: ¿Hola?\n"), interviewer_labels=("E", "Entrevistadora"))
+
+
+def test_respondent_turns_holding_only_notes_are_no_speech():
+    with pytest.raises(TranscriptError, match="has no respondent speech"):
+        build_turns(_transcripts("E: ¿Y?\nF: [inaudible]\n"), interviewer_labels=("E",))
+
+
+def test_more_respondent_labels_than_participants_is_warned():
+    with pytest.warns(UserWarning, match=r"3 respondent speaker labels \(F, G, H\) but the register says 1"):
+        build_turns(_transcripts("E: ¿Y?\nF: Sí.\nG: No.\nH: Tal vez.\nF: Bueno.\nG: Ya.\nH: Ok.\n"),
+                    interviewer_labels=("E",))
