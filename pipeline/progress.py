@@ -13,8 +13,9 @@ from typing import Iterable, Iterator, TextIO, TypeVar
 T = TypeVar("T")
 
 
-def terminal_progress(stream: TextIO = sys.stderr):
+def terminal_progress(stream: TextIO | None = None):
     """A progress callable: ``progress(iterable, label, total=None)`` yields the items."""
+    stream = stream or sys.stderr
     if stream.isatty():
         from tqdm import tqdm
 
@@ -25,8 +26,9 @@ def terminal_progress(stream: TextIO = sys.stderr):
     return log_progress(stream)
 
 
-def log_progress(stream: TextIO = sys.stderr, every: float = 10.0):
+def log_progress(stream: TextIO | None = None, every: float = 10.0):
     """Plain lines: one at the start and end of a stage, one every ``every`` seconds between."""
+    stream = stream or sys.stderr
 
     def lines(items: Iterable[T], label: str, total: int | None = None) -> Iterator[T]:
         items = list(items) if total is None and not hasattr(items, "__len__") else items

@@ -55,18 +55,25 @@ def _sentences(doc: Doc, max_chars: int) -> list[tuple[int, int]]:
 
 
 def _groups(spans: list[tuple[int, int]], max_sentences: int, max_chars: int) -> list[list[tuple[int, int]]]:
-    """Consecutive sentences grouped into balanced segments within both bounds."""
+    """Consecutive sentences grouped into segments of even size within both bounds."""
     if not spans:
         return []
     total = spans[-1][1] - spans[0][0]
     count = max(math.ceil(len(spans) / max_sentences), math.ceil(total / max_chars))
-    target = math.ceil(len(spans) / count)
-    groups: list[list[tuple[int, int]]] = [[]]
-    for span in spans:
-        current = groups[-1]
-        if current and (len(current) >= target or span[1] - current[0][0] > max_chars):
-            groups.append([])
-        groups[-1].append(span)
+    count = min(count, len(spans))
+    base, extra = divmod(len(spans), count)
+    groups, first = [], 0
+    for number in range(count):
+        size = base + (1 if number < extra else 0)
+        current: list[tuple[int, int]] = []
+        # An even share can still run past max_chars when sentences differ in length.
+        for span in spans[first:first + size]:
+            if current and span[1] - current[0][0] > max_chars:
+                groups.append(current)
+                current = []
+            current.append(span)
+        groups.append(current)
+        first += size
     return groups
 
 

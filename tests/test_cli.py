@@ -1,0 +1,131 @@
+"""The command line end to end: exit codes, messages, outputs, atomicity, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import flow, schemas
+from pipeline.cli import main
+
+from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".cache" not in p.parts}
+
+
+def run_cli(*args: str) -> int:
+    return main([*args])
+
+
+def test_validate_on_the_sample_exits_0():
+    done = subprocess.run([sys.executable, "-m", "pipeline", "validate", "--codebook", str(SAMPLE_CODEBOOK),
+                           "--transcripts", str(SAMPLE_TRANSCRIPTS)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("No problems found.")
+
+
+def test_no_command_prints_help(capsys):
+    assert run_cli() == 2
+    assert "run" in capsys.readouterr().out
+
+
+def test_run_writes_the_outputs_and_a_summary(tiny, tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert run_cli("run", "--codebook", str(tiny[0]), "--transcripts", str(tiny[1]), "--out", str(out)) == 0
+    printed = capsys.readouterr()
+    assert "Run complete." in printed.out
+    assert "segments      4" in printed.out and "sessions      2 (2 participants)" in printed.out
+    assert "[segment] 2/2 done" in printed.err  # plain progress lines when not on a terminal
+    assert sorted(digests(out)) == [
+        "interim/segments.parquet", "interim/texts/S1.txt", "interim/texts/S2.txt",
+        "interim/transcripts.parquet", "interim/turns.parquet", "manifest.json", "segments.csv",
+        "sessions.csv"]
+    segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    assert list(segments.columns) == schemas.SEGMENTS.names
+    text = (out / "interim/texts/S1.txt").read_text(encoding="utf-8")
+    assert all(text[r.start:r.end] == r.text for r in segments[segments.session_id == "S1"].itertuples())
+    schemas.check(flow.read_table(out, schemas.SEGMENTS), schemas.SEGMENTS)
+    sessions = pd.read_csv(out / "sessions.csv")
+    assert list(sessions["segments"]) == [2, 2] and "text" not in sessions.columns
+
+
+def test_the_manifest_records_inputs_without_absolute_paths(tiny, tmp_path):
+    out = tmp_path / "reports"
+    flow.run(*tiny, out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(manifest["inputs"]["transcripts"]) == ["register.csv", "s1.txt", "s2.txt"]
+    assert manifest["counts"]["segments"] == 4
+    assert manifest["packages"]["spacy"].startswith("3.8")
+    assert str(tmp_path) not in (out / "manifest.json").read_text(encoding="utf-8")
+
+
+def test_two_runs_give_identical_files_but_the_run_time(tiny, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    flow.run(*tiny, first)
+    flow.run(*tiny, second)
+    one, two = digests(first), digests(second)
+    assert {k for k in one if one[k] != two[k]} <= {"manifest.json"}
+    strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k != "run"}
+    assert strip(first / "manifest.json") == strip(second / "manifest.json")
+
+
+def test_a_failed_run_leaves_earlier_outputs_untouched(tiny, tmp_path, capsys):
+    out = tmp_path / "reports"
+    flow.run(*tiny, out)
+    before = digests(out)
+    (tiny[1] / "register.csv").write_text(REGISTER.replace("donor", "donr"), encoding="utf-8")
+    assert run_cli("run", "--codebook", str(tiny[0]), "--transcripts", str(tiny[1]), "--out", str(out)) == 1
+    err = capsys.readouterr().err.strip().split("\n")
+    assert err[-2] == (f"Error: {tiny[1]}/register.csv, row 3: unknown stakeholder group 'donr'. Did you "
+                       f"mean 'donor'? Use one of: justice_sector, donor (declared in evaluation.yaml).")
+    assert err[-1] == "1 problem found. Nothing was written; earlier outputs are unchanged."
+    assert digests(out) == before
+    assert not list(out.glob(".staging-*"))
+
+
+def test_a_removed_session_leaves_no_stale_text(tiny, tmp_path):
+    out = tmp_path / "reports"
+    flow.run(*tiny, out)
+    (tiny[1] / "register.csv").write_text(REGISTER.rsplit("\n", 2)[0] + "\n", encoding="utf-8")
+    (tiny[1] / "s2.txt").unlink()
+    flow.run(*tiny, out)
+    assert sorted(p.name for p in (out / "interim/texts").iterdir()) == ["S1.txt"]
+
+
+def test_warnings_are_printed_and_recorded(tmp_path, capsys):
+    codebook, transcripts = write_evaluation(tmp_path, files={
+        "s1.txt": "Informe sin etiquetas de hablante.", "s2.txt": "Interviewer: Hi?\nOfficer: Hello.\n"})
+    out = tmp_path / "reports"
+    assert run_cli("run", "--codebook", str(codebook), "--transcripts", str(transcripts), "--out", str(out)) == 0
+    assert f"Warning: {transcripts}/s1.txt: has no speaker labels" in capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["warnings"][0]["file"] == "transcripts/s1.txt"
+
+
+def test_a_missing_model_is_an_error_with_the_fix(tiny, tmp_path, capsys):
+    config = (tiny[0] / "evaluation.yaml").read_text(encoding="utf-8")
+    (tiny[0] / "evaluation.yaml").write_text(config.replace("models: {}", "models: {es: es_no_such_model}"))
+    assert run_cli("run", "--codebook", str(tiny[0]), "--transcripts", str(tiny[1]),
+                   "--out", str(tmp_path / "r")) == 1
+    assert "the spaCy model 'es_no_such_model' (for language 'es') is not installed. Run `make install`" \
+        in capsys.readouterr().err
+
+
+def test_run_on_the_sample_with_the_spanish_model(tmp_path):
+    result = flow.run(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "reports")
+    register = pd.read_csv(SAMPLE_TRANSCRIPTS / "register.csv")
+    assert result.counts["sessions"] == len(register)
+    assert result.counts["participants"] == register["participants"].sum()
+    assert result.warnings == ()
+    segments = flow.read_table(tmp_path / "reports", schemas.SEGMENTS)
+    assert set(segments["session_id"]) == set(register["session_id"])
+    assert (segments["words"] > 0).all()
