@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-PYTHON_BASE ?= python3.11
+PYTHON_BASE ?= $(shell command -v python3.11 || command -v python3)
 VENV        := .venv
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed

@@ -1,0 +1,54 @@
+"""The documentation is tested: every command, target and config key is in README.md."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pydantic
+import pytest
+
+from pipeline.cli import build_parser
+from pipeline.config import Evaluation
+from pipeline.register import OPTIONAL, REQUIRED
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def model_keys(model: type[pydantic.BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(name)
+        for kind in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            if isinstance(kind, type) and issubclass(kind, pydantic.BaseModel) and kind.__name__ != "Localized":
+                keys += model_keys(kind)
+    return keys
+
+
+@pytest.mark.parametrize("key", sorted(set(model_keys(Evaluation))))
+def test_every_config_key_is_documented(key):
+    assert f"`{key}`" in README, f"README.md does not document the config key `{key}`"
+
+
+@pytest.mark.parametrize("column", REQUIRED + OPTIONAL)
+def test_every_register_column_is_documented(column):
+    assert f"`{column}`" in README
+
+
+def test_every_cli_command_is_documented():
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for command in commands:
+        assert f"python -m pipeline {command}" in README, command
+
+
+def test_make_help_lists_every_target_and_the_readme_too():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.M)
+    described = re.findall(r"^([a-z][a-z-]*):.*## ", makefile, flags=re.M)
+    assert sorted(set(targets)) == sorted(described), "every target needs a ## description"
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    for target in described:
+        assert re.search(rf"^\s+{target}\s", shown, flags=re.M), target
+        assert f"`make {target}`" in README, target
