@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 from pipeline import __version__, flow
-from pipeline.errors import InputError, PipelineError
+from pipeline.codebook import load_codebook
+from pipeline.codesheet import import_code_sheet, write_code_sheet
+from pipeline.errors import InputError, PipelineError, Problem
+from pipeline.scaffold import init_evaluation
 from pipeline.progress import terminal_progress
 
 DEFAULT_CODEBOOK = "codebook"
@@ -41,6 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR",
                      help=f"folder for the outputs (default: {DEFAULT_OUT})")
 
+    init = commands.add_parser("init", help="scaffold a new evaluation in DIR",
+                               description="Write DIR/codebook/ and DIR/transcripts/ for a new evaluation.")
+    init.add_argument("folder", type=Path, metavar="DIR")
+
+    codebook = commands.add_parser("codebook", help="render, import or export the codebook",
+                                   description="Work with the codebook.")
+    actions = codebook.add_subparsers(dest="action", metavar="ACTION", required=True)
+    render = actions.add_parser("render", help="write the codebook manual for coders (HTML and Markdown)")
+    render.add_argument("--codebook", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR")
+    render.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR")
+    for kind in ("xlsx", "csv"):
+        sheet = actions.add_parser(f"import-{kind}", help=f"turn a .{kind} sheet (one row per code) into a code file")
+        sheet.add_argument("sheet", type=Path, metavar=f"SHEET.{kind}")
+        sheet.add_argument("--into", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR",
+                           help="the codebook folder to write the code file into")
+    export = actions.add_parser("export", help="write the codes as a sheet (.xlsx or .csv), one row per code")
+    export.add_argument("--codebook", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE")
+
     check = commands.add_parser("validate", help="check the codebook, register and transcripts",
                                 description="Check the codebook, the register and every transcript "
                                             "without running the rest; report every problem found.")
@@ -66,6 +88,26 @@ def _summary(result: flow.Result) -> str:
     return "\n".join(lines)
 
 
+def _codebook(args: argparse.Namespace) -> int:
+    if args.action == "render":
+        result = flow.render_codebook(args.codebook, args.out)
+        print(f"Wrote the codebook manual ({result.counts['codes']} codes) to "
+              f"{', '.join(str(args.out / n) for n in result.outputs)}.")
+    elif args.action == "export":
+        if args.out.suffix.lower() not in (".xlsx", ".csv"):
+            raise InputError(Problem(str(args.out), "must end in .xlsx or .csv.", "Choose the sheet's format."))
+        write_code_sheet(load_codebook(args.codebook), args.out)
+        print(f"Wrote {args.out}.")
+    else:
+        kind = args.action.removeprefix("import-")
+        if args.sheet.suffix.lower() != f".{kind}":
+            raise InputError(Problem(str(args.sheet), f"is not a .{kind} file.",
+                                     f"Use `codebook import-{'csv' if kind == 'xlsx' else 'xlsx'}` for it."))
+        target = import_code_sheet(args.sheet, args.into)
+        print(f"Wrote {target}. Run `python -m pipeline validate` to check the codebook as a whole.")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -78,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             result = flow.run(args.codebook, args.transcripts, args.out, progress=progress)
             _print_warnings(result)
             print(f"Run complete.\n{_summary(result)}")
+        elif args.command == "init":
+            written = init_evaluation(args.folder)
+            print(f"Wrote {len(written)} files under {args.folder}/. Fill them in, then run:\n"
+                  f"  python -m pipeline validate --codebook {args.folder}/codebook "
+                  f"--transcripts {args.folder}/transcripts")
+        elif args.command == "codebook":
+            return _codebook(args)
         elif args.command == "validate":
             result = flow.validate(args.codebook, args.transcripts)
             _print_warnings(result)

@@ -136,10 +136,54 @@ class TranscriptsSettings(_Frozen):
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 
+class Criterion(_Frozen):
+    """An evaluation criterion (relevance, coherence, ... or a research theme)."""
+
+    id: Id
+    label: Localized
+    description: Localized | None = None
+
+
+class Question(_Frozen):
+    """An evaluation question, under one criterion."""
+
+    id: Id
+    criterion: Id
+    text: Localized
+    sub_questions: tuple[Localized, ...] = ()
+    indicators: tuple[Localized, ...] = ()
+
+
+class EvidenceLevel(_Frozen):
+    """The least evidence a question needs for one rating of the strength-of-evidence rubric."""
+
+    min_sessions: int = Field(1, ge=0)
+    min_groups: int = Field(1, ge=0)
+    min_methods: int = Field(1, ge=0)
+    max_divergent_groups: int | None = Field(None, ge=0)
+
+
+class Triangulation(_Frozen):
+    """The strength-of-evidence rubric and which codings count as evidence.
+
+    A question is ``strong`` if it meets ``strong``, else ``moderate`` if it meets
+    ``moderate``, else ``thin`` if any session supports it, else it has no evidence.
+    """
+
+    include_suggestions: bool = False
+    min_confidence: float = Field(0.8, ge=0, le=1)
+    divergence_threshold: float = Field(0.3, gt=0, le=1)
+    strong: EvidenceLevel = EvidenceLevel(min_sessions=4, min_groups=3, min_methods=2, max_divergent_groups=0)
+    moderate: EvidenceLevel = EvidenceLevel(min_sessions=2, min_groups=2, min_methods=1)
+
+
 class Evaluation(_Frozen):
     """The whole of ``evaluation.yaml``; see README.md for every field."""
 
     evaluation: EvaluationInfo
+    criteria: tuple[Criterion, ...] = ()
+    questions: tuple[Question, ...] = ()
+    triangulation: Triangulation = Triangulation()
     stakeholder_groups: tuple[VocabularyEntry, ...] = Field(min_length=1)
     methods: tuple[VocabularyEntry, ...] = Field(DEFAULT_METHODS, min_length=1)
     regions: tuple[VocabularyEntry, ...] = ()
@@ -159,7 +203,7 @@ class Evaluation(_Frozen):
         return tuple(entry.id for entry in getattr(self, vocabulary))
 
 
-VOCABULARIES = ("stakeholder_groups", "methods", "regions")
+VOCABULARIES = ("stakeholder_groups", "methods", "regions", "criteria", "questions")
 
 
 def _duplicate_ids(data: dict) -> list[tuple[tuple, str]]:

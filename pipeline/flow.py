@@ -22,9 +22,11 @@ import pandas as pd
 
 import pipeline
 from pipeline import schemas
-from pipeline.config import CONFIG_FILE, Evaluation, load_evaluation
-from pipeline.errors import InputError, PipelineWarning, Problem
+from pipeline.codebook import Codebook, load_codebook
+from pipeline.config import Evaluation, load_evaluation
+from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
 from pipeline.ingest import read_transcripts
+from pipeline.manual import codebook_manual
 from pipeline.nlp import DocCache
 from pipeline.outputs import StagedOutputs
 from pipeline.segment import build_segments
@@ -76,14 +78,28 @@ def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=
     found: list[Problem] = []
     errors: list[Problem] = []
     with _collect_warnings(found):
-        evaluation = load_evaluation(codebook_dir)
+        try:
+            evaluation = load_codebook(codebook_dir).evaluation
+        except ConfigError as exc:
+            errors += exc.problems
+            evaluation = _evaluation_or_none(codebook_dir)
+        if evaluation is None:
+            raise InputError(errors)
         transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, errors=errors,
                                        progress=progress)
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels,
                             folder=transcripts_dir, errors=errors)
-    if errors:
-        raise InputError(errors)
+        if errors:
+            raise InputError(errors)
     return Result(counts=_counts(transcripts, turns), warnings=tuple(found))
+
+
+def _evaluation_or_none(codebook_dir: Path | str) -> Evaluation | None:
+    """evaluation.yaml alone, if it is sound: the register can still be checked against it."""
+    try:
+        return load_evaluation(codebook_dir)
+    except ConfigError:
+        return None
 
 
 def _counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame | None = None) -> dict:
@@ -133,15 +149,18 @@ def _relative(problem: Problem, roots: dict[str, str]) -> dict:
     return {"file": file, "where": problem.where, "message": problem.message, "fix": problem.fix}
 
 
-def _manifest(evaluation: Evaluation, codebook: Path, folder: Path, transcripts: pd.DataFrame,
+def _manifest(codebook: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.DataFrame,
               counts: dict, found: list[Problem], outputs: list[str]) -> dict:
+    evaluation = codebook.evaluation
     register = [n for n in ("register.csv", "register.xlsx") if (folder / n).is_file()]
-    roots = {str(codebook): "codebook", str(folder): "transcripts"}
+    roots = {str(codebook_dir): "codebook", str(folder): "transcripts"}
     return {
         "evaluation": {"id": evaluation.evaluation.id, "title": evaluation.evaluation.title.get("en")},
         "run": {"finished": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()},
+        "codebook": {"version": codebook.version, "codes": len(codebook.codes),
+                     "questions": len(evaluation.questions), "criteria": len(evaluation.criteria)},
         "inputs": {
-            "codebook": _hashes(codebook, [CONFIG_FILE]),
+            "codebook": dict(codebook.files),
             "transcripts": _hashes(folder, register + sorted(transcripts["file"])),
         },
         "settings": {
@@ -159,14 +178,16 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         progress=None) -> Result:
     """Run every stage on one evaluation and write the outputs to ``out_dir``.
 
-    Writes ``sessions.csv``, ``segments.csv``, ``manifest.json`` and the stage tables under
+    Writes ``sessions.csv``, ``segments.csv``, the codebook manual (``codebook.html``,
+    ``codebook.md``), ``manifest.json`` and the stage tables under
     ``interim/`` (Parquet, and the normalised text of each transcript, which every offset
     refers to). Raises :class:`InputError` with every problem before writing anything.
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
     found: list[Problem] = []
     with _collect_warnings(found):
-        evaluation = load_evaluation(codebook)
+        book = load_codebook(codebook)
+        evaluation = book.evaluation
         transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
         segments = build_segments(
@@ -187,10 +208,22 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_parquet("interim/segments.parquet", segments)
         staged.write_csv("sessions.csv", _sessions_table(transcripts, turns, segments))
         staged.write_csv("segments.csv", segments)
+        for name, text in codebook_manual(book, language=evaluation.evaluation.languages[0]).items():
+            staged.write_text(name, text)
         outputs = list(staged.names) + ["manifest.json"]
-        staged.write_json("manifest.json", _manifest(evaluation, codebook, folder, transcripts,
+        staged.write_json("manifest.json", _manifest(book, codebook, folder, transcripts,
                                                      counts, found, outputs))
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+def render_codebook(codebook_dir: Path | str, out_dir: Path | str) -> Result:
+    """Write the codebook manual (``codebook.html``, ``codebook.md``) to ``out_dir``."""
+    book = load_codebook(codebook_dir)
+    with StagedOutputs(Path(out_dir)) as staged:
+        for name, text in codebook_manual(book, language=book.evaluation.evaluation.languages[0]).items():
+            staged.write_text(name, text)
+    counts = {"codes": len(book.codes), "questions": len(book.evaluation.questions)}
+    return Result(counts=counts, out=Path(out_dir), outputs=tuple(staged.names))
 
 
 def read_table(out_dir: Path | str, table: schemas.Table) -> pd.DataFrame:

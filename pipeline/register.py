@@ -160,6 +160,9 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
     table = table.assign(**{c: "" for c in OPTIONAL if c not in table.columns})
     table = table.assign(_row=range(2, len(table) + 2))
     table = table[~(table[[*REQUIRED, *OPTIONAL]] == "").all(axis=1)]
+    if table.empty:
+        errors.append(Problem(name, "has no sessions.",
+                              "Add one row per interview, group interview, focus group or document."))
 
     valid = []
     seen_ids: dict[str, int] = {}

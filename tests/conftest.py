@@ -33,6 +33,59 @@ regions:
 interviewer_labels: [E, Entrevistadora, Interviewer]
 nlp:
   models: {}
+criteria:
+  - id: relevance
+    label: {es: Pertinencia, en: Relevance}
+  - id: effectiveness
+    label: {es: Eficacia, en: Effectiveness}
+questions:
+  - id: EQ1
+    criterion: relevance
+    text: {es: "¿Respondió el diseño a las necesidades?", en: "Did the design respond to needs?"}
+  - id: EQ2
+    criterion: effectiveness
+    text: How adequate was the monitoring system?
+"""
+
+CODES_YAML = """\
+codes:
+  - id: design_needs
+    label: {es: Diseño y necesidades, en: Design and needs}
+    definition: The design answered what institutions needed.
+    include: Statements on whether the design fit needs.
+    exclude: Results; use monitoring for indicators.
+    examples: ["The design responded to what the prosecutors needed."]
+    questions: [EQ1]
+    patterns:
+      en: [design, {regex: '\\brelevant\\b'}]
+      es: [diseño]
+  - id: coordination
+    label: Coordinación
+    parent: design_needs
+    roll_up: true
+    definition: {es: Coordinación entre instituciones., en: Coordination between institutions.}
+    include: Any mention of coordination.
+    exclude: Coordination inside one institution.
+    examples: ["Con las mesas de trabajo mejoró la coordinación."]
+    patterns:
+      es: [mesa de trabajo, {tokens: [{LEMMA: coordinación}], id: coord-token}]
+  - id: monitoring
+    label: Monitoring
+    definition: How results were tracked.
+    include: Indicators, reports, data.
+    exclude: Budget.
+    examples: ["We counted trainings, not changes."]
+    questions: [EQ2]
+    patterns:
+      en: [monitoring, {tokens: [{LOWER: outcome}, {LOWER: indicators, OP: "?"}]}]
+"""
+
+STANCE_YAML = """\
+stance:
+  positive: {es: [ayudar, bueno], en: [helpful, relevant, good]}
+  negative: {es: [problema, poco], en: [weak, problem]}
+  negators: {es: ["no", nunca], en: ["not", never]}
+  hedges: {es: [tal vez], en: [maybe, "i think"]}
 """
 
 REGISTER = """\
@@ -59,12 +112,16 @@ Officer: Weak on outcomes. We counted trainings, not changes.
 
 
 def write_evaluation(root: Path, *, evaluation: str = EVALUATION_YAML, register: str = REGISTER,
-                     files: dict[str, str | bytes] | None = None) -> tuple[Path, Path]:
+                     files: dict[str, str | bytes] | None = None, codes: str = CODES_YAML,
+                     stance: str | None = STANCE_YAML) -> tuple[Path, Path]:
     """Write a codebook folder and a transcripts folder under ``root``; return both."""
     codebook, transcripts = root / "codebook", root / "transcripts"
     codebook.mkdir(parents=True, exist_ok=True)
     transcripts.mkdir(parents=True, exist_ok=True)
     (codebook / "evaluation.yaml").write_text(evaluation, encoding="utf-8")
+    (codebook / "codes.yaml").write_text(codes, encoding="utf-8")
+    if stance is not None:
+        (codebook / "stance.yaml").write_text(stance, encoding="utf-8")
     (transcripts / "register.csv").write_text(register, encoding="utf-8")
     for name, content in (files if files is not None else {"s1.txt": S1, "s2.txt": S2}).items():
         path = transcripts / name

@@ -9,6 +9,7 @@ import pydantic
 import pytest
 
 from pipeline.cli import build_parser
+from pipeline.codebook import Code, Stance
 from pipeline.config import Evaluation
 from pipeline.register import OPTIONAL, REQUIRED
 
@@ -32,6 +33,16 @@ def test_every_config_key_is_documented(key):
     assert f"`{key}`" in README, f"README.md does not document the config key `{key}`"
 
 
+@pytest.mark.parametrize("field", sorted(set(model_keys(Code) + model_keys(Stance))))
+def test_every_code_and_stance_field_is_documented(field):
+    assert f"`{field}`" in README, f"README.md does not document the codebook field `{field}`"
+
+
+@pytest.mark.parametrize("kind", ["phrase", "tokens", "regex", "id"])
+def test_every_pattern_kind_is_documented(kind):
+    assert f"{{{kind}: " in README or f"`{kind}`" in README
+
+
 @pytest.mark.parametrize("column", REQUIRED + OPTIONAL)
 def test_every_register_column_is_documented(column):
     assert f"`{column}`" in README
@@ -39,8 +50,11 @@ def test_every_register_column_is_documented(column):
 
 def test_every_cli_command_is_documented():
     commands = build_parser()._subparsers._group_actions[0].choices
-    for command in commands:
-        assert f"python -m pipeline {command}" in README, command
+    for command, parser in commands.items():
+        actions = parser._subparsers._group_actions[0].choices if parser._subparsers else {}
+        for name in actions or [""]:
+            shown = f"python -m pipeline {command} {name}".strip()
+            assert shown in README, shown
 
 
 def test_make_help_lists_every_target_and_the_readme_too():
