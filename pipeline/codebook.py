@@ -11,6 +11,7 @@ do not compile, missing fields, YAML syntax. The loaded codebook is immutable.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -27,6 +28,36 @@ from pipeline.errors import ConfigError, Problem
 from pipeline.yamlfile import YamlDocument, load_yaml
 
 PATTERN_KINDS = ("phrase", "tokens", "regex")
+
+
+@functools.lru_cache(maxsize=1)
+def _matcher_vocab():
+    import spacy
+
+    return spacy.blank("xx").vocab
+
+
+def _pattern_problem(kind: str, value: str) -> str | None:
+    """Why a pattern cannot work, or None."""
+    control = re.search(r"[\x00-\x1f]", value)
+    if control:
+        # YAML turns "\b" inside double quotes into a backspace: the regex then never matches.
+        return (f"the {kind} {value!r} contains the control character U+{ord(control.group()):04X}; "
+                f"in YAML double quotes write '\\\\b' for a regex '\\b', or put the pattern in single quotes")
+    if kind == "regex":
+        try:
+            re.compile(value, re.IGNORECASE)
+        except re.error as exc:
+            return f"the regular expression '{value}' does not compile: {exc}"
+    elif kind == "tokens":
+        from spacy.matcher import Matcher
+
+        try:
+            Matcher(_matcher_vocab(), validate=True).add("check", [json.loads(value)])
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = " ".join(str(exc).split())
+            return f"the token pattern {value} is not a valid spaCy pattern: {reason}"
+    return None
 
 
 class Pattern(_Frozen):
@@ -61,7 +92,11 @@ class Pattern(_Frozen):
                 raw = json.dumps(raw, ensure_ascii=False, sort_keys=True)
             elif not isinstance(raw, str) or not raw.strip():
                 raise ValueError(f"the {kind} must be a non-empty text")
-            return {"kind": kind, "value": raw, "id": str(value.get("id", ""))}
+            value = {"kind": kind, "value": raw, "id": str(value.get("id", ""))}
+        if isinstance(value, dict) and {"kind", "value"} <= set(value):
+            reason = _pattern_problem(value["kind"], value["value"])
+            if reason:
+                raise ValueError(reason)
         return value
 
     def tokens(self) -> list[dict]:
@@ -171,30 +206,7 @@ class Codebook(_Frozen):
 
 def _suggest(value: str, allowed: list[str], what: str) -> str:
     close = difflib.get_close_matches(value, allowed, n=1)
-    return f"Did you mean '{close[0]}'? " if close else f"Use the id of a {what}. "
-
-
-def _pattern_problem(pattern: Pattern, matcher_vocab) -> str | None:
-    control = re.search(r"[\x00-\x1f]", pattern.value)
-    if control:
-        # YAML turns "\b" inside double quotes into a backspace: the regex then never matches.
-        return (f"the {pattern.kind} {pattern.value!r} contains the control character "
-                f"U+{ord(control.group()):04X}; in YAML double quotes write '\\\\b' for a regex "
-                f"'\\b', or put the pattern in single quotes.")
-    if pattern.kind == "regex":
-        try:
-            re.compile(pattern.value, re.IGNORECASE)
-        except re.error as exc:
-            return f"the regular expression '{pattern.value}' does not compile: {exc}."
-    elif pattern.kind == "tokens":
-        from spacy.matcher import Matcher
-
-        try:
-            Matcher(matcher_vocab, validate=True).add("check", [pattern.tokens()])
-        except (ValueError, KeyError, TypeError) as exc:
-            reason = " ".join(str(exc).split())
-            return f"the token pattern {pattern.value} is not a valid spaCy pattern: {reason}"
-    return None
+    return f"Did you mean '{close[0]}'?" if close else f"Use the id of a {what}."
 
 
 def _code_files(folder: Path) -> list[Path]:
@@ -233,20 +245,32 @@ def _read_code_files(folder: Path, problems: list[Problem]):
             try:
                 entries.append((document, index, Code.model_validate(raw)))
             except ValidationError as exc:
-                _add_validation_problems(exc, document, ("codes", index), problems)
+                _add_validation_problems(exc, document, ("codes", index), problems, raw)
                 entries.append((document, index, None))
     return entries, stance
 
 
+def _yaml_loc(loc: tuple, raw: Any) -> tuple:
+    """Pydantic's location of an error inside ``patterns`` (languages sorted into pairs) as
+    the key path of the YAML file (``patterns.es[2]``)."""
+    if len(loc) >= 3 and loc[0] == "patterns" and isinstance(loc[1], int) and isinstance(raw, dict):
+        languages = sorted(raw.get("patterns") or {}) if isinstance(raw.get("patterns"), dict) else []
+        if loc[1] < len(languages):
+            return ("patterns", languages[loc[1]], *loc[3:])
+    return loc
+
+
 def _add_validation_problems(exc: ValidationError, document: YamlDocument, prefix: tuple,
-                             problems: list[Problem]) -> None:
+                             problems: list[Problem], raw: Any = None) -> None:
     for error in exc.errors():
-        loc = prefix + tuple(p for p in error["loc"] if p != "texts")
+        loc = prefix + _yaml_loc(tuple(p for p in error["loc"] if p != "texts"), raw)
         if error["type"] == "missing":
             loc = loc[:-1]
         message, fix = _describe(error)
         if error["type"] == "missing":
             fix = f"Add '{error['loc'][-1]}' (see README.md, 'Codes')."
+        elif "patterns" in loc:
+            fix = "Correct it (README.md, 'Patterns', shows each kind)."
         problems.append(Problem(document.path, message, fix, document.where(loc)))
 
 
@@ -268,9 +292,6 @@ def _check_framework(evaluation: Evaluation, document: YamlDocument, problems: l
 
 def _check_codes(codebook_entries, evaluation: Evaluation, eval_doc: YamlDocument, folder: Path,
                  problems: list[Problem]) -> None:
-    import spacy
-
-    vocab = spacy.blank("xx").vocab
     questions = list(evaluation.ids("questions"))
     first_seen: dict[str, tuple[YamlDocument, int]] = {}
     codes = {}
@@ -298,12 +319,6 @@ def _check_codes(codebook_entries, evaluation: Evaluation, eval_doc: YamlDocumen
                                                        f"which is not one of evaluation.languages.",
                                         "Add the language to evaluation.languages, or remove the patterns.",
                                         where("patterns", language)))
-            for position, pattern in enumerate(patterns):
-                reason = _pattern_problem(pattern, vocab)
-                if reason:
-                    problems.append(Problem(document.path, reason,
-                                            "Correct it (README.md, 'Patterns', shows each kind).",
-                                            where("patterns", language, position)))
     for document, index, code in codebook_entries:
         if code is None or codes.get(code.id) is not code or code.parent is None:
             continue
@@ -311,7 +326,7 @@ def _check_codes(codebook_entries, evaluation: Evaluation, eval_doc: YamlDocumen
             problems.append(Problem(document.path, f"code '{code.id}' has the parent '{code.parent}', which "
                                                    f"is not a code.",
                                     _suggest(code.parent, sorted(codes), "code of any code file")
-                                    + "Or remove 'parent'.", document.where(("codes", index, "parent"))))
+                                    + " Or remove 'parent'.", document.where(("codes", index, "parent"))))
     reported: set[str] = set()
     for document, index, code in codebook_entries:
         if code is None or codes.get(code.id) is not code:

@@ -139,8 +139,8 @@ def test_unknown_question_and_unknown_criterion(copy):
     found = plant(copy, "codes:\n" + code("planted", "    questions: [EQ0, EQ24]\n"))
     assert any("question EQ0 names the criterion 'relevanse', which is not declared. Did you mean "
                "'relevance'?" in p for p in found)
-    assert any("codes_planted.yaml, line 8 (codes[0].questions[1]): code 'planted' serves question 'EQ24', "
-               "which evaluation.yaml does not declare. Did you mean 'EQ2" in p for p in found)
+    assert f"{copy}/codes_planted.yaml, line 8 (codes[0].questions[1]): code 'planted' serves question " \
+           "'EQ24', which evaluation.yaml does not declare. Did you mean 'EQ4'?" in found
 
 
 def test_patterns_that_do_not_compile(copy):
@@ -148,10 +148,22 @@ def test_patterns_that_do_not_compile(copy):
                                                      "        - {regex: \"(sin cerrar\"}\n"
                                                      "        - {tokens: [{LEMA: rotación}]}\n"
                                                      "        - {phrase: \"\"}\n"))
-    assert any("line 11 (codes[0].patterns.es[0]): the regular expression '(sin cerrar' does not compile: "
-               "missing ), unterminated subpattern" in p for p in found)
-    assert any("line 12 (codes[0].patterns.es[1]): the token pattern" in p and "LEMA" in p for p in found)
-    assert any("the phrase must be a non-empty text" in p for p in found)
+    assert found[0] == (f"{copy}/codes_planted.yaml, line 11 (codes[0].patterns.es[0]): the regular "
+                        "expression '(sin cerrar' does not compile: missing ), unterminated subpattern at "
+                        "position 0. Correct it (README.md, 'Patterns', shows each kind).")
+    assert found[1].startswith(f"{copy}/codes_planted.yaml, line 12 (codes[0].patterns.es[1]): the token "
+                               "pattern [{\"LEMA\": \"rotación\"}] is not a valid spaCy pattern")
+    assert "LEMA" in found[1].split("pattern:", 1)[1]
+    assert found[2].startswith(f"{copy}/codes_planted.yaml, line 13 (codes[0].patterns.es[2]): the phrase "
+                               "must be a non-empty text.")
+    assert len(found) == 3
+
+
+def test_a_double_quoted_regex_escape_is_caught(copy):
+    found = plant(copy, "codes:\n" + code("planted", "    questions: [EQ1]\n    patterns:\n"
+                                                     "      es: [{regex: \"\\bCAR\\b\"}]\n"))
+    assert len(found) == 1
+    assert "contains the control character U+0008" in found[0] and "single quotes" in found[0]
 
 
 def test_missing_required_field(copy):
