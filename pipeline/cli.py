@@ -81,6 +81,9 @@ def _summary(result: flow.Result) -> str:
              f"  turns         {c['turns']} ({c['respondent_turns']} respondent turns)"]
     if "segments" in c:
         lines.append(f"  segments      {c['segments']} ({c['words']} words of respondent speech)")
+    if "codings" in c:
+        by_source = ", ".join(f"{k} {v}" for k, v in sorted(c["codings_by_source"].items()))
+        lines.append(f"  codings       {c['codings']} ({by_source}); {c['coded_segments']} segments with accepted codes")
     lines.append(f"  warnings      {len(result.warnings)}")
     if result.out is not None:
         lines.append(f"  outputs       {result.out}/ ({', '.join(n for n in result.outputs if '/' not in n)}, "

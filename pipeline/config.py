@@ -130,6 +130,15 @@ class NlpSettings(_Frozen):
         return dict(self.models).get(language)
 
 
+class Suggestions(_Frozen):
+    """Codes suggested by a model learned from the human coding."""
+
+    enabled: bool = True
+    min_examples: int = Field(5, ge=2)
+    threshold: float = Field(0.5, gt=0, lt=1)
+    seed: int = 0
+
+
 class TranscriptsSettings(_Frozen):
     """How the transcripts folder is read."""
 
@@ -190,6 +199,7 @@ class Evaluation(_Frozen):
     interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS
     segmentation: Segmentation = Segmentation()
     nlp: NlpSettings = NlpSettings()
+    suggestions: Suggestions = Suggestions()
     transcripts: TranscriptsSettings = TranscriptsSettings()
 
     @field_validator("interviewer_labels")

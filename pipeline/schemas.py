@@ -105,7 +105,32 @@ SEGMENTS = Table(
     key=("segment_id",),
 )
 
-TABLES = {t.name: t for t in (TRANSCRIPTS, TURNS, SEGMENTS)}
+SOURCES = ("rule", "human", "model")
+STATUSES = ("accepted", "suggested")
+STANCES = ("positive", "negative", "mixed", "neutral")
+
+CODINGS = Table(
+    "codings",
+    (
+        Column("segment_id", "str", "the coded segment"),
+        Column("session_id", "str", "its session"),
+        Column("code", "str", "a code id of the codebook"),
+        Column("source", "str", "rule (a codebook pattern), human (imported coding) or model (a learned suggestion)"),
+        Column("coder", "str", "the human coder, the pattern id that fired, or the model's name"),
+        Column("start", "int", "start of the evidence: the matched text, the human's span, or the segment"),
+        Column("end", "int", "end of the evidence (exclusive)"),
+        Column("match", "str", "for rules, the text the pattern matched; for roll-ups, the child code"),
+        Column("confidence", "float", "1.0 for rules and people; the model's calibrated probability"),
+        Column("stance", "str", "positive, negative, mixed or neutral, from the stance vocabulary"),
+        Column("negated", "bool", "a negation governs the matched words ('no hubo coordinación')"),
+        Column("hedged", "bool", "the segment hedges its assessment ('no creo que', 'tal vez')"),
+        Column("status", "str", "accepted, or suggested (model output, or a rule overruled by a person)"),
+        Column("memo", "str", "the coder's memo, or why a coding was overruled"),
+    ),
+    key=("segment_id", "code", "source", "coder", "start", "end"),
+)
+
+TABLES = {t.name: t for t in (TRANSCRIPTS, TURNS, SEGMENTS, CODINGS)}
 
 
 def conform(rows: pd.DataFrame | list[dict], table: Table) -> pd.DataFrame:

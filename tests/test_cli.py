@@ -46,9 +46,9 @@ def test_run_writes_the_outputs_and_a_summary(tiny, tmp_path, capsys):
     assert "segments      4" in printed.out and "sessions      2 (2 participants)" in printed.out
     assert "[segment] 2/2 done" in printed.err  # plain progress lines when not on a terminal
     assert sorted(digests(out)) == [
-        "codebook.html", "codebook.md", "interim/segments.parquet", "interim/texts/S1.txt", "interim/texts/S2.txt",
-        "interim/transcripts.parquet", "interim/turns.parquet", "manifest.json", "segments.csv",
-        "sessions.csv"]
+        "codebook.html", "codebook.md", "codings.csv", "interim/codings.parquet", "interim/segments.parquet",
+        "interim/texts/S1.txt", "interim/texts/S2.txt", "interim/transcripts.parquet", "interim/turns.parquet",
+        "manifest.json", "review_queue.csv", "segments.csv", "sessions.csv", "unplaced_quotes.csv"]
     segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
     assert list(segments.columns) == schemas.SEGMENTS.names
     text = (out / "interim/texts/S1.txt").read_text(encoding="utf-8")

@@ -1,0 +1,163 @@
+"""Stage 3, code: segments turned into coded evidence, from three sources kept apart.
+
+- ``rule``: the codebook's patterns, run by :class:`pipeline.rules.CodebookMatcher` over the
+  cached parsed turns. Each coding records the pattern that fired and the matched text; where
+  a code has ``roll_up: true`` its parent gets a coding too.
+- ``human``: imported coding (see :mod:`pipeline.human`), clipped to each segment it covers.
+- ``model``: suggestions learned from the human coding (see :mod:`pipeline.learn`).
+
+Human coding wins where sources conflict: on a segment a person coded, a rule or model
+coding of a code that person did not apply is kept but marked ``suggested``, with a memo
+saying why. Stance comes from the codebook's stance vocabulary, with negation.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline import schemas
+from pipeline.codebook import Codebook
+from pipeline.nlp import DocCache, load_pipeline, parse_groups
+from pipeline.rules import CodebookMatcher, classify, negated, segment_stance
+from pipeline.turns import RESPONDENT, mask_notes
+
+
+def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> str | None:
+    for start, end, segment_id in bounds:
+        if start <= position < end:
+            return segment_id
+    return None
+
+
+def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batch_size, progress):
+    sessions = transcripts.set_index("session_id")
+    answers = turns[turns["role"] == RESPONDENT]
+    by_session = {sid: group for sid, group in answers.groupby("session_id", sort=True)}
+    seg_by_turn = {tid: list(zip(g["start"], g["end"], g["segment_id"]))
+                   for tid, g in segments.groupby("turn_id", sort=True)}
+    order = [sid for sid in sessions.index if sid in by_session]
+    matchers: dict[str, CodebookMatcher] = {}
+
+    def groups():
+        for sid in order:
+            text = sessions.at[sid, "text"]
+            own = by_session[sid]
+            yield sessions.at[sid, "language"], [mask_notes(text, s, e) for s, e in zip(own.start, own.end)]
+
+    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size)
+    if progress:
+        parsed = progress(parsed, "code", total=len(order))
+    rows, stances = [], {}
+    for docs, sid in zip(parsed, order):
+        language = sessions.at[sid, "language"]
+        if language not in matchers:
+            matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
+        matcher = matchers[language]
+        for doc, turn in zip(docs, by_session[sid].itertuples(index=False)):
+            matcher(doc)
+            bounds = seg_by_turn.get(turn.turn_id, [])
+            for start, end, segment_id in bounds:
+                stances[segment_id] = segment_stance(doc, start - turn.start, end - turn.start)
+            negators = [s for s in doc.spans["stance"] if s.label_ == "negators"]
+            seen = set()
+            for span in doc.spans["codes"]:
+                segment_id = _segment_of(bounds, turn.start + span.start_char)
+                if segment_id is None or (segment_id, span.label_, span.id_) in seen:
+                    continue  # one coding per segment, code and pattern: the first match
+                seen.add((segment_id, span.label_, span.id_))
+                rows.append({
+                    "segment_id": segment_id, "session_id": sid, "code": span.label_, "source": "rule",
+                    "coder": span.id_, "start": turn.start + span.start_char, "end": turn.start + span.end_char,
+                    "match": span.text, "confidence": 1.0, "negated": negated(span, negators),
+                })
+    return rows, stances
+
+
+def _roll_up(rows: list[dict], codebook: Codebook) -> list[dict]:
+    """Codings of the parents of codes marked ``roll_up``, up as far as the chain goes."""
+    extra = []
+    for row in rows:
+        code = codebook.by_id[row["code"]]
+        while code.roll_up and code.parent:
+            extra.append({**row, "code": code.parent, "match": f"roll-up of {row['code']}"})
+            code = codebook.by_id[code.parent]
+    return rows + extra
+
+
+def _human_codings(human: pd.DataFrame, segments: pd.DataFrame) -> list[dict]:
+    rows = []
+    for session_id, coded in human.groupby("session_id", sort=True):
+        own = segments[segments["session_id"] == session_id]
+        for coding in coded.itertuples(index=False):
+            overlapping = own[(own["start"] < coding.end) & (own["end"] > coding.start)]
+            for segment in overlapping.itertuples(index=False):
+                rows.append({
+                    "segment_id": segment.segment_id, "session_id": session_id, "code": coding.code,
+                    "source": "human", "coder": coding.coder, "start": max(coding.start, segment.start),
+                    "end": min(coding.end, segment.end), "match": "", "confidence": 1.0, "negated": False,
+                    "memo": coding.memo, "human_stance": coding.stance,
+                })
+    return rows
+
+
+def _with_stance(rows: list[dict], stances: dict) -> list[dict]:
+    out = []
+    for row in rows:
+        stance, hedged, positives, negatives = stances.get(row["segment_id"], ("neutral", False, 0, 0))
+        if row.get("negated"):
+            # A negated mention of the code itself ("no hubo coordinación") is a negative assessment.
+            stance = classify(positives, negatives + 1)
+        if row.get("human_stance"):
+            stance = row["human_stance"]
+        out.append({**row, "stance": stance, "hedged": hedged})
+    return out
+
+
+def _resolve(codings: pd.DataFrame) -> pd.DataFrame:
+    """Human coding wins: other sources' codes a person did not apply to a segment are suggestions."""
+    human = codings[codings["source"] == "human"]
+    if human.empty:
+        return codings
+    agreed = human[["segment_id", "code"]].drop_duplicates().assign(agreed=True)
+    merged = codings.merge(agreed, on=["segment_id", "code"], how="left")
+    overruled = ((merged["source"] != "human") & merged["segment_id"].isin(set(human["segment_id"]))
+                 & merged["agreed"].isna()).to_numpy()
+    coded_as = human.groupby("segment_id")["code"].agg(lambda c: ", ".join(sorted(set(c))))
+    memo = "overruled: a person coded this segment as " + codings["segment_id"].map(coded_as).fillna("").astype("string")
+    return codings.assign(status=codings["status"].mask(overruled, "suggested"),
+                          memo=codings["memo"].mask(overruled, memo))
+
+
+def code_segments(
+    transcripts: pd.DataFrame,
+    turns: pd.DataFrame,
+    segments: pd.DataFrame,
+    *,
+    codebook: Codebook,
+    human: pd.DataFrame,
+    models: dict[str, str],
+    cache: DocCache,
+    batch_size: int = 64,
+    suggest=None,
+    progress=None,
+) -> pd.DataFrame:
+    """The CODINGS table (columns in :data:`pipeline.schemas.CODINGS`).
+
+    Reads TRANSCRIPTS, TURNS and SEGMENTS, and ``human``: placed human codings (columns of
+    :data:`pipeline.human.HUMAN_COLUMNS`). ``suggest``, if given, is called with
+    ``(segments, human_and_rule_codings)`` and returns model codings (rows of CODINGS).
+    """
+    for frame, table in ((transcripts, schemas.TRANSCRIPTS), (turns, schemas.TURNS), (segments, schemas.SEGMENTS)):
+        schemas.check(frame, table)
+    rows, stances = _rule_codings(transcripts, turns, segments, codebook=codebook, models=models,
+                                  cache=cache, batch_size=batch_size, progress=progress)
+    rows = _roll_up(rows, codebook) + _human_codings(human, segments)
+    rows = [{"memo": "", "status": "accepted", **row} for row in _with_stance(rows, stances)]
+    codings = schemas.conform(rows, schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))
+    if suggest is not None:
+        suggested = suggest(segments, codings)
+        if len(suggested):
+            suggested = [{**row, "stance": stances.get(row["segment_id"], ("neutral",))[0],
+                          "hedged": stances.get(row["segment_id"], ("", False))[1]} for row in suggested]
+            codings = pd.concat([codings, schemas.conform(suggested, schemas.CODINGS)], ignore_index=True)
+    return schemas.conform(_resolve(codings), schemas.CODINGS)

@@ -1,0 +1,193 @@
+"""Learned suggestions: which codes apply to a segment, learned from the human coding.
+
+:class:`SegmentCoder` is a scikit-learn estimator on a numeric feature matrix: one logistic
+regression per code (multi-label), probabilities calibrated by cross-validation (Platt
+scaling), fitted only for codes with at least ``min_examples`` positive segments.
+:func:`make_coder` puts it behind the text features that work for this kind of text: word and
+character n-grams of the segment, and the interviewer's question as context. The codebook's
+definitions, inclusion rules and examples are added as extra, down-weighted training
+examples. Everything is deterministic (fixed ``random_state``).
+
+Its output is a suggestion with a confidence, kept apart from human coding: it never
+overwrites a person's coding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+MODEL_NAME = "segment-coder"
+CODEBOOK_WEIGHT = 0.5  # a codebook example counts half as much as a coded segment
+
+
+class SegmentCoder(ClassifierMixin, BaseEstimator):
+    """Multi-label coder: ``fit(X, Y)`` with ``Y`` a 0/1 matrix (segments x codes).
+
+    Labels with fewer than ``min_examples`` positives are not learned: ``fitted_labels_``
+    says which are, and their probabilities are 0. With a 1-D ``y`` it is an ordinary
+    (binary or multi-class) logistic regression.
+    """
+
+    def __init__(self, C: float = 4.0, min_examples: int = 5, calibrate: bool = True, random_state: int = 0):
+        self.C = C
+        self.min_examples = min_examples
+        self.calibrate = calibrate
+        self.random_state = random_state
+
+    def _base(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
+                                  random_state=self.random_state, max_iter=1000)
+
+    def fit(self, X, y, sample_weight=None):
+        X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True)
+        y = np.asarray(y)
+        self.multilabel_ = y.ndim == 2 and type_of_target(y) == "multilabel-indicator"
+        if not self.multilabel_:
+            y = y.ravel()
+            self.classes_ = np.unique(y)
+            self.estimators_ = [self._base().fit(X, y, sample_weight=sample_weight)]
+            return self
+        self.classes_ = np.arange(y.shape[1])
+        self.estimators_ = []
+        fitted = []
+        for column in range(y.shape[1]):
+            target = y[:, column].astype(int)
+            positives = int(target.sum())
+            if positives < self.min_examples or positives == len(target):
+                self.estimators_.append(None)
+                fitted.append(False)
+                continue
+            model = self._base()
+            if self.calibrate and positives >= 3:
+                folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
+                model = CalibratedClassifierCV(model, method="sigmoid", cv=folds)
+            self.estimators_.append(model.fit(X, target, sample_weight=sample_weight))
+            fitted.append(True)
+        self.fitted_labels_ = np.array(fitted)
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "estimators_")
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        if not self.multilabel_:
+            return self.estimators_[0].predict_proba(X)
+        out = np.zeros((X.shape[0], len(self.estimators_)))
+        for column, model in enumerate(self.estimators_):
+            if model is not None:
+                out[:, column] = model.predict_proba(X)[:, 1]
+        return out
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        if not self.multilabel_:
+            return self.classes_[np.argmax(proba, axis=1)]
+        return (proba >= 0.5).astype(int)
+
+
+def _features() -> ColumnTransformer:
+    text = FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode")),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True)),
+    ])
+    prompt = TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, strip_accents="unicode")
+    return ColumnTransformer([("text", text, "text"), ("prompt", prompt, "prompt")],
+                             transformer_weights={"text": 1.0, "prompt": 0.3})
+
+
+def make_coder(min_examples: int = 5, random_state: int = 0) -> Pipeline:
+    """Segment text and prompt (a DataFrame with ``text`` and ``prompt``) -> code probabilities."""
+    return Pipeline([("features", _features()),
+                     ("coder", SegmentCoder(min_examples=min_examples, random_state=random_state))])
+
+
+def make_baseline(random_state: int = 0) -> Pipeline:
+    """The plain reference: TF-IDF of the segment text and one logistic regression per code."""
+    return make_pipeline(
+        ColumnTransformer([("text", TfidfVectorizer(), "text")]),
+        SegmentCoder(min_examples=1, calibrate=False, C=1.0, random_state=random_state))
+
+
+def human_labels(segments: pd.DataFrame, codings: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    """0/1 frame (human-coded segments x ``codes``): the union of every person's codes."""
+    human = codings[codings["source"] == "human"]
+    coded = segments[segments["segment_id"].isin(set(human["segment_id"]))]
+    matrix = pd.crosstab(human["segment_id"], human["code"]).clip(upper=1)
+    return matrix.reindex(index=coded["segment_id"], columns=codes, fill_value=0).fillna(0).astype(int)
+
+
+def codebook_examples(codebook, codes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Definitions, inclusion rules and examples of ``codes`` as labelled training texts."""
+    rows, labels = [], []
+    for index, code_id in enumerate(codes):
+        code = codebook.by_id[code_id]
+        texts = [t for _, t in code.definition.texts] + [t for _, t in code.include.texts] + list(code.examples)
+        for text in texts:
+            rows.append({"text": text, "prompt": ""})
+            label = np.zeros(len(codes), dtype=int)
+            label[index] = 1
+            labels.append(label)
+    return pd.DataFrame(rows, columns=["text", "prompt"]), np.array(labels).reshape(-1, len(codes))
+
+
+def learnable_codes(labels: pd.DataFrame, min_examples: int) -> list[str]:
+    return [code for code in labels.columns if labels[code].sum() >= min_examples]
+
+
+def fit_coder(segments: pd.DataFrame, labels: pd.DataFrame, codebook, codes: list[str], *,
+              min_examples: int, random_state: int = 0) -> Pipeline:
+    """Fit :func:`make_coder` on labelled segments plus the codebook's own texts for ``codes``."""
+    train = segments.set_index("segment_id").loc[labels.index, ["text", "prompt"]].reset_index(drop=True)
+    extra, extra_labels = codebook_examples(codebook, codes)
+    X = pd.concat([train, extra], ignore_index=True)
+    Y = np.vstack([labels[codes].to_numpy(), extra_labels])
+    weights = np.concatenate([np.ones(len(train)), np.full(len(extra), CODEBOOK_WEIGHT)])
+    model = make_coder(min_examples=min_examples, random_state=random_state)
+    return model.fit(X, Y, coder__sample_weight=weights)
+
+
+def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, min_examples: int = 5,
+                  threshold: float = 0.5, random_state: int = 0) -> list[dict]:
+    """Model codings (rows of CODINGS, status ``suggested``) for segments no person coded.
+
+    Learns from the human codings in ``codings``; suggests only codes with at least
+    ``min_examples`` human-coded segments, where the calibrated probability >= ``threshold``.
+    """
+    labels = human_labels(segments, codings, sorted(codebook.by_id))
+    codes = learnable_codes(labels, min_examples)
+    if not codes:
+        return []
+    model = fit_coder(segments, labels, codebook, codes, min_examples=min_examples, random_state=random_state)
+    uncoded = segments[~segments["segment_id"].isin(set(labels.index))]
+    if uncoded.empty:
+        return []
+    proba = model.predict_proba(uncoded[["text", "prompt"]])
+    rows = []
+    for (segment, row) in zip(uncoded.itertuples(index=False), proba):
+        for code, p in zip(codes, row):
+            if p >= threshold:
+                rows.append({"segment_id": segment.segment_id, "session_id": segment.session_id, "code": code,
+                             "source": "model", "coder": MODEL_NAME, "start": segment.start, "end": segment.end,
+                             "match": "", "confidence": round(float(p), 4), "negated": False, "status": "suggested",
+                             "memo": ""})
+    return rows
+
+
+def review_queue(codings: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    """Model suggestions, most uncertain first: a person's decision on those teaches the model most."""
+    model = codings[codings["source"] == "model"]
+    queue = model.merge(segments[["segment_id", "speaker", "text", "prompt"]], on="segment_id", how="left")
+    queue = queue.assign(uncertainty=(1 - (queue["confidence"] - 0.5).abs() * 2).round(4))
+    queue = queue.sort_values(["uncertainty", "segment_id", "code"], ascending=[False, True, True], kind="stable")
+    return queue[["segment_id", "session_id", "code", "confidence", "uncertainty", "speaker", "prompt", "text"]] \
+        .reset_index(drop=True)
+
