@@ -7,6 +7,7 @@ are turned into ``Error: ...`` lines and a non-zero exit here, and nowhere else.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -63,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--codebook", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR")
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
 
+    coding = commands.add_parser("coding", help="import human coding (CSV or XLSX)",
+                                 description="Work with human coding.")
+    coding_actions = coding.add_subparsers(dest="action", metavar="ACTION", required=True)
+    place = coding_actions.add_parser("import", help="place a coding file's quotes or spans on the transcripts")
+    place.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    _evaluation_arguments(place)
+    place.add_argument("--out", type=Path, default=Path(DEFAULT_OUT) / "coding_import", metavar="DIR",
+                       help="folder for the placed codings and the unplaced quotes")
+
+    judge = commands.add_parser("evaluate-coder", help="measure rules and model against human coding",
+                                description="Cross-validated (grouped by session) precision, recall, F1 and "
+                                            "Krippendorff's alpha of the rules, the model and a TF-IDF baseline.")
+    _evaluation_arguments(judge)
+    judge.add_argument("--coding", type=Path, nargs="+", required=True, metavar="FILE")
+    judge.add_argument("--folds", type=int, default=5)
+    judge.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
+    judge.add_argument("--cache", type=Path, default=Path(DEFAULT_OUT) / ".cache" / "docs", metavar="DIR",
+                       help="where parsed documents are cached")
+
     check = commands.add_parser("validate", help="check the codebook, register and transcripts",
                                 description="Check the codebook, the register and every transcript "
                                             "without running the rest; report every problem found.")
@@ -88,6 +108,21 @@ def _summary(result: flow.Result) -> str:
     if result.out is not None:
         lines.append(f"  outputs       {result.out}/ ({', '.join(n for n in result.outputs if '/' not in n)}, "
                      f"interim/)")
+    return "\n".join(lines)
+
+
+def _figures_table(figures: dict) -> str:
+    lines = [f"{figures['segments']} segments, {len(figures['codes_evaluated'])} codes, {figures['folds']} folds "
+             f"grouped by session", "", f"{'':10}{'micro P':>9}{'R':>7}{'F1':>7}{'macro P':>10}{'R':>7}{'F1':>7}"]
+    for source in ("rules", "model", "baseline"):
+        micro, macro = figures[source]["micro"], figures[source]["macro"]
+        lines.append(f"{source:10}{micro['precision']:9.3f}{micro['recall']:7.3f}{micro['f1']:7.3f}"
+                     f"{macro['precision']:10.3f}{macro['recall']:7.3f}{macro['f1']:7.3f}")
+    lines += ["", f"{'code':34}{'n':>5}{'rules F1':>10}{'model F1':>10}{'base F1':>9}{'model a':>9}"]
+    for code in figures["codes_evaluated"]:
+        rule, model, base = (figures[s]["per_code"][code] for s in ("rules", "model", "baseline"))
+        shown = "-" if model["alpha"] is None else f"{model['alpha']:.2f}"
+        lines.append(f"{code:34}{model['support']:5}{rule['f1']:10.2f}{model['f1']:10.2f}{base['f1']:9.2f}{shown:>9}")
     return "\n".join(lines)
 
 
@@ -130,6 +165,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"--transcripts {args.folder}/transcripts")
         elif args.command == "codebook":
             return _codebook(args)
+        elif args.command == "coding":
+            result = flow.import_coding(args.codebook, args.transcripts, args.files, args.out)
+            _print_warnings(result)
+            print(f"Placed {result.counts['placed']} codings; {result.counts['unplaced']} quote(s) could not be "
+                  f"placed. Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
+            return EXIT_INPUT if result.counts["unplaced"] else EXIT_OK
+        elif args.command == "evaluate-coder":
+            figures = flow.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
+                                    cache_dir=args.cache)
+            print(_figures_table(figures))
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         elif args.command == "validate":
             result = flow.validate(args.codebook, args.transcripts)
             _print_warnings(result)

@@ -26,6 +26,7 @@ from pipeline.codebook import Codebook, load_codebook
 from pipeline.config import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
 from pipeline.coding import code_segments
+from pipeline.evaluate import evaluate_coder
 from pipeline.human import read_human_coding
 from pipeline.ingest import read_transcripts
 from pipeline.learn import review_queue, suggest_codes
@@ -241,6 +242,49 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_json("manifest.json", _manifest(book, codebook, folder, transcripts,
                                                      counts, found, outputs))
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], out_dir: Path | str) -> Result:
+    """Place the codings of ``files`` on their transcripts and write, for each file, the codings
+    with offsets (``coding_<name>.csv``) and the quotes that could not be placed
+    (``unplaced_<name>.csv``) to ``out_dir``."""
+    found: list[Problem] = []
+    with _collect_warnings(found):
+        book = load_codebook(codebook_dir)
+        transcripts = read_transcripts(transcripts_dir, evaluation=book.evaluation)
+        turns = build_turns(transcripts, interviewer_labels=book.evaluation.interviewer_labels, folder=transcripts_dir)
+        placed, unplaced = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
+    texts = transcripts.set_index("session_id")["text"]
+    placed = placed.assign(quote=[texts[s][a:b] for s, a, b in zip(placed["session_id"], placed["start"], placed["end"])])
+    with StagedOutputs(Path(out_dir)) as staged:
+        for path in files:
+            stem = Path(path).stem
+            staged.write_csv(f"coding_{stem}.csv", placed[placed["file"] == Path(path).name]
+                             [["session_id", "code", "coder", "start", "end", "quote", "memo", "located", "score"]])
+            staged.write_csv(f"unplaced_{stem}.csv", unplaced[unplaced["file"] == Path(path).name])
+    return Result(counts={"placed": len(placed), "unplaced": len(unplaced)}, warnings=tuple(found),
+                  out=Path(out_dir), outputs=tuple(staged.names))
+
+
+def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
+             cache_dir: Path | str | None = None) -> dict:
+    """Measure rules, model and baseline against the human coding in ``files`` (see
+    :mod:`pipeline.evaluate`); only the coded sessions are read."""
+    book = load_codebook(codebook_dir)
+    evaluation = book.evaluation
+    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation)
+    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
+    human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
+    coded = set(human["session_id"])
+    transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
+    turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
+    nlp = {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size,
+           "cache": DocCache(Path(cache_dir) if cache_dir else None)}
+    segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
+                              max_chars=evaluation.segmentation.max_chars, **nlp)
+    codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)
+    return evaluate_coder(segments, codings, codebook=book, folds=folds,
+                          min_examples=evaluation.suggestions.min_examples, seed=evaluation.suggestions.seed)
 
 
 def coding_files(folder: Path) -> list[Path]:

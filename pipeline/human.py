@@ -67,6 +67,15 @@ def _span(positions: list[int], start: int, end: int, searchable: str) -> tuple[
     return positions[start], positions[end - 1] + 1
 
 
+def _whole_words(haystack: str, start: int, end: int) -> tuple[int, int]:
+    """A fuzzy alignment widened to whole words: people quote words, not parts of them."""
+    while start > 0 and haystack[start - 1] != " ":
+        start -= 1
+    while end < len(haystack) and haystack[end] != " " and end > start:
+        end += 1
+    return start, end
+
+
 def place_quote(quote: str, text: str, *, begin: int = 0, finish: int | None = None) -> Placement:
     """Where ``quote`` stands in ``text[begin:finish]`` (offsets in ``text``), with a score.
 
@@ -90,7 +99,7 @@ def place_quote(quote: str, text: str, *, begin: int = 0, finish: int | None = N
             alignment = fuzz.partial_ratio_alignment(part, haystack[cursor:])
             if alignment is None:
                 return Placement(0, 0, 0.0)
-            spans.append((cursor + alignment.dest_start, cursor + alignment.dest_end))
+            spans.append(_whole_words(haystack, cursor + alignment.dest_start, cursor + alignment.dest_end))
             scores.append(alignment.score)
         cursor = spans[-1][1]
     start, _ = _span(positions, spans[0][0], spans[0][1], haystack)

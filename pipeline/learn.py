@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -44,8 +45,15 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         self.calibrate = calibrate
         self.random_state = random_state
 
-    def _base(self) -> LogisticRegression:
-        return LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # TF-IDF features are sparse
+        tags.target_tags.multi_output = True  # one column per code
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _base(self, solver: str = "liblinear") -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight="balanced", solver=solver,
                                   random_state=self.random_state, max_iter=1000)
 
     def fit(self, X, y, sample_weight=None):
@@ -55,7 +63,7 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         if not self.multilabel_:
             y = y.ravel()
             self.classes_ = np.unique(y)
-            self.estimators_ = [self._base().fit(X, y, sample_weight=sample_weight)]
+            self.estimators_ = [self._base("lbfgs").fit(X, y, sample_weight=sample_weight)]
             return self
         self.classes_ = np.arange(y.shape[1])
         self.estimators_ = []
@@ -94,12 +102,18 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         return (proba >= 0.5).astype(int)
 
 
+def _marked(prompts):
+    return ["prompt " + str(p) for p in prompts]
+
+
 def _features() -> ColumnTransformer:
     text = FeatureUnion([
         ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode")),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True)),
     ])
-    prompt = TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, strip_accents="unicode")
+    # A fixed marker keeps the vocabulary non-empty when no segment has a question (documents).
+    prompt = make_pipeline(FunctionTransformer(_marked, validate=False),
+                           TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, strip_accents="unicode"))
     return ColumnTransformer([("text", text, "text"), ("prompt", prompt, "prompt")],
                              transformer_weights={"text": 1.0, "prompt": 0.3})
 

@@ -10,6 +10,7 @@ no accents) kept in ``token.norm_``, so "Mesas de Trabajo" and "mesa de trabajo"
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -33,9 +34,35 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+
+
+@functools.lru_cache(maxsize=None)
+def lemma_table(language: str):
+    """spaCy's lookup lemmas for ``language`` (from spacy-lookups-data), or an empty mapping."""
+    try:
+        from spacy.lookups import load_lookups
+
+        return load_lookups(language, ["lemma_lookup"]).get_table("lemma_lookup")
+    except (ValueError, KeyError, ImportError, OSError):
+        return {}
+
+
 def set_norms(doc: Doc) -> Doc:
+    """``token.norm_`` = the folded lemma.
+
+    Two gaps are filled from the lookup table of the lower-cased word: a blank pipeline's
+    case-sensitive lookup misses capitalised words ("Protocols"), and the Spanish rules leave
+    plural adjectives as they are ("útiles"). The table is not used for other words, whose
+    rule lemma is better (it would turn "mesa" into "mesar").
+    """
+    table = lemma_table(doc.lang_)
     for token in doc:
-        token.norm_ = fold(token.lemma_ or token.text)
+        lemma = token.lemma_ or token.text
+        if lemma.lower() == token.lower_ and token.pos_ in ("", "ADJ"):
+            candidate = table.get(token.lower_)
+            if candidate and (token.pos_ == "" or len(candidate) < len(token.lower_)):
+                lemma = candidate
+        token.norm_ = fold(lemma)
     return doc
 
 

@@ -1,0 +1,111 @@
+"""The CODINGS table: three sources kept apart, human coding wins, spans inside segments."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline import flow, schemas
+from pipeline.codebook import load_codebook
+from pipeline.learn import review_queue, suggest_codes
+
+from conftest import write_evaluation
+
+
+@pytest.fixture
+def coded(tmp_path):
+    codebook, transcripts = write_evaluation(tmp_path)
+    (transcripts / "coding").mkdir()
+    (transcripts / "coding" / "a.csv").write_text(
+        "session_id,code,coder,quote,memo\n"
+        "S1,monitoring,A,con las mesas de trabajo,about follow-up\n"
+        "S2,design_needs,A,The design responded to what the prosecutors needed,\n", encoding="utf-8")
+    flow.run(codebook, transcripts, tmp_path / "out")
+    return flow.read_table(tmp_path / "out", schemas.CODINGS), flow.read_table(tmp_path / "out", schemas.SEGMENTS)
+
+
+def test_codings_follow_their_schema_and_stay_inside_segments(coded):
+    codings, segments = coded
+    schemas.check(codings, schemas.CODINGS)
+    bounds = segments.set_index("segment_id")[["start", "end"]]
+    for row in codings.itertuples():
+        assert bounds.at[row.segment_id, "start"] <= row.start < row.end <= bounds.at[row.segment_id, "end"]
+    assert set(codings["source"]) <= set(schemas.SOURCES) and set(codings["status"]) <= set(schemas.STATUSES)
+
+
+def test_rules_record_the_pattern_and_the_matched_text(coded):
+    codings, _ = coded
+    rules = codings[(codings.source == "rule") & (codings.code == "coordination")]
+    assert set(zip(rules.coder, rules.match)) == {("coordination:es0", "mesas de trabajo"),
+                                                 ("coord-token", "coordinación")}
+
+
+def test_roll_up_codes_the_parent_too(coded):
+    codings, _ = coded
+    rolled = codings[(codings.source == "rule") & (codings.match == "roll-up of coordination")]
+    assert set(rolled["code"]) == {"design_needs"}
+
+
+def test_human_coding_wins_and_every_source_stays_visible(coded):
+    codings, _ = coded
+    segment = codings[(codings.source == "human") & (codings.code == "monitoring")].segment_id.iloc[0]
+    here = codings[codings.segment_id == segment]
+    human = here[here.source == "human"]
+    assert list(zip(human.code, human.status, human.memo)) == [("monitoring", "accepted", "about follow-up")]
+    overruled = here[here.source == "rule"]
+    assert set(overruled.code) == {"coordination", "design_needs"}  # design_needs by roll-up
+    assert set(overruled.status) == {"suggested"}
+    assert set(overruled.memo) == {"overruled: a person coded this segment as monitoring"}
+
+
+def test_a_rule_that_agrees_with_the_person_stays_accepted(coded):
+    codings, _ = coded
+    agreed = codings[(codings.source == "rule") & (codings.code == "design_needs") & (codings.session_id == "S2")]
+    assert set(agreed["status"]) == {"accepted"}
+
+
+def test_stance_is_recorded(coded):
+    codings, _ = coded
+    # "al inicio no hubo coordinación [...] Eso ayudó bastante": a negated mention and a positive word
+    negated = codings[codings.coder == "coord-token"]
+    assert list(zip(negated.code, negated.negated, negated.stance)) == [
+        ("coordination", True, "mixed"), ("design_needs", True, "mixed")]
+
+
+def synthetic(n_sessions=6, per_session=8):
+    rows = []
+    for s in range(n_sessions):
+        for k in range(per_session):
+            topic = "budget" if k % 2 else "turnover"
+            text = (f"el presupuesto público no alcanza para el {topic} número {k}" if topic == "budget"
+                    else f"la rotación de personal cambia a los fiscales cada año {k}")
+            rows.append({"segment_id": f"S{s}-t{k:04d}-s00", "session_id": f"S{s}", "text": text, "prompt": "",
+                         "start": 0, "end": len(text)})
+    return pd.DataFrame(rows)
+
+
+def test_suggestions_only_for_segments_no_person_coded(tmp_path):
+    codebook, _ = write_evaluation(tmp_path)
+    book = load_codebook(codebook)
+    segments = synthetic()
+    human_part = segments[segments.session_id.isin(["S0", "S1", "S2"])]
+    codings = pd.DataFrame({"segment_id": human_part.segment_id, "source": "human",
+                            "code": ["monitoring" if "presupuesto" in t else "design_needs" for t in human_part.text]})
+    rows = suggest_codes(segments, codings, codebook=book, min_examples=5)
+    suggested = pd.DataFrame(rows)
+    assert set(suggested["session_id"]) <= {"S3", "S4", "S5"}
+    assert set(suggested["status"]) == {"suggested"} and set(suggested["source"]) == {"model"}
+    by_text = suggested.merge(segments[["segment_id", "text"]], on="segment_id")
+    budget = by_text[by_text.text.str.contains("presupuesto")]
+    assert set(budget["code"]) == {"monitoring"}
+    assert (suggested["confidence"] >= 0.5).all()
+    queue = review_queue(schemas.conform([{**r, "stance": "neutral", "hedged": False} for r in rows],
+                                         schemas.CODINGS), segments.assign(speaker="F"))
+    assert queue["uncertainty"].is_monotonic_decreasing
+
+
+def test_no_suggestions_without_enough_human_examples(tmp_path):
+    codebook, _ = write_evaluation(tmp_path)
+    segments = synthetic()
+    codings = pd.DataFrame({"segment_id": segments.segment_id[:3], "source": "human", "code": "monitoring"})
+    assert suggest_codes(segments, codings, codebook=load_codebook(codebook), min_examples=5) == []

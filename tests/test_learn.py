@@ -1,0 +1,77 @@
+"""The learned coder: an honest scikit-learn estimator, grouped evaluation that never leaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from pipeline.evaluate import alpha, grouped_folds
+from pipeline.learn import SegmentCoder, make_coder
+
+
+@parametrize_with_checks([SegmentCoder()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def data(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    Y = np.column_stack([(X[:, 0] > 0), (X[:, 1] > 0.5), np.zeros(n)]).astype(int)
+    Y[:2, 2] = 1  # too few positives to learn
+    return X, Y
+
+
+def test_multilabel_fit_predict_and_learned_attributes():
+    X, Y = data()
+    coder = SegmentCoder(min_examples=5)
+    assert coder.fit(X, Y) is coder
+    assert coder.fitted_labels_.tolist() == [True, True, False]
+    proba = coder.predict_proba(X)
+    assert proba.shape == (60, 3) and (proba[:, 2] == 0).all()
+    assert ((proba[:, 0] > 0.5) == (X[:, 0] > 0)).mean() > 0.9
+
+
+def test_fitting_is_deterministic():
+    X, Y = data()
+    one = SegmentCoder(random_state=3).fit(X, Y).predict_proba(X)
+    two = SegmentCoder(random_state=3).fit(X, Y).predict_proba(X)
+    assert np.array_equal(one, two)
+
+
+def test_predicting_before_fitting_is_an_error():
+    with pytest.raises(NotFittedError):
+        SegmentCoder().predict_proba(np.zeros((2, 5)))
+
+
+def test_init_only_stores_its_arguments():
+    coder = SegmentCoder(C=2.0, min_examples=7)
+    assert coder.get_params() == {"C": 2.0, "min_examples": 7, "calibrate": True, "random_state": 0}
+    assert not [a for a in vars(coder) if a.endswith("_")]
+
+
+def test_text_pipeline_learns_from_words_and_the_prompt():
+    texts = pd.DataFrame({
+        "text": [f"la rotación de personal {i}" for i in range(8)] + [f"el presupuesto público {i}" for i in range(8)],
+        "prompt": ["¿Y el personal?"] * 8 + ["¿Y el dinero?"] * 8})
+    labels = np.array([[1, 0]] * 8 + [[0, 1]] * 8)
+    model = make_coder(min_examples=3).fit(texts, labels)
+    proba = model.predict_proba(pd.DataFrame({"text": ["mucha rotación de personal"], "prompt": [""]}))
+    assert proba[0, 0] > proba[0, 1]
+
+
+def test_grouped_folds_never_put_a_session_on_both_sides():
+    sessions = pd.Series(np.repeat([f"S{i}" for i in range(7)], [5, 9, 3, 12, 4, 6, 8]))
+    splits = grouped_folds(sessions, 5)
+    assert len(splits) == 5
+    for train, test in splits:
+        assert not set(sessions.iloc[train]) & set(sessions.iloc[test])
+    assert sorted(np.concatenate([test for _, test in splits]).tolist()) == list(range(len(sessions)))
+
+
+def test_alpha_agrees_with_the_definition_and_is_undefined_without_variation():
+    assert alpha(np.array([1, 0, 1, 0]), np.array([1, 0, 1, 0])) == 1.0
+    assert alpha(np.zeros(4), np.zeros(4)) is None
