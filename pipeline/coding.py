@@ -84,7 +84,9 @@ def _roll_up(rows: list[dict], codebook: Codebook) -> list[dict]:
     return rows + extra
 
 
-def _human_codings(human: pd.DataFrame, segments: pd.DataFrame) -> list[dict]:
+def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> list[dict]:
+    """Placed human codings (see :mod:`pipeline.human`) as coding rows, one per segment each
+    covers, with the span clipped to the segment."""
     rows = []
     for session_id, coded in human.groupby("session_id", sort=True):
         own = segments[segments["session_id"] == session_id]
@@ -151,7 +153,7 @@ def code_segments(
         schemas.check(frame, table)
     rows, stances = _rule_codings(transcripts, turns, segments, codebook=codebook, models=models,
                                   cache=cache, batch_size=batch_size, progress=progress)
-    rows = _roll_up(rows, codebook) + _human_codings(human, segments)
+    rows = _roll_up(rows, codebook) + human_codings_by_segment(human, segments)
     rows = [{"memo": "", "status": "accepted", **row} for row in _with_stance(rows, stances)]
     codings = schemas.conform(rows, schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))
     if suggest is not None:

