@@ -49,13 +49,14 @@ def _scores(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> dict:
 
 
 def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, folds: int = 5,
-                   min_examples: int = 5, seed: int = 0) -> dict:
+                   min_examples: int = 5, threshold: float = 0.5, seed: int = 0) -> dict:
     """Figures for ``rules``, ``model`` and ``baseline`` against the human coding in ``codings``.
 
     ``segments`` is the SEGMENTS table; ``codings`` holds the human codings and the rule
     codings (CODINGS rows, any status). Returns a dict with ``rules``, ``model``, ``baseline``
-    (each with ``micro``, ``macro`` and ``per_code``), ``folds``, ``segments`` and
-    ``codes_evaluated``.
+    (each with ``micro``, ``macro`` and ``per_code``), ``folds``, ``segments``,
+    ``codes_evaluated`` and ``threshold``. The model predicts a code at ``threshold`` (the
+    suggestions' threshold); the baseline at its plain 0.5.
     """
     human = codings[codings["source"] == "human"]
     units = segments[segments["session_id"].isin(set(human["session_id"]))].reset_index(drop=True)
@@ -77,7 +78,7 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
         trainable = [c for c in codes if train_labels[c].sum() >= min_examples]
         if trainable:
             model = fit_coder(units.iloc[train], train_labels[trainable], codebook, trainable,
-                              min_examples=min_examples, random_state=seed)
+                              min_examples=min_examples, threshold=threshold, random_state=seed)
             predicted = model.predict(units.iloc[test][["text", "prompt"]])
             for j, code in enumerate(trainable):
                 model_pred[test, codes.index(code)] = predicted[:, j]
@@ -94,4 +95,5 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
         "folds": len(splits),
         "segments": len(units),
         "codes_evaluated": codes,
+        "threshold": threshold,
     }

@@ -294,7 +294,8 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
                               max_chars=evaluation.segmentation.max_chars, **nlp)
     codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)
     return evaluate_coder(segments, codings, codebook=book, folds=folds,
-                          min_examples=evaluation.suggestions.min_examples, seed=evaluation.suggestions.seed)
+                          min_examples=evaluation.suggestions.min_examples, threshold=evaluation.suggestions.threshold,
+                          seed=evaluation.suggestions.seed)
 
 
 def _machine_figures(out: Path) -> dict | None:

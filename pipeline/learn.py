@@ -39,10 +39,12 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
     (binary or multi-class) logistic regression.
     """
 
-    def __init__(self, C: float = 4.0, min_examples: int = 5, calibrate: bool = True, random_state: int = 0):
+    def __init__(self, C: float = 4.0, min_examples: int = 5, calibrate: bool = True, threshold: float = 0.5,
+                 random_state: int = 0):
         self.C = C
         self.min_examples = min_examples
         self.calibrate = calibrate
+        self.threshold = threshold
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -99,7 +101,7 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         if not self.multilabel_:
             return self.classes_[np.argmax(proba, axis=1)]
-        return (proba >= 0.5).astype(int)
+        return (proba >= self.threshold).astype(int)
 
 
 def _marked(prompts):
@@ -118,10 +120,11 @@ def _features() -> ColumnTransformer:
                              transformer_weights={"text": 1.0, "prompt": 0.3})
 
 
-def make_coder(min_examples: int = 5, random_state: int = 0) -> Pipeline:
+def make_coder(min_examples: int = 5, threshold: float = 0.5, random_state: int = 0) -> Pipeline:
     """Segment text and prompt (a DataFrame with ``text`` and ``prompt``) -> code probabilities."""
     return Pipeline([("features", _features()),
-                     ("coder", SegmentCoder(min_examples=min_examples, random_state=random_state))])
+                     ("coder", SegmentCoder(min_examples=min_examples, threshold=threshold,
+                                            random_state=random_state))])
 
 
 def make_baseline(random_state: int = 0) -> Pipeline:
@@ -158,14 +161,14 @@ def learnable_codes(labels: pd.DataFrame, min_examples: int) -> list[str]:
 
 
 def fit_coder(segments: pd.DataFrame, labels: pd.DataFrame, codebook, codes: list[str], *,
-              min_examples: int, random_state: int = 0) -> Pipeline:
+              min_examples: int, threshold: float = 0.5, random_state: int = 0) -> Pipeline:
     """Fit :func:`make_coder` on labelled segments plus the codebook's own texts for ``codes``."""
     train = segments.set_index("segment_id").loc[labels.index, ["text", "prompt"]].reset_index(drop=True)
     extra, extra_labels = codebook_examples(codebook, codes)
     X = pd.concat([train, extra], ignore_index=True)
     Y = np.vstack([labels[codes].to_numpy(), extra_labels])
     weights = np.concatenate([np.ones(len(train)), np.full(len(extra), CODEBOOK_WEIGHT)])
-    model = make_coder(min_examples=min_examples, random_state=random_state)
+    model = make_coder(min_examples=min_examples, threshold=threshold, random_state=random_state)
     return model.fit(X, Y, coder__sample_weight=weights)
 
 

@@ -49,7 +49,8 @@ def test_predicting_before_fitting_is_an_error():
 
 def test_init_only_stores_its_arguments():
     coder = SegmentCoder(C=2.0, min_examples=7)
-    assert coder.get_params() == {"C": 2.0, "min_examples": 7, "calibrate": True, "random_state": 0}
+    assert coder.get_params() == {"C": 2.0, "min_examples": 7, "calibrate": True, "threshold": 0.5,
+                                  "random_state": 0}
     assert not [a for a in vars(coder) if a.endswith("_")]
 
 
@@ -75,3 +76,26 @@ def test_grouped_folds_never_put_a_session_on_both_sides():
 def test_alpha_agrees_with_the_definition_and_is_undefined_without_variation():
     assert alpha(np.array([1, 0, 1, 0]), np.array([1, 0, 1, 0])) == 1.0
     assert alpha(np.zeros(4), np.zeros(4)) is None
+
+
+def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
+    import json
+
+    from pipeline.cli import main
+
+    from conftest import SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS
+
+    subset = tmp_path / "subset.csv"
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted((SAMPLE_TRANSCRIPTS / "coding").glob("*.csv"))]
+    coding = pd.concat(frames)
+    coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])].to_csv(subset, index=False)
+    out = tmp_path / "figures.json"
+    assert main(["evaluate-coder", "--codebook", str(SAMPLE_CODEBOOK), "--transcripts", str(SAMPLE_TRANSCRIPTS),
+                 "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c")]) == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold"}
+    for source in ("rules", "model", "baseline"):
+        assert set(figures[source]) == {"micro", "macro", "per_code"}
+        assert set(figures[source]["micro"]) == {"precision", "recall", "f1"}
+        assert set(figures[source]["per_code"]) == set(figures["codes_evaluated"])
+    assert figures["folds"] == 2 and figures["codes_evaluated"]
