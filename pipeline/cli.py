@@ -115,6 +115,8 @@ def _summary(result: flow.Result) -> str:
     if "codings" in c:
         by_source = ", ".join(f"{k} {v}" for k, v in sorted(c["codings_by_source"].items()))
         lines.append(f"  codings       {c['codings']} ({by_source}); {c['coded_segments']} segments with accepted codes")
+    if "ratings" in c:
+        lines.append("  questions     " + ", ".join(f"{n} {r}" for r, n in c["ratings"].items()))
     lines.append(f"  warnings      {len(result.warnings)}")
     if result.out is not None:
         lines.append(f"  outputs       {result.out}/ ({', '.join(n for n in result.outputs if '/' not in n)}, "

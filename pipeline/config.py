@@ -181,7 +181,8 @@ class Triangulation(_Frozen):
 
     include_suggestions: bool = False
     min_confidence: float = Field(0.8, ge=0, le=1)
-    divergence_threshold: float = Field(0.3, gt=0, le=1)
+    divergence_threshold: float = Field(0.6, gt=0.5, le=1)
+    min_stance_segments: int = Field(3, ge=1)
     strong: EvidenceLevel = EvidenceLevel(min_sessions=4, min_groups=3, min_methods=2, max_divergent_groups=0)
     moderate: EvidenceLevel = EvidenceLevel(min_sessions=2, min_groups=2, min_methods=1)
 

@@ -33,6 +33,9 @@ from pipeline.ingest import read_transcripts
 from pipeline.learn import review_queue, suggest_codes
 from pipeline.reliability import measure_reliability, reliability_report
 from pipeline.manual import codebook_manual
+from pipeline.matrices import build_evidence_matrices
+from pipeline.report import render_reports
+from pipeline.triangulate import saturation, triangulate
 from pipeline.nlp import DocCache
 from pipeline.outputs import StagedOutputs
 from pipeline.segment import build_segments
@@ -227,8 +230,23 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                                      threshold=settings.threshold, random_state=settings.seed)
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
                                 progress=progress, **nlp)
+        rubric = evaluation.triangulation
+        matrices = build_evidence_matrices(segments, codings, codebook=book,
+                                           include_suggestions=rubric.include_suggestions,
+                                           min_confidence=rubric.min_confidence)
+        findings = triangulate(matrices["evidence"], transcripts, codebook=book)
+        curve = saturation(matrices["evidence"], transcripts, codings)
+        reports = render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
+                                 matrices=matrices, findings=findings, saturation_curve=curve, codebook=book,
+                                 language=evaluation.evaluation.languages[0])
     counts = _counts(transcripts, turns, segments, codings)
-    with StagedOutputs(out, owned=(TEXTS_FOLDER,)) as staged:
+    counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
+    with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices")) as staged:
+        for name, content in reports.items():
+            if isinstance(content, bytes):
+                staged.path(name).write_bytes(content)
+            else:
+                staged.write_text(name, content)
         for session in transcripts.itertuples(index=False):
             staged.write_text(f"{TEXTS_FOLDER}/{session.session_id}.txt", session.text)
         for table, frame in ((schemas.TRANSCRIPTS, transcripts), (schemas.TURNS, turns),
@@ -236,7 +254,9 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
             staged.write_parquet(f"interim/{table.name}.parquet", frame)
         staged.write_csv("sessions.csv", _sessions_table(transcripts, turns, segments))
         staged.write_csv("segments.csv", segments)
-        staged.write_csv("codings.csv", codings)
+        staged.write_csv("codings.csv", codings[["segment_id", "code", "source", "coder", "confidence", "stance",
+                                                 "status", "session_id", "start", "end", "match", "negated",
+                                                 "hedged", "memo"]])
         staged.write_csv("review_queue.csv", review_queue(codings, segments))
         staged.write_csv("unplaced_quotes.csv", unplaced)
         human_codings = codings[codings["source"] == "human"]

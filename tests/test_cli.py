@@ -45,10 +45,15 @@ def test_run_writes_the_outputs_and_a_summary(tiny, tmp_path, capsys):
     assert "Run complete." in printed.out
     assert "segments      4" in printed.out and "sessions      2 (2 participants)" in printed.out
     assert "[segment] 2/2 done" in printed.err  # plain progress lines when not on a terminal
-    assert sorted(digests(out)) == [
-        "codebook.html", "codebook.md", "codings.csv", "interim/codings.parquet", "interim/segments.parquet",
-        "interim/texts/S1.txt", "interim/texts/S2.txt", "interim/transcripts.parquet", "interim/turns.parquet",
-        "manifest.json", "review_queue.csv", "segments.csv", "sessions.csv", "unplaced_quotes.csv"]
+    written = set(digests(out))
+    assert {"codebook.html", "codebook.md", "codings.csv", "evidence.json", "evidence_matrix.html",
+            "interim/codings.parquet", "interim/segments.parquet", "interim/texts/S1.txt", "interim/texts/S2.txt",
+            "interim/transcripts.parquet", "interim/turns.parquet", "manifest.json", "matrices.xlsx",
+            "matrices/findings.csv", "matrices/question_by_group.csv", "review_queue.csv", "segments.csv",
+            "sessions.csv", "transcripts/S1.html", "transcripts/S2.html", "triangulation_report.docx",
+            "triangulation_report.html", "triangulation_report.md", "unplaced_quotes.csv"} <= written
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(manifest["outputs"]) == sorted(written)
     segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
     assert list(segments.columns) == schemas.SEGMENTS.names
     text = (out / "interim/texts/S1.txt").read_text(encoding="utf-8")

@@ -1,0 +1,119 @@
+"""Stage 4, matrices: coded evidence counted by evaluation question and by who said it.
+
+``build_evidence_matrices`` turns CODINGS into EVIDENCE (one row per segment and evaluation
+question it is evidence for: a coding counts for every question its code serves, its own and
+its ancestors') and the matrices evaluators deliver: questions x stakeholder groups (and x
+methods, x regions), criteria x groups, codes x groups, and code co-occurrence.
+
+How people are counted: a cell counts coded *segments* (passages), distinct *sessions*, and
+*participants*, the sum of the register's ``participants`` over those distinct sessions (a
+focus group of six is one session and six participants, whether one or all of them spoke to
+the question). Which codings count is a setting: accepted codings (human and rules) by
+default, or also model suggestions at or above a confidence, always labelled as such.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline import schemas
+from pipeline.codebook import Codebook
+
+STANCE_ORDER = ("positive", "negative", "mixed", "neutral")
+DIMENSIONS = {"group": "stakeholder_group", "method": "method", "region": "region"}
+
+EVIDENCE_COLUMNS = ["segment_id", "question", "criterion", "codes", "sources", "stance", "session_id",
+                    "stakeholder_group", "method", "region", "language", "participants", "speaker", "start",
+                    "end", "text", "prompt", "suggested"]
+
+
+def _segment_stance(stances: pd.Series) -> str:
+    found = set(stances)
+    if "mixed" in found or {"positive", "negative"} <= found:
+        return "mixed"
+    for stance in ("positive", "negative"):
+        if stance in found:
+            return stance
+    return "neutral"
+
+
+def counted_codings(codings: pd.DataFrame, *, include_suggestions: bool, min_confidence: float) -> pd.DataFrame:
+    """The codings that count as evidence, with ``suggested`` marking model suggestions let in."""
+    accepted = codings["status"] == "accepted"
+    suggested = (codings["source"] == "model") & (codings["confidence"] >= min_confidence) & include_suggestions
+    return codings[accepted | suggested].assign(suggested=suggested[accepted | suggested])
+
+
+def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: Codebook,
+                   include_suggestions: bool = False, min_confidence: float = 0.8) -> pd.DataFrame:
+    """EVIDENCE: one row per (segment, question), with the codes, sources and stance behind it."""
+    counted = counted_codings(codings, include_suggestions=include_suggestions, min_confidence=min_confidence)
+    criterion_of = {q.id: q.criterion for q in codebook.evaluation.questions}
+    questions_of = {code.id: codebook.questions_of(code.id) for code in codebook.codes}
+    expanded = counted.assign(question=counted["code"].map(questions_of)).explode("question").dropna(subset=["question"])
+    if expanded.empty:
+        return pd.DataFrame(columns=EVIDENCE_COLUMNS)
+    grouped = expanded.groupby(["segment_id", "question"], sort=True).agg(
+        codes=("code", lambda c: ", ".join(sorted(set(c)))),
+        sources=("source", lambda s: ", ".join(sorted(set(s)))),
+        stance=("stance", _segment_stance),
+        suggested=("suggested", "all"),
+    ).reset_index()
+    meta = segments[["segment_id", "session_id", "stakeholder_group", "method", "region", "language",
+                     "participants", "speaker", "start", "end", "text", "prompt"]]
+    evidence = grouped.merge(meta, on="segment_id", how="left").assign(
+        criterion=lambda f: f["question"].map(criterion_of))
+    order = {q: i for i, q in enumerate(codebook.evaluation.ids("questions"))}
+    evidence = evidence.assign(_order=evidence["question"].map(order))
+    return evidence.sort_values(["_order", "segment_id"], kind="stable")[EVIDENCE_COLUMNS].reset_index(drop=True)
+
+
+def _cells(evidence: pd.DataFrame, row: str, column: str) -> pd.DataFrame:
+    """Per (row, column): segments, sessions, participants and the stance mix."""
+    if evidence.empty:
+        return pd.DataFrame(columns=[row, column, "segments", "sessions", "participants", *STANCE_ORDER])
+    sessions = evidence.drop_duplicates([row, column, "session_id"])
+    counts = evidence.groupby([row, column], sort=True).agg(segments=("segment_id", "nunique"),
+                                                           sessions=("session_id", "nunique"))
+    people = sessions.groupby([row, column], sort=True)["participants"].sum().rename("participants")
+    stance = pd.crosstab([evidence[row], evidence[column]], evidence["stance"]).reindex(columns=STANCE_ORDER, fill_value=0)
+    return counts.join(people).join(stance).fillna(0).astype(int).reset_index()
+
+
+def _code_rows(counted: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    meta = segments[["segment_id", "session_id", "stakeholder_group", "participants"]]
+    return counted[["segment_id", "code", "stance"]].drop_duplicates(["segment_id", "code"]).merge(
+        meta, on="segment_id", how="left")
+
+
+def co_occurrence(counted: pd.DataFrame) -> pd.DataFrame:
+    """Codes that mark the same segment: (code_a, code_b, segments), a < b."""
+    pairs = counted[["segment_id", "code"]].drop_duplicates()
+    joined = pairs.merge(pairs, on="segment_id", suffixes=("_a", "_b"))
+    joined = joined[joined["code_a"] < joined["code_b"]]
+    return (joined.groupby(["code_a", "code_b"], sort=True)["segment_id"].nunique().rename("segments")
+            .reset_index().sort_values(["segments", "code_a", "code_b"], ascending=[False, True, True], kind="stable")
+            .reset_index(drop=True))
+
+
+def build_evidence_matrices(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: Codebook,
+                            include_suggestions: bool = False, min_confidence: float = 0.8) -> dict[str, pd.DataFrame]:
+    """Every matrix, as long tables (one row per cell), plus the EVIDENCE they count.
+
+    Reads SEGMENTS and CODINGS. Returns ``evidence``, ``question_by_group``,
+    ``question_by_method``, ``question_by_region``, ``criterion_by_group``, ``code_by_group``
+    and ``co_occurrence``. Every count can be traced back to ``evidence`` (segment ids).
+    """
+    schemas.check(segments, schemas.SEGMENTS)
+    schemas.check(codings, schemas.CODINGS)
+    evidence = evidence_table(segments, codings, codebook=codebook, include_suggestions=include_suggestions,
+                              min_confidence=min_confidence)
+    counted = counted_codings(codings, include_suggestions=include_suggestions, min_confidence=min_confidence)
+    matrices = {"evidence": evidence}
+    for name, column in DIMENSIONS.items():
+        matrices[f"question_by_{name}"] = _cells(evidence, "question", column)
+    by_criterion = evidence.drop_duplicates(["segment_id", "criterion"])
+    matrices["criterion_by_group"] = _cells(by_criterion, "criterion", "stakeholder_group")
+    matrices["code_by_group"] = _cells(_code_rows(counted, segments), "code", "stakeholder_group")
+    matrices["co_occurrence"] = co_occurrence(counted)
+    return matrices

@@ -1,0 +1,238 @@
+"""Stage 6, render: the evidence matrices and the triangulation report, as files.
+
+``render_reports`` returns every report as ``{file name: text or bytes}``; the flow writes
+them atomically. HTML is self-contained (inline CSS and script, no network request) and every
+quote is escaped text: data reaches the page as JSON in a ``<script type="application/json">``
+block and is put on the page with ``textContent``, never as markup. Spreadsheets and Word
+files are written with fixed timestamps so that the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+import pandas as pd
+
+from pipeline.codebook import Codebook
+from pipeline.render import render
+
+QUOTES_PER_QUESTION = 8
+FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+def _safe_json(data) -> str:
+    # "</script>" inside a quote must not close the data block.
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+_DOC_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """The same zip with every entry at a fixed time, in name order, and the document's own
+    created/modified stamps fixed (openpyxl writes the save time): byte-identical reruns."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in sorted(source.namelist()):
+            content = source.read(name)
+            if name == "docProps/core.xml":
+                content = _DOC_TIMES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, content)
+    return out.getvalue()
+
+
+def _counting(settings) -> str:
+    suggestions = (f"model suggestions with confidence >= {settings.min_confidence} are included and labelled"
+                   if settings.include_suggestions else "model suggestions are not counted")
+    return ("Counts are coded segments (passages of respondent speech), distinct sessions, and participants: the "
+            "register's participants summed over those sessions (a focus group of six is one session and six "
+            f"participants). Evidence is accepted coding (people and codebook rules); {suggestions}. A coding counts "
+            "for every question its code serves, its own and its parent codes'.")
+
+
+def _quote_meta(row) -> str:
+    return (f"{row.session_id}, {row.stakeholder_group}, {row.method}, {row.region or 'no region'}; speaker "
+            f"{row.speaker}; {row.stance}; codes {row.codes}; segment {row.segment_id}")
+
+
+def _quotes(rows: pd.DataFrame, limit: int = QUOTES_PER_QUESTION) -> list[dict]:
+    # One quote per session first, so the report shows breadth rather than one talkative session.
+    ordered = rows.assign(_first=~rows.duplicated("session_id")).sort_values(
+        ["_first", "segment_id"], ascending=[False, True], kind="stable").head(limit)
+    return [{"text": row.text, "meta": _quote_meta(row)} for row in ordered.itertuples(index=False)]
+
+
+def _question_context(codebook: Codebook, findings: pd.DataFrame, evidence: pd.DataFrame, language: str) -> list[dict]:
+    texts = {q.id: q.text.get(language) for q in codebook.evaluation.questions}
+    out = []
+    for finding in findings.itertuples(index=False):
+        own = evidence[evidence["question"] == finding.question]
+        diverging = [g.split(" (")[0] for g in finding.diverging_groups.split("; ") if g]
+        opposite = {"positive": ["negative", "mixed"], "negative": ["positive", "mixed"]}.get(finding.majority, [])
+        out.append({
+            **finding._asdict(), "id": finding.question, "text": texts[finding.question],
+            "diverging": bool(diverging),
+            "diverging_quotes": _quotes(own[own["stakeholder_group"].isin(diverging) & own["stance"].isin(opposite)], 4),
+            "majority_quotes": _quotes(own[~own["stakeholder_group"].isin(diverging) & (own["stance"] == finding.majority)], 4),
+            "quotes": _quotes(own),
+        })
+    return out
+
+
+def _saturation_svg(curve: pd.DataFrame) -> str:
+    width, height, pad = 640, 220, 36
+    total = max(int(curve["total_codes"].max()) if len(curve) else 1, 1)
+    n = max(len(curve) - 1, 1)
+    points = " ".join(f"{pad + i * (width - 2 * pad) / n:.1f},{height - pad - v * (height - 2 * pad) / total:.1f}"
+                      for i, v in enumerate(curve["total_codes"]))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="Saturation curve"><rect width="{width}" height="{height}" fill="#fff"/>'
+            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>'
+            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
+            f'<polyline fill="none" stroke="#1d3557" stroke-width="2" points="{points}"/>'
+            f'<text x="{pad}" y="{pad - 8}" font-size="11">{total} codes</text>'
+            f'<text x="{width - pad}" y="{height - 10}" font-size="11" text-anchor="end">{len(curve)} sessions</text></svg>')
+
+
+def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title
+    document.core_properties.created = document.core_properties.modified = __import__("datetime").datetime(2000, 1, 1)
+    document.add_heading(title, level=1)
+    document.add_paragraph(counting)
+    table = document.add_table(rows=1, cols=6)
+    table.style = "Table Grid"
+    for cell, heading in zip(table.rows[0].cells, ["Question", "Rating", "Sessions", "Groups", "Methods", "Diverging"]):
+        cell.text = heading
+    for q in questions:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, [q["id"], q["rating"], q["sessions"], q["groups"], q["methods"], q["diverging_groups"]]):
+            cell.text = str(value)
+    for q in questions:
+        document.add_heading(f"{q['id']}: {q['rating']}", level=2)
+        document.add_paragraph(q["text"])
+        document.add_paragraph(q["why"])
+        if q["gaps"]:
+            document.add_paragraph(f"Gaps: no evidence from {q['gaps']}.")
+        for quote in q["quotes"]:
+            document.add_paragraph(quote["text"], style="Intense Quote")
+            document.add_paragraph(quote["meta"])
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return _stable_zip(buffer.getvalue())
+
+
+def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in tables.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+        properties = writer.book.properties
+        properties.created = properties.modified = __import__("datetime").datetime(2000, 1, 1)
+    return _stable_zip(buffer.getvalue())
+
+
+def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[str, str]:
+    coded = evidence.groupby("segment_id")["codes"].agg(lambda c: ", ".join(sorted(set(", ".join(c).split(", ")))))
+    pages = {}
+    for session in transcripts.itertuples(index=False):
+        text = session.text
+        own_segments = segments[segments["session_id"] == session.session_id]
+        rendered = []
+        for turn in turns[turns["session_id"] == session.session_id].itertuples(index=False):
+            pieces, cursor = [], turn.start
+            for seg in own_segments[own_segments["turn_id"] == turn.turn_id].itertuples(index=False):
+                if seg.start > cursor:
+                    pieces.append({"text": text[cursor:seg.start], "segment": None})
+                pieces.append({"text": text[seg.start:seg.end], "segment": seg.segment_id,
+                               "coded": seg.segment_id in coded.index, "codes": coded.get(seg.segment_id, "")})
+                cursor = seg.end
+            if turn.end > cursor:
+                pieces.append({"text": text[cursor:turn.end], "segment": None})
+            rendered.append({"speaker": turn.speaker or "respondent", "role": turn.role, "pieces": pieces})
+        pages[f"transcripts/{session.session_id}.html"] = render("transcript.html.j2", {
+            "page": {"title": f"Transcript {session.session_id}", "language": session.language,
+                     "subtitle": f"{session.stakeholder_group} · {session.method} · {session.region or 'no region'}"},
+            "meta": f"{session.participants} participant(s) · {session.language} · synthetic or anonymised transcript; "
+                    f"coded passages are underlined, the linked passage is highlighted.",
+            "turns": rendered})
+    return pages
+
+
+def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str, pd.DataFrame],
+                   findings: pd.DataFrame, saturation_curve: pd.DataFrame, codebook: Codebook,
+                   language: str = "en") -> dict[str, str | bytes]:
+    """Every report file: ``evidence_matrix.html``, ``transcripts/*.html``, ``triangulation_report``
+    (``.html``, ``.md``, ``.docx``), ``matrices.xlsx``, one CSV per matrix, ``evidence.json``."""
+    evaluation = codebook.evaluation
+    settings = evaluation.triangulation
+    evidence = matrices["evidence"]
+    counting = _counting(settings)
+    title = evaluation.evaluation.title.get(language)
+    groups = {g.id: g.label.get(language) for g in evaluation.stakeholder_groups}
+    interviewed = [g for g in evaluation.ids("stakeholder_groups") if g in set(transcripts["stakeholder_group"])]
+    rating = dict(zip(findings["question"], findings["rating"]))
+    cells = matrices["question_by_group"].set_index(["question", "stakeholder_group"])
+    criteria = []
+    for criterion in evaluation.criteria:
+        questions = []
+        for q in evaluation.questions:
+            if q.criterion != criterion.id:
+                continue
+            row = []
+            for g in interviewed:
+                found = cells.loc[(q.id, g)] if (q.id, g) in cells.index else None
+                sessions = int(found["sessions"]) if found is not None else 0
+                row.append({"group": g, "segments": int(found["segments"]) if found is not None else 0,
+                            "sessions": sessions, "participants": int(found["participants"]) if found is not None else 0,
+                            "css": f"shade-{min(sessions, 4)}" if sessions else "empty"})
+            text = q.text.get(language)
+            questions.append({"id": q.id, "text": text, "short": text[:70] + ("…" if len(text) > 70 else ""),
+                              "rating": rating.get(q.id, "none"), "cells": row})
+        criteria.append({"anchor": f"criterion-{criterion.id}", "label": criterion.label.get(language),
+                         "questions": questions})
+    tables = []
+    for key, title_ in (("question_by_method", "Questions x methods"), ("question_by_region", "Questions x regions"),
+                        ("criterion_by_group", "Criteria x stakeholder groups"), ("code_by_group", "Codes x stakeholder groups"),
+                        ("co_occurrence", "Code co-occurrence")):
+        frame = matrices[key]
+        tables.append({"anchor": key, "title": title_, "headings": list(frame.columns),
+                       "rows": frame.astype(str).values.tolist()})
+    evidence_rows = evidence.drop(columns=["start", "end"]).to_dict("records")
+    filters = [{"key": "stakeholder_group", "label": "Group", "options": [{"value": g, "label": groups[g]} for g in interviewed]}]
+    for key, label in (("region", "Region"), ("method", "Method"), ("language", "Language"), ("stance", "Stance")):
+        values = sorted(v for v in set(evidence[key]) if v) if len(evidence) else []
+        filters.append({"key": key, "label": label, "options": [{"value": v, "label": v} for v in values]})
+    code_ids = sorted({c for codes in evidence["codes"] for c in codes.split(", ")}) if len(evidence) else []
+    filters.append({"key": "code", "label": "Code", "options": [{"value": c, "label": c} for c in code_ids]})
+    page = {"title": f"Evidence matrix: {title}", "language": language,
+            "subtitle": f"{len(transcripts)} sessions · {int(transcripts['participants'].sum())} participants · "
+                        f"{evidence['segment_id'].nunique() if len(evidence) else 0} coded segments"}
+    files: dict[str, str | bytes] = {"evidence_matrix.html": render("evidence_matrix.html.j2", {
+        "page": page, "counting": counting, "filters": filters, "criteria": criteria, "other_tables": tables,
+        "groups": [{"id": g, "label": groups[g], "short": g.replace("_", " ")} for g in interviewed],
+        "data_json": _safe_json({"evidence": evidence_rows, "groups": groups}),
+    })}
+    files |= _transcript_pages(transcripts, turns, segments, evidence, language)
+    questions = _question_context(codebook, findings, evidence, language)
+    context = {"page": {"title": f"Triangulation report: {title}", "language": language,
+                        "subtitle": f"{len(transcripts)} sessions · strength of evidence per evaluation question"},
+               "counting": counting, "questions": questions, "saturation_svg": _saturation_svg(saturation_curve)}
+    files["triangulation_report.html"] = render("triangulation.html.j2", context)
+    files["triangulation_report.md"] = render("triangulation.md.j2", context)
+    files["triangulation_report.docx"] = _docx(context["page"]["title"], counting, questions)
+    sheets = {"findings": findings, **{k: v for k, v in matrices.items() if k != "evidence"},
+              "quotes": evidence, "saturation": saturation_curve}
+    files["matrices.xlsx"] = _xlsx(sheets)
+    for name, frame in sheets.items():
+        files[f"matrices/{name}.csv"] = frame.to_csv(index=False, lineterminator="\n")
+    files["evidence.json"] = json.dumps({name: frame.to_dict("records") for name, frame in sheets.items()},
+                                        ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n"
+    return files

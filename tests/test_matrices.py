@@ -1,0 +1,123 @@
+"""Evidence matrices, triangulation and the reports: counts trace to segments, quotes are exact text."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import docx
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import flow, schemas
+from pipeline.codebook import load_codebook
+from pipeline.matrices import build_evidence_matrices
+from pipeline.triangulate import divergence, triangulate
+
+from conftest import S1, S2, write_evaluation
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrices")
+    hostile = S1.replace("Eso ayudó bastante", "<script>alert('x')</script> <b>Eso</b> ayudó bastante")
+    codebook, transcripts = write_evaluation(root, files={"s1.txt": hostile, "s2.txt": S2})
+    out = root / "out"
+    flow.run(codebook, transcripts, out)
+    return codebook, transcripts, out
+
+
+def test_every_quote_is_the_exact_text_of_its_segment(run):
+    _, _, out = run
+    evidence = json.loads((out / "evidence.json").read_text(encoding="utf-8"))["quotes"]
+    segments = flow.read_table(out, schemas.SEGMENTS).set_index("segment_id")
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in (out / "interim/texts").iterdir()}
+    assert evidence
+    for row in evidence:
+        segment = segments.loc[row["segment_id"]]
+        assert row["text"] == segment["text"] == texts[row["session_id"]][segment["start"]:segment["end"]]
+
+
+def test_markup_in_a_transcript_renders_as_text(run):
+    _, _, out = run
+    for name in ("evidence_matrix.html", "transcripts/S1.html", "triangulation_report.html"):
+        html = (out / name).read_text(encoding="utf-8")
+        assert "<script>alert" not in html and "<b>Eso</b>" not in html, name
+    assert "\\u003cscript\\u003ealert" in (out / "evidence_matrix.html").read_text(encoding="utf-8")
+
+
+def test_reports_open_without_the_network(run):
+    _, _, out = run
+    for name in ("evidence_matrix.html", "triangulation_report.html", "transcripts/S1.html"):
+        html = (out / name).read_text(encoding="utf-8")
+        assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+
+
+def test_word_and_excel_files_hold_the_findings(run):
+    _, _, out = run
+    document = docx.Document(str(out / "triangulation_report.docx"))
+    assert any(p.text.startswith("EQ1: ") for p in document.paragraphs)
+    book = openpyxl.load_workbook(out / "matrices.xlsx")
+    assert {"findings", "question_by_group", "quotes", "co_occurrence"} <= set(book.sheetnames)
+    for name in ("triangulation_report.docx", "matrices.xlsx"):
+        with zipfile.ZipFile(out / name) as archive:
+            assert {i.date_time for i in archive.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+
+
+def test_the_transcript_view_anchors_every_segment(run):
+    _, _, out = run
+    html = (out / "transcripts/S1.html").read_text(encoding="utf-8")
+    for segment_id in flow.read_table(out, schemas.SEGMENTS).query("session_id == 'S1'")["segment_id"]:
+        assert f'id="{segment_id}"' in html
+
+
+stances = st.sampled_from(["positive", "negative", "mixed", "neutral"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["coordination", "monitoring", "design_needs"]),
+                          st.sampled_from(["rule", "human", "model"]), st.sampled_from(["accepted", "suggested"]),
+                          stances), min_size=1, max_size=40))
+def test_matrix_totals_equal_the_codings_they_count(tmp_path_factory, rows):
+    codebook, _ = write_evaluation(tmp_path_factory.mktemp("prop"))
+    book = load_codebook(codebook)
+    groups = ["justice_sector", "donor"]
+    segments = schemas.conform([{
+        "segment_id": f"S{i % 3}-t0001-s{i:02d}", "session_id": f"S{i % 3}", "turn_id": f"S{i % 3}-t0001",
+        "speaker": "F", "role": "respondent", "start": 0, "end": 5, "text": f"texto {i}", "sentences": 1, "words": 2,
+        "prompt_turn_id": "", "prompt": "", "method": "interview", "stakeholder_group": groups[i % 3 % 2],
+        "language": "es", "participants": 1 + i % 3, "region": "lima"} for i in range(8)], schemas.SEGMENTS)
+    codings = schemas.conform([{
+        "segment_id": f"S{i % 3}-t0001-s{i:02d}", "session_id": f"S{i % 3}", "code": code, "source": source,
+        "coder": f"{source}-{n}", "start": 0, "end": 5, "match": "", "confidence": 0.9, "stance": stance,
+        "negated": False, "hedged": False, "status": status, "memo": ""}
+        for n, (i, code, source, status, stance) in enumerate(rows)], schemas.CODINGS)
+    matrices = build_evidence_matrices(segments, codings, codebook=book)
+    evidence = matrices["evidence"]
+    accepted = codings[codings.status == "accepted"]
+    expected = {(s, q) for s, c in zip(accepted.segment_id, accepted.code) for q in book.questions_of(c)}
+    assert set(zip(evidence.segment_id, evidence.question)) == expected
+    assert matrices["question_by_group"]["segments"].sum() == len(expected)
+    assert matrices["code_by_group"]["segments"].sum() == len(set(zip(accepted.segment_id, accepted.code)))
+    for _, cell in matrices["question_by_group"].iterrows():
+        own = evidence[(evidence.question == cell.question) & (evidence.stakeholder_group == cell.stakeholder_group)]
+        assert cell.sessions == own.session_id.nunique()
+        assert cell.participants == own.drop_duplicates("session_id").participants.sum()
+        assert cell[["positive", "negative", "mixed", "neutral"]].sum() == cell.segments
+    findings = triangulate(evidence, segments.assign(file="", format="txt", encoding="utf-8", sha256="", text="",
+                                                     date="", institution="", interviewer="", women=None, men=None,
+                                                     notes="").drop(columns=[]), codebook=book)
+    assert set(findings["rating"]) <= {"strong", "moderate", "thin", "none"}
+
+
+def test_divergence_names_the_group_that_disagrees():
+    evidence = pd.DataFrame({
+        "stakeholder_group": ["a"] * 5 + ["b"] * 5 + ["c"] * 3,
+        "stance": ["positive"] * 5 + ["positive"] * 4 + ["neutral"] + ["negative"] * 3})
+    assert divergence(evidence, 0.6, 3) == ("positive", {"c": 1.0})
+    divided = pd.DataFrame({"stakeholder_group": ["a"] * 4 + ["b"] * 4, "stance": ["positive"] * 4 + ["negative"] * 4})
+    assert divergence(divided, 0.6, 3) == ("divided", {})
