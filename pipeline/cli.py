@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline import __version__, flow
+from pipeline import __version__, flow, refi
 from pipeline.codebook import load_codebook
 from pipeline.codesheet import import_code_sheet, write_code_sheet
 from pipeline.errors import InputError, PipelineError, Problem
@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         sheet.add_argument("sheet", type=Path, metavar=f"SHEET.{kind}")
         sheet.add_argument("--into", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR",
                            help="the codebook folder to write the code file into")
+    import_qdc = actions.add_parser("import-qdc", help="turn a REFI-QDA code book (.qdc) into a code file")
+    import_qdc.add_argument("file", type=Path, metavar="FILE.qdc")
+    import_qdc.add_argument("--into", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR",
+                            help="the codebook folder to write the code file into")
     export = actions.add_parser("export", help="write the codes as a sheet (.xlsx or .csv), one row per code")
     export.add_argument("--codebook", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR")
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
@@ -93,6 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
     agree.add_argument("--machine", type=Path, metavar="JSON", help="evaluate-coder figures to show beside")
     agree.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR")
     agree.add_argument("--cache", type=Path, default=Path(DEFAULT_OUT) / ".cache" / "docs", metavar="DIR")
+
+    qdpx = commands.add_parser("export-qdpx", help="write the evaluation of a finished run as a REFI-QDA project",
+                               description="Export the transcripts, codebook, register metadata and accepted codings "
+                                           "of a finished run (the interim tables under --reports) as a REFI-QDA "
+                                           "project (.qdpx) for NVivo, ATLAS.ti, MAXQDA or QualCoder. Runs nothing.")
+    _evaluation_arguments(qdpx)
+    qdpx.add_argument("--reports", type=Path, default=Path(DEFAULT_OUT), metavar="DIR",
+                      help=f"the run's output folder whose interim/ tables are exported (default: {DEFAULT_OUT})")
+    qdpx.add_argument("--out", type=Path, required=True, metavar="FILE.qdpx")
+
+    qdc = commands.add_parser("export-qdc", help="write the codebook as a REFI-QDA code book (.qdc)",
+                              description="Write the codes (nested, definitions as descriptions) as a REFI-QDA "
+                                          "code book.")
+    qdc.add_argument("--codebook", type=Path, default=Path(DEFAULT_CODEBOOK), metavar="DIR")
+    qdc.add_argument("--out", type=Path, required=True, metavar="FILE.qdc")
+
+    imported = commands.add_parser("import-qdpx", help="turn a REFI-QDA project from another tool into an evaluation",
+                                   description="Write DIR/codebook/ and DIR/transcripts/ (texts, register stub, "
+                                               "codings in the human-coding format) from a .qdpx; prints how each "
+                                               "source counted positions.")
+    imported.add_argument("file", type=Path, metavar="FILE.qdpx")
+    imported.add_argument("--out", type=Path, required=True, metavar="DIR")
 
     check = commands.add_parser("validate", help="check the codebook, register and transcripts",
                                 description="Check the codebook, the register and every transcript "
@@ -144,6 +170,9 @@ def _codebook(args: argparse.Namespace) -> int:
         result = flow.render_codebook(args.codebook, args.out)
         print(f"Wrote the codebook manual ({result.counts['codes']} codes) to "
               f"{', '.join(str(args.out / n) for n in result.outputs)}.")
+    elif args.action == "import-qdc":
+        target = refi.import_qdc(args.file, args.into)
+        print(f"Wrote {target}. Complete its TODOs, then run `python -m pipeline validate`.")
     elif args.action == "export":
         if args.out.suffix.lower() not in (".xlsx", ".csv"):
             raise InputError(Problem(str(args.out), "must end in .xlsx or .csv.", "Choose the sheet's format."))
@@ -203,6 +232,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        elif args.command == "export-qdpx":
+            path = refi.export_qdpx(args.codebook, args.reports, args.out, transcripts_dir=args.transcripts)
+            print(f"Wrote {path}.")
+        elif args.command == "export-qdc":
+            print(f"Wrote {refi.write_qdc(load_codebook(args.codebook), args.out)}.")
+        elif args.command == "import-qdpx":
+            report = refi.import_qdpx(args.file, args.out)
+            print(report.summary())
+            print(f"Next: complete {args.out / 'transcripts' / 'register.csv'} and the TODOs, then run "
+                  f"`python -m pipeline validate --codebook {args.out}/codebook --transcripts {args.out}/transcripts`.")
         elif args.command == "validate":
             result = flow.validate(args.codebook, args.transcripts)
             _print_warnings(result)

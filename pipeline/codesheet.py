@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pipeline.codebook import Code, Codebook, Pattern
 from pipeline.config import LANGUAGE_PATTERN, Localized, _describe
 from pipeline.errors import InputError, Problem
-from pipeline.formats import decode
+from pipeline.sheets import read_sheet
 
 TEXT_FIELDS = ("label", "definition", "include", "exclude")
 COLUMNS = ("id", *TEXT_FIELDS, "parent", "roll_up", "example", "questions", "patterns")
@@ -61,20 +61,6 @@ def write_code_sheet(codebook: Codebook, path: Path) -> None:
         frame.to_excel(path, index=False, sheet_name="codes", engine="openpyxl")
     else:
         frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-
-
-def _read_sheet(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".xlsx":
-        frame = pd.read_excel(path, dtype=str, engine="openpyxl").fillna("")
-    else:
-        text, _ = decode(path.read_bytes(), str(path))
-        header = text.split("\n", 1)[0]
-        sep = ";" if header.count(";") > header.count(",") else ","
-        import io
-
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.map(lambda v: v.strip() if isinstance(v, str) else v)
 
 
 def _text(row: dict, field: str):
@@ -121,7 +107,7 @@ def read_code_sheet(path: Path) -> list[dict]:
     """The codes of a sheet, as YAML-ready mappings; :class:`InputError` lists unusable rows."""
     name = str(path)
     try:
-        frame = _read_sheet(path)
+        frame = read_sheet(path)
     except (OSError, ValueError) as exc:
         raise InputError(Problem(name, f"cannot be read as a sheet ({exc}).",
                                  "Save it as .xlsx or as CSV (UTF-8).")) from None

@@ -296,10 +296,9 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
                   out=Path(out_dir), outputs=tuple(staged.names))
 
 
-def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
-             cache_dir: Path | str | None = None) -> dict:
-    """Measure rules, model and baseline against the human coding in ``files`` (see
-    :mod:`pipeline.evaluate`); only the coded sessions are read."""
+def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir):
+    """The codebook, and TRANSCRIPTS, TURNS, SEGMENTS and placed human coding restricted to the
+    sessions ``files`` code, with the spaCy settings used: what reliability and evaluation read."""
     book = load_codebook(codebook_dir)
     evaluation = book.evaluation
     transcripts = read_transcripts(transcripts_dir, evaluation=evaluation)
@@ -312,6 +311,15 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
            "cache": DocCache(Path(cache_dir) if cache_dir else None)}
     segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
                               max_chars=evaluation.segmentation.max_chars, **nlp)
+    return book, transcripts, turns, segments, human, nlp
+
+
+def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
+             cache_dir: Path | str | None = None) -> dict:
+    """Measure rules, model and baseline against the human coding in ``files`` (see
+    :mod:`pipeline.evaluate`); only the coded sessions are read."""
+    book, transcripts, turns, segments, human, nlp = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
+    evaluation = book.evaluation
     codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)
     return evaluate_coder(segments, codings, codebook=book, folds=folds,
                           min_examples=evaluation.suggestions.min_examples, threshold=evaluation.suggestions.threshold,
@@ -328,18 +336,8 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
                 cache_dir: Path | str | None = None) -> dict:
     """Agreement between the human coders of ``files``; writes ``reliability.html`` and
     ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.reliability`)."""
-    book = load_codebook(codebook_dir)
+    book, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
     evaluation = book.evaluation
-    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation)
-    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
-    human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
-    coded = set(human["session_id"])
-    transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
-    turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
-    segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
-                              max_chars=evaluation.segmentation.max_chars, models=dict(evaluation.nlp.models),
-                              cache=DocCache(Path(cache_dir) if cache_dir else None),
-                              batch_size=evaluation.nlp.batch_size)
     codings = pd.DataFrame(human_codings_by_segment(human, segments))
     figures = measure_reliability(segments, codings, codebook=book, coders=coders)
     machine_figures = json.loads(Path(machine).read_text(encoding="utf-8")) if machine else None

@@ -10,7 +10,6 @@ confidence, or that fits several places, is listed with the closest candidate, n
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from rapidfuzz import fuzz
 
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError, Problem
-from pipeline.formats import decode
+from pipeline.sheets import read_sheet
 
 # A fuzzy match at or above this score (0-100) places a quote; below it, the quote is reported.
 MIN_SCORE = 90.0
@@ -107,18 +106,6 @@ def place_quote(quote: str, text: str, *, begin: int = 0, finish: int | None = N
     return Placement(start, end, min(scores), ambiguous)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".xlsx":
-        frame = pd.read_excel(path, dtype=str, engine="openpyxl").fillna("")
-    else:
-        text, _ = decode(path.read_bytes(), str(path))
-        header = text.split("\n", 1)[0]
-        sep = ";" if header.count(";") > header.count(",") else ","
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    return frame.map(lambda v: v.strip() if isinstance(v, str) else v)
-
-
 def _code_lookup(codebook: Codebook) -> dict[str, str]:
     lookup = {}
     for code in codebook.codes:
@@ -152,7 +139,7 @@ def read_human_coding(
     for path in paths:
         name = str(path)
         try:
-            table = _read_table(path)
+            table = read_sheet(path, lower_columns=True)
         except (OSError, ValueError) as exc:
             problems.append(Problem(name, f"cannot be read as a table ({exc}).", "Save it as CSV (UTF-8) or .xlsx."))
             continue

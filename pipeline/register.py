@@ -9,11 +9,9 @@ must exist and every transcript file must have a row.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
 import fnmatch
-import io
 import re
 from pathlib import Path
 
@@ -21,7 +19,8 @@ import pandas as pd
 
 from pipeline.config import ID_PATTERN, LANGUAGE_PATTERN, Evaluation
 from pipeline.errors import PipelineWarning, Problem
-from pipeline.formats import FORMATS, decode
+from pipeline.formats import FORMATS
+from pipeline.sheets import read_sheet
 
 REQUIRED = ("file", "session_id", "method", "stakeholder_group", "language", "participants")
 OPTIONAL = ("region", "date", "institution", "interviewer", "women", "men", "notes")
@@ -38,34 +37,6 @@ def find_register(folder: Path) -> tuple[Path | None, list[Problem]]:
                               f"{', '.join(REQUIRED)} (see README.md, 'The register').")]
     return None, [Problem(str(folder), "has both register.csv and register.xlsx.",
                           "Keep one of them, so there is no doubt which one is the register.")]
-
-
-def _load_table(path: Path) -> pd.DataFrame:
-    """The register as strings, whatever the file type; raises ValueError with a reason."""
-    if path.suffix == ".xlsx":
-        frame = pd.read_excel(path, dtype=object, engine="openpyxl")
-        frame = frame.map(_cell_text)
-    else:
-        text, _ = decode(path.read_bytes(), str(path))
-        header = text.lstrip("\ufeff").split("\n", 1)[0]
-        # Spreadsheets in Spanish locales save CSV with semicolons.
-        sep = ";" if header.count(";") > header.count(",") else ","
-        try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
-        except (pd.errors.ParserError, csv.Error) as exc:
-            raise ValueError(str(exc).strip()) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.map(lambda v: v.strip() if isinstance(v, str) else v)
-
-
-def _cell_text(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, (dt.datetime, pd.Timestamp)):
-        return value.date().isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _integer(value: str) -> int | None:
@@ -143,7 +114,7 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
         return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL, "_row"])
     name = str(path)
     try:
-        table = _load_table(path)
+        table = read_sheet(path)
     except (ValueError, OSError) as exc:
         errors.append(Problem(name, f"cannot be read as a table: {exc}",
                               "Open it in a spreadsheet and save it again as CSV (UTF-8) or .xlsx."))

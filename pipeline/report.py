@@ -9,6 +9,7 @@ files are written with fixed timestamps so that the same input gives the same by
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import re
@@ -104,7 +105,7 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
 
     document = docx.Document()
     document.core_properties.title = title
-    document.core_properties.created = document.core_properties.modified = __import__("datetime").datetime(2000, 1, 1)
+    document.core_properties.created = document.core_properties.modified = datetime.datetime(2000, 1, 1)
     document.add_heading(title, level=1)
     document.add_paragraph(counting)
     table = document.add_table(rows=1, cols=6)
@@ -135,7 +136,7 @@ def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
         for name, frame in tables.items():
             frame.to_excel(writer, sheet_name=name[:31], index=False)
         properties = writer.book.properties
-        properties.created = properties.modified = __import__("datetime").datetime(2000, 1, 1)
+        properties.created = properties.modified = datetime.datetime(2000, 1, 1)
     return _stable_zip(buffer.getvalue())
 
 

@@ -151,3 +151,13 @@ def test_other_warnings_are_shown_not_recorded_and_do_not_stall_the_run(tiny, tm
     result = flow.run(*tiny, tmp_path / "out")
     assert shown == ["a library's own warning"]
     assert all("library" not in w.message for w in result.warnings)
+
+
+def test_import_qdpx_command_reports_the_position_convention(tmp_path, capsys):
+    nvivo = ROOT.parent / "shared" / "realdata" / "refi" / "oltas0517.qdpx"
+    if not nvivo.is_file():
+        pytest.skip(f"the real NVivo export is not at {nvivo} (it lives in shared/, outside the repository)")
+    assert run_cli("import-qdpx", str(nvivo), "--out", str(tmp_path / "imported")) == 0
+    printed = capsys.readouterr().out
+    assert "UTF-16" in printed or "utf-16" in printed
+    assert (tmp_path / "imported" / "transcripts" / "register.csv").is_file()
