@@ -38,6 +38,15 @@ def test_cohens_kappa_worked_example():
     assert round(cohen_kappa(a, b), 4) == 0.4
 
 
+def test_cohens_kappa_artstein_and_poesio_2008():
+    # Artstein, R. & Poesio, M. (2008). Inter-coder agreement for computational linguistics.
+    # Computational Linguistics 34(4), Table 1: contingency [[20, 20], [10, 50]], kappa 0.348;
+    # the same example scikit-learn's own test suite uses (test_cohen_kappa).
+    a = [0] * 40 + [1] * 60
+    b = [0] * 20 + [1] * 20 + [0] * 10 + [1] * 50
+    assert round(cohen_kappa(a, b), 3) == 0.348
+
+
 def test_undefined_statistics_are_none_not_nan():
     assert krippendorff_alpha([[1, 1, 1], [1, 1, 1]]) is None
     assert cohen_kappa([0, 0], [0, 0]) is None
