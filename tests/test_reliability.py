@@ -96,3 +96,15 @@ def test_reliability_command_writes_the_json_and_the_report(tiny, tmp_path, caps
     assert set(figures["overall"]) >= {"alpha", "kappa", "agreement", "units"}
     assert set(figures["per_code"]["coordination"]) >= {"alpha", "kappa", "agreement", "units"}
     assert (out / "reliability.html").is_file()
+
+
+def test_machine_figures_appear_in_the_report_when_present(tmp_path):
+    codebook, _ = write_evaluation(tmp_path)
+    segments, human = units()
+    figures = measure_reliability(segments, human, codebook=load_codebook(codebook))
+    machine = {"segments": 10, "folds": 2, "codes_evaluated": ["monitoring"],
+               **{s: {"micro": {"precision": 0.5, "recall": 0.25, "f1": 0.333}, "macro": {"f1": 0.3}}
+                  for s in ("rules", "model", "baseline")}}
+    assert "Machine vs human" not in reliability_report(figures, title="t")
+    html = reliability_report(figures, title="t", machine=machine)
+    assert "Machine vs human" in html and "0.333" in html
