@@ -199,10 +199,11 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         progress=None) -> Result:
     """Run every stage on one evaluation and write the outputs to ``out_dir``.
 
-    Writes ``sessions.csv``, ``segments.csv``, the codebook manual (``codebook.html``,
-    ``codebook.md``), ``manifest.json`` and the stage tables under
-    ``interim/`` (Parquet, and the normalised text of each transcript, which every offset
-    refers to). Raises :class:`InputError` with every problem before writing anything.
+    ingest -> turns -> segment -> code (rules, the human coding under ``coding/``, model
+    suggestions) -> matrices -> triangulate -> render. Writes the reports (evidence matrix,
+    transcript views, triangulation report, matrices, codings, segments, sessions, the codebook
+    manual, reliability when two or more people coded), ``manifest.json`` and the stage tables
+    under ``interim/``. Raises :class:`InputError` with every problem before writing anything.
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
     found: list[Problem] = []
