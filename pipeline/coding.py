@@ -22,10 +22,10 @@ from pipeline.rules import CodebookMatcher, classify, negated, segment_stance
 from pipeline.turns import RESPONDENT, mask_notes
 
 
-def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> str | None:
-    for start, end, segment_id in bounds:
-        if start <= position < end:
-            return segment_id
+def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int, int, str] | None:
+    for bound in bounds:
+        if bound[0] <= position < bound[1]:
+            return bound
     return None
 
 
@@ -53,6 +53,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         if language not in matchers:
             matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
         matcher = matchers[language]
+        text = sessions.at[sid, "text"]
         for doc, turn in zip(docs, by_session[sid].itertuples(index=False)):
             matcher(doc)
             bounds = seg_by_turn.get(turn.turn_id, [])
@@ -61,14 +62,16 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             negators = [s for s in doc.spans["stance"] if s.label_ == "negators"]
             seen = set()
             for span in doc.spans["codes"]:
-                segment_id = _segment_of(bounds, turn.start + span.start_char)
-                if segment_id is None or (segment_id, span.label_, span.id_) in seen:
+                found = _segment_of(bounds, turn.start + span.start_char)
+                if found is None or (found[2], span.label_, span.id_) in seen:
                     continue  # one coding per segment, code and pattern: the first match
-                seen.add((segment_id, span.label_, span.id_))
+                seen.add((found[2], span.label_, span.id_))
+                # A match running past the segment's last sentence is clipped to the segment.
+                start, end = turn.start + span.start_char, min(turn.start + span.end_char, found[1])
                 rows.append({
-                    "segment_id": segment_id, "session_id": sid, "code": span.label_, "source": "rule",
-                    "coder": span.id_, "start": turn.start + span.start_char, "end": turn.start + span.end_char,
-                    "match": span.text, "confidence": 1.0, "negated": negated(span, negators),
+                    "segment_id": found[2], "session_id": sid, "code": span.label_, "source": "rule",
+                    "coder": span.id_, "start": start, "end": end, "match": text[start:end], "confidence": 1.0,
+                    "negated": negated(span, negators),
                 })
     return rows, stances
 

@@ -134,6 +134,10 @@ def test_run_on_the_sample_with_the_spanish_model(tmp_path):
     segments = flow.read_table(tmp_path / "reports", schemas.SEGMENTS)
     assert set(segments["session_id"]) == set(register["session_id"])
     assert (segments["words"] > 0).all()
+    codings = flow.read_table(tmp_path / "reports", schemas.CODINGS)
+    bounds = codings.merge(segments[["segment_id", "start", "end"]], on="segment_id", suffixes=("", "_segment"))
+    assert ((bounds.start >= bounds.start_segment) & (bounds.end <= bounds.end_segment)).all()
+    assert (bounds.start < bounds.end).all()
 
 
 def test_other_warnings_are_shown_not_recorded_and_do_not_stall_the_run(tiny, tmp_path, monkeypatch):
