@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
+from pipeline.errors import InputError, Problem
 from pipeline.learn import fit_coder, learnable_codes, make_baseline
 
 
@@ -64,7 +65,8 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
     labels = matrix.reindex(index=units["segment_id"], columns=sorted(codebook.by_id), fill_value=0).fillna(0)
     codes = learnable_codes(labels.astype(int), min_examples)
     if not codes:
-        raise ValueError(f"no code has {min_examples} human-coded segments to learn from")
+        raise InputError(Problem("--coding", f"no code has {min_examples} human-coded segments to learn from.",
+                                 "Code more segments, or lower suggestions.min_examples in evaluation.yaml."))
     truth = labels[codes].astype(int).to_numpy()
     rules = codings[codings["source"] == "rule"]
     ruled = pd.crosstab(rules["segment_id"], rules["code"]).clip(upper=1)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from pipeline.errors import InputError, Problem
+
 FLAG_BELOW = 0.667  # Krippendorff: tentative conclusions only above this
 GOOD_FROM = 0.8     # Krippendorff: reliable
 
@@ -93,7 +95,8 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
     """
     coders = sorted(coders or set(human["coder"]))
     if len(coders) < 2:
-        raise ValueError(f"reliability needs at least two coders; found {coders}")
+        raise InputError(Problem("--coders", f"reliability needs at least two coders; found {coders}.",
+                                 "Give coding files by two or more coders, or name them with --coders A,B."))
     human = human[human["coder"].isin(coders)]
     coded_by = {c: set(human.loc[human["coder"] == c, "session_id"]) for c in coders}
     sessions = set.union(*coded_by.values())

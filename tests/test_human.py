@@ -124,3 +124,20 @@ def test_run_imports_the_coding_folder_and_warns_about_unplaced_quotes(tiny, tmp
     result = flow.run(codebook, transcripts, tmp_path / "out")
     assert result.counts["codings_by_source"]["human/accepted"] == 1
     assert any("1 quote(s) could not be placed" in w.message for w in result.warnings)
+
+
+def test_xlsx_coding_with_labels_in_another_language(evaluation, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Session_ID", "Code", "Coder", "Quote", "Memo"])
+    sheet.append(["S1", "Coordinación", "A", "con las mesas de trabajo", "label, not id"])
+    sheet.append(["S2", "Design and needs", "B", "The design responded to what the prosecutors needed", None])
+    path = tmp_path / "team.xlsx"
+    book.save(path)
+    codebook, frame, turns, _ = evaluation
+    placed_, unplaced = read_human_coding([path], transcripts=frame, turns=turns, codebook=codebook)
+    assert list(zip(placed_.session_id, placed_.code, placed_.coder)) == [
+        ("S1", "coordination", "A"), ("S2", "design_needs", "B")]
+    assert placed_.memo.tolist() == ["label, not id", ""] and unplaced.empty

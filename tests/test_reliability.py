@@ -108,3 +108,15 @@ def test_machine_figures_appear_in_the_report_when_present(tmp_path):
     assert "Machine vs human" not in reliability_report(figures, title="t")
     html = reliability_report(figures, title="t", machine=machine)
     assert "Machine vs human" in html and "0.333" in html
+
+
+def test_coders_can_be_chosen(tmp_path):
+    codebook, _ = write_evaluation(tmp_path)
+    segments, human = units()
+    third = human[human.coder == "A"].assign(coder="C")
+    figures = measure_reliability(segments, pd.concat([human, third]), codebook=load_codebook(codebook),
+                                  coders=["A", "C"])
+    assert figures["coders"] == ["A", "C"]
+    assert figures["overall"]["alpha"] == 1.0 and figures["disagreements"] == []
+    with pytest.raises(ValueError, match="at least two coders"):
+        measure_reliability(segments, human, codebook=load_codebook(codebook), coders=["A"])
