@@ -53,7 +53,10 @@ def _counting(settings) -> str:
     return ("Counts are coded segments (passages of respondent speech), distinct sessions, and participants: the "
             "register's participants summed over those sessions (a focus group of six is one session and six "
             f"participants). Evidence is accepted coding (people and codebook rules); {suggestions}. A coding counts "
-            "for every question its code serves, its own and its parent codes'.")
+            "for every question its code serves, its own and its parent codes'. Stance is read from the codebook's "
+            "stance vocabulary (words that mark a positive or negative assessment, with negation): it measures "
+            "wording, so a passage describing a problem in the context reads as negative. Read the quotes before "
+            "relying on a majority or a divergence.")
 
 
 def _quote_meta(row) -> str:
