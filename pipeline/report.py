@@ -146,13 +146,15 @@ def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
 def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[str, str]:
     coded = evidence.groupby("segment_id")["codes"].agg(lambda c: ", ".join(sorted(set(", ".join(c).split(", ")))))
     pages = {}
+    segments_of = {turn_id: list(group.itertuples(index=False))
+                   for turn_id, group in segments.sort_values("start").groupby("turn_id", sort=False)}
+    turns_of = {sid: list(group.itertuples(index=False)) for sid, group in turns.groupby("session_id", sort=False)}
     for session in transcripts.itertuples(index=False):
         text = session.text
-        own_segments = segments[segments["session_id"] == session.session_id]
         rendered = []
-        for turn in turns[turns["session_id"] == session.session_id].itertuples(index=False):
+        for turn in turns_of.get(session.session_id, []):
             pieces, cursor = [], turn.start
-            for seg in own_segments[own_segments["turn_id"] == turn.turn_id].itertuples(index=False):
+            for seg in segments_of.get(turn.turn_id, []):
                 if seg.start > cursor:
                     pieces.append({"text": text[cursor:seg.start], "segment": None})
                 pieces.append({"text": text[seg.start:seg.end], "segment": seg.segment_id,
