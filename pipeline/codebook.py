@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import (
-    CONFIG_FILE, LANGUAGE_PATTERN, Evaluation, Id, Localized, _describe, _Frozen, load_evaluation,
+    CONFIG_FILE, LANGUAGE_PATTERN, Evaluation, FrozenModel, Id, Localized, describe_error, load_evaluation,
 )
 from pipeline.errors import ConfigError, Problem
 from pipeline.yamlfile import YamlDocument, load_yaml
@@ -60,7 +60,7 @@ def _pattern_problem(kind: str, value: str) -> str | None:
     return None
 
 
-class Pattern(_Frozen):
+class Pattern(FrozenModel):
     """A deductive pattern: a lemma ``phrase``, a spaCy token pattern, or a ``regex``.
 
     In YAML a plain string is a lemma phrase; a mapping has one of the keys ``phrase``,
@@ -109,7 +109,7 @@ class Pattern(_Frozen):
         return {self.kind: data, **({"id": self.id} if self.id else {})}
 
 
-class Code(_Frozen):
+class Code(FrozenModel):
     """One code of the codebook; README.md documents every field."""
 
     id: Id
@@ -137,7 +137,7 @@ class Code(_Frozen):
         return dict(self.patterns).get(language, ())
 
 
-class Stance(_Frozen):
+class Stance(FrozenModel):
     """Words and phrases marking a positive or negative assessment, per language.
 
     ``negators`` flip a stance word that follows them closely ("no funcionó"); ``hedges``
@@ -165,7 +165,7 @@ class Stance(_Frozen):
         return dict(getattr(self, kind)).get(language, ())
 
 
-class Codebook(_Frozen):
+class Codebook(FrozenModel):
     """The evaluation framework, the codes (in file order) and the stance vocabulary."""
 
     evaluation: Evaluation
@@ -266,7 +266,7 @@ def _add_validation_problems(exc: ValidationError, document: YamlDocument, prefi
         loc = prefix + _yaml_loc(tuple(p for p in error["loc"] if p != "texts"), raw)
         if error["type"] == "missing":
             loc = loc[:-1]
-        message, fix = _describe(error)
+        message, fix = describe_error(error)
         if error["type"] == "missing":
             fix = f"Add '{error['loc'][-1]}' (see README.md, 'Codes')."
         elif "patterns" in loc:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.codebook import Code, Codebook, Pattern
-from pipeline.config import LANGUAGE_PATTERN, Localized, _describe
+from pipeline.config import LANGUAGE_PATTERN, Localized, describe_error
 from pipeline.errors import InputError, Problem
 from pipeline.sheets import read_sheet
 
@@ -128,7 +128,7 @@ def read_code_sheet(path: Path) -> list[dict]:
             Code.model_validate(code)
         except ValidationError as exc:
             for error in exc.errors():
-                message, fix = _describe(error)
+                message, fix = describe_error(error)
                 column = ".".join(str(p) for p in error["loc"] if p != "texts") or "row"
                 problems.append(Problem(name, f"{column}: {message}", fix, f"row {number}"))
             continue

@@ -40,7 +40,9 @@ DEFAULT_INTERVIEWER_LABELS = (
 DEFAULT_IGNORE = ("README*", "*/README*", "coding/*", "interview_guide*", ".*", "*/.*")
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """Immutable, and unknown keys are errors: the base of every config and codebook model."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -76,7 +78,7 @@ class Localized(BaseModel):
 Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 
 
-class VocabularyEntry(_Frozen):
+class VocabularyEntry(FrozenModel):
     """One entry of a vocabulary the register is checked against."""
 
     id: Id
@@ -93,7 +95,7 @@ DEFAULT_METHODS = tuple(VocabularyEntry.model_validate(entry) for entry in (
 
 
 
-class EvaluationInfo(_Frozen):
+class EvaluationInfo(FrozenModel):
     id: Id
     title: Localized
     country: str = ""
@@ -101,14 +103,14 @@ class EvaluationInfo(_Frozen):
     languages: tuple[Annotated[str, Field(pattern=LANGUAGE_PATTERN)], ...] = ("es",)
 
 
-class Segmentation(_Frozen):
+class Segmentation(FrozenModel):
     """How long respondent turns are cut into segments (the unit that codes mark)."""
 
     max_sentences: int = Field(4, ge=1, le=50)
     max_chars: int = Field(1200, ge=200, le=20000)
 
 
-class NlpSettings(_Frozen):
+class NlpSettings(FrozenModel):
     """Which spaCy pipeline reads which language.
 
     A language with a trained package here gets its tagger and lemmatizer (the parser and
@@ -130,7 +132,7 @@ class NlpSettings(_Frozen):
         return dict(self.models).get(language)
 
 
-class Suggestions(_Frozen):
+class Suggestions(FrozenModel):
     """Codes suggested by a model learned from the human coding."""
 
     enabled: bool = True
@@ -139,13 +141,13 @@ class Suggestions(_Frozen):
     seed: int = 0
 
 
-class TranscriptsSettings(_Frozen):
+class TranscriptsSettings(FrozenModel):
     """How the transcripts folder is read."""
 
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 
-class Criterion(_Frozen):
+class Criterion(FrozenModel):
     """An evaluation criterion (relevance, coherence, ... or a research theme)."""
 
     id: Id
@@ -153,7 +155,7 @@ class Criterion(_Frozen):
     description: Localized | None = None
 
 
-class Question(_Frozen):
+class Question(FrozenModel):
     """An evaluation question, under one criterion."""
 
     id: Id
@@ -163,7 +165,7 @@ class Question(_Frozen):
     indicators: tuple[Localized, ...] = ()
 
 
-class EvidenceLevel(_Frozen):
+class EvidenceLevel(FrozenModel):
     """The least evidence a question needs for one rating of the strength-of-evidence rubric."""
 
     min_sessions: int = Field(1, ge=0)
@@ -172,7 +174,7 @@ class EvidenceLevel(_Frozen):
     max_divergent_groups: int | None = Field(None, ge=0)
 
 
-class Triangulation(_Frozen):
+class Triangulation(FrozenModel):
     """The strength-of-evidence rubric and which codings count as evidence.
 
     A question is ``strong`` if it meets ``strong``, else ``moderate`` if it meets
@@ -187,7 +189,7 @@ class Triangulation(_Frozen):
     moderate: EvidenceLevel = EvidenceLevel(min_sessions=2, min_groups=2, min_methods=1)
 
 
-class Evaluation(_Frozen):
+class Evaluation(FrozenModel):
     """The whole of ``evaluation.yaml``; see README.md for every field."""
 
     evaluation: EvaluationInfo
@@ -232,7 +234,7 @@ def _duplicate_ids(data: dict) -> list[tuple[tuple, str]]:
     return found
 
 
-def _describe(error: dict) -> tuple[str, str]:
+def describe_error(error: dict) -> tuple[str, str]:
     """A pydantic error as (message, fix) a person can act on."""
     kind, loc = error["type"], error["loc"]
     key = loc[-1] if loc else ""
@@ -284,7 +286,7 @@ def load_evaluation(codebook_dir: Path | str) -> Evaluation:
             loc = tuple(part for part in error["loc"] if part != "texts")
             if error["type"] == "missing":
                 loc = loc[:-1]  # point at the mapping that lacks the key
-            message, fix = _describe(error)
+            message, fix = describe_error(error)
             problems.append(Problem(document.path, message, fix, document.where(loc)))
         evaluation = None
     if problems:
