@@ -29,7 +29,7 @@ def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int,
     return None
 
 
-def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batch_size, progress):
+def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batch_size, processes, progress):
     sessions = transcripts.set_index("session_id")
     answers = turns[turns["role"] == RESPONDENT]
     by_session = {sid: group for sid, group in answers.groupby("session_id", sort=True)}
@@ -44,7 +44,8 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             own = by_session[sid]
             yield sessions.at[sid, "language"], [mask_notes(text, s, e) for s, e in zip(own.start, own.end)]
 
-    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size)
+    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size,
+                          processes=processes)
     if progress:
         parsed = progress(parsed, "code", total=len(order))
     rows, stances = [], {}
@@ -89,20 +90,21 @@ def _roll_up(rows: list[dict], codebook: Codebook) -> list[dict]:
 
 def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> list[dict]:
     """Placed human codings (see :mod:`pipeline.human`) as coding rows, one per segment each
-    covers, with the span clipped to the segment."""
-    rows = []
-    for session_id, coded in human.groupby("session_id", sort=True):
-        own = segments[segments["session_id"] == session_id]
-        for coding in coded.itertuples(index=False):
-            overlapping = own[(own["start"] < coding.end) & (own["end"] > coding.start)]
-            for segment in overlapping.itertuples(index=False):
-                rows.append({
-                    "segment_id": segment.segment_id, "session_id": session_id, "code": coding.code,
-                    "source": "human", "coder": coding.coder, "start": max(coding.start, segment.start),
-                    "end": min(coding.end, segment.end), "match": "", "confidence": 1.0, "negated": False,
-                    "memo": coding.memo, "human_stance": coding.stance,
-                })
-    return rows
+    covers, with the span clipped to the segment: by session, in the coding's order, then the
+    segments' order."""
+    if human.empty:
+        return []
+    coded = human.reset_index(drop=True).assign(_coding=lambda f: range(len(f)))
+    bounds = segments[["session_id", "segment_id", "start", "end"]].assign(_segment=lambda f: range(len(f)))
+    pairs = coded.merge(bounds, on="session_id", suffixes=("", "_segment"))
+    pairs = pairs[(pairs["start_segment"] < pairs["end"]) & (pairs["end_segment"] > pairs["start"])]
+    pairs = pairs.sort_values(["session_id", "_coding", "_segment"], kind="stable")
+    return pd.DataFrame({
+        "segment_id": pairs["segment_id"], "session_id": pairs["session_id"], "code": pairs["code"],
+        "source": "human", "coder": pairs["coder"],
+        "start": pairs[["start", "start_segment"]].max(axis=1), "end": pairs[["end", "end_segment"]].min(axis=1),
+        "match": "", "confidence": 1.0, "negated": False, "memo": pairs["memo"], "human_stance": pairs["stance"],
+    }).to_dict("records")
 
 
 def _with_stance(rows: list[dict], stances: dict) -> list[dict]:
@@ -143,6 +145,7 @@ def code_segments(
     models: dict[str, str],
     cache: DocCache,
     batch_size: int = 64,
+    processes: int = 1,
     suggest=None,
     progress=None,
 ) -> pd.DataFrame:
@@ -155,7 +158,7 @@ def code_segments(
     for frame, table in ((transcripts, schemas.TRANSCRIPTS), (turns, schemas.TURNS), (segments, schemas.SEGMENTS)):
         schemas.check(frame, table)
     rows, stances = _rule_codings(transcripts, turns, segments, codebook=codebook, models=models,
-                                  cache=cache, batch_size=batch_size, progress=progress)
+                                  cache=cache, batch_size=batch_size, processes=processes, progress=progress)
     rows = _roll_up(rows, codebook) + human_codings_by_segment(human, segments)
     rows = [{"memo": "", "status": "accepted", **row} for row in _with_stance(rows, stances)]
     codings = schemas.conform(rows, schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -40,12 +41,13 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, C: float = 4.0, min_examples: int = 5, calibrate: bool = True, threshold: float = 0.5,
-                 random_state: int = 0):
+                 random_state: int = 0, n_jobs: int | None = None):
         self.C = C
         self.min_examples = min_examples
         self.calibrate = calibrate
         self.threshold = threshold
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -68,23 +70,24 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
             self.estimators_ = [self._base("lbfgs").fit(X, y, sample_weight=sample_weight)]
             return self
         self.classes_ = np.arange(y.shape[1])
-        self.estimators_ = []
-        fitted = []
-        for column in range(y.shape[1]):
-            target = y[:, column].astype(int)
-            positives = int(target.sum())
-            if positives < self.min_examples or positives == len(target):
-                self.estimators_.append(None)
-                fitted.append(False)
-                continue
-            model = self._base()
-            if self.calibrate and positives >= 3:
-                folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
-                model = CalibratedClassifierCV(model, method="sigmoid", cv=folds)
-            self.estimators_.append(model.fit(X, target, sample_weight=sample_weight))
-            fitted.append(True)
-        self.fitted_labels_ = np.array(fitted)
+        targets = [y[:, column].astype(int) for column in range(y.shape[1])]
+        # One model per code, independent of the others: fitted side by side on threads
+        # (liblinear releases the GIL), each with its own fixed seed, so the result does not
+        # depend on n_jobs.
+        self.estimators_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(self._fit_label)(X, target, sample_weight) for target in targets)
+        self.fitted_labels_ = np.array([model is not None for model in self.estimators_])
         return self
+
+    def _fit_label(self, X, target, sample_weight):
+        positives = int(target.sum())
+        if positives < self.min_examples or positives == len(target):
+            return None
+        model = self._base()
+        if self.calibrate and positives >= 3:
+            folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
+            model = CalibratedClassifierCV(model, method="sigmoid", cv=folds)
+        return model.fit(X, target, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         check_is_fitted(self, "estimators_")
@@ -120,11 +123,11 @@ def _features() -> ColumnTransformer:
                              transformer_weights={"text": 1.0, "prompt": 0.3})
 
 
-def make_coder(min_examples: int = 5, threshold: float = 0.5, random_state: int = 0) -> Pipeline:
+def make_coder(min_examples: int = 5, threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = None) -> Pipeline:
     """Segment text and prompt (a DataFrame with ``text`` and ``prompt``) -> code probabilities."""
     return Pipeline([("features", _features()),
                      ("coder", SegmentCoder(min_examples=min_examples, threshold=threshold,
-                                            random_state=random_state))])
+                                            random_state=random_state, n_jobs=n_jobs))])
 
 
 def make_baseline(random_state: int = 0) -> Pipeline:
@@ -161,19 +164,19 @@ def learnable_codes(labels: pd.DataFrame, min_examples: int) -> list[str]:
 
 
 def fit_coder(segments: pd.DataFrame, labels: pd.DataFrame, codebook, codes: list[str], *,
-              min_examples: int, threshold: float = 0.5, random_state: int = 0) -> Pipeline:
+              min_examples: int, threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = None) -> Pipeline:
     """Fit :func:`make_coder` on labelled segments plus the codebook's own texts for ``codes``."""
     train = segments.set_index("segment_id").loc[labels.index, ["text", "prompt"]].reset_index(drop=True)
     extra, extra_labels = codebook_examples(codebook, codes)
     X = pd.concat([train, extra], ignore_index=True)
     Y = np.vstack([labels[codes].to_numpy(), extra_labels])
     weights = np.concatenate([np.ones(len(train)), np.full(len(extra), CODEBOOK_WEIGHT)])
-    model = make_coder(min_examples=min_examples, threshold=threshold, random_state=random_state)
+    model = make_coder(min_examples=min_examples, threshold=threshold, random_state=random_state, n_jobs=n_jobs)
     return model.fit(X, Y, coder__sample_weight=weights)
 
 
 def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, min_examples: int = 5,
-                  threshold: float = 0.5, random_state: int = 0) -> list[dict]:
+                  threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = None) -> list[dict]:
     """Model codings (rows of CODINGS, status ``suggested``) for segments no person coded.
 
     Learns from the human codings in ``codings``; suggests only codes with at least
@@ -183,7 +186,8 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
     codes = learnable_codes(labels, min_examples)
     if not codes:
         return []
-    model = fit_coder(segments, labels, codebook, codes, min_examples=min_examples, random_state=random_state)
+    model = fit_coder(segments, labels, codebook, codes, min_examples=min_examples, random_state=random_state,
+                      n_jobs=n_jobs)
     uncoded = segments[~segments["segment_id"].isin(set(labels.index))]
     if uncoded.empty:
         return []

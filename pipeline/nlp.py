@@ -88,6 +88,9 @@ class DocCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.spacy"
 
+    def has(self, nlp: Language, texts: list[str]) -> bool:
+        return self.folder is not None and self._path(self.key(nlp, texts)).is_file()
+
     def get(self, nlp: Language, texts: list[str]) -> list[Doc] | None:
         if self.folder is None:
             return None
@@ -120,16 +123,49 @@ def parse_groups(
     models: dict[str, str],
     cache: DocCache,
     batch_size: int = 64,
+    processes: int = 1,
 ) -> Iterator[list[Doc]]:
     """Parse groups of texts (one group per session: ``(language, texts)``), in order.
 
-    Yields one list of docs per group, from the cache where it can. Groups are handled one at
-    a time so memory does not grow with the corpus.
+    Yields one list of docs per group. With a cache, the groups not in it are first parsed
+    together, ``processes`` worker processes per language, each group written to the cache
+    as soon as it is complete; then every group is read back from the cache, one at a time,
+    so memory does not grow with the corpus. Without a cache each group is parsed in turn.
     """
+    groups = list(groups)
+    if cache.folder is None:
+        for language, texts in groups:
+            yield list(load_pipeline(language, models.get(language)).pipe(texts, batch_size=batch_size))
+        return
+    fill_cache(groups, models=models, cache=cache, batch_size=batch_size, processes=processes)
     for language, texts in groups:
         nlp = load_pipeline(language, models.get(language))
         docs = cache.get(nlp, texts)
-        if docs is None:
+        if docs is None:  # a damaged entry: parsed again here and overwritten
             docs = list(nlp.pipe(texts, batch_size=batch_size))
             cache.put(nlp, texts, docs)
         yield docs
+
+
+def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], cache: DocCache,
+               batch_size: int = 64, processes: int = 1) -> int:
+    """Parse the groups missing from ``cache`` and store them; returns how many were parsed."""
+    missing: dict[str, list[int]] = {}
+    for number, (language, texts) in enumerate(groups):
+        if not cache.has(load_pipeline(language, models.get(language)), texts):
+            missing.setdefault(language, []).append(number)
+    for language, numbers in sorted(missing.items()):
+        nlp = load_pipeline(language, models.get(language))
+        items = ((text, number) for number in numbers for text in groups[number][1])
+        texts = sum(len(groups[number][1]) for number in numbers)
+        # Worker processes cost a model load each: worth it only for a sizeable batch.
+        workers = processes if texts >= 4 * batch_size else 1
+        pending: dict[int, list[Doc]] = {}
+        for doc, number in nlp.pipe(items, as_tuples=True, batch_size=batch_size, n_process=workers):
+            pending.setdefault(number, []).append(doc)
+            if len(pending[number]) == len(groups[number][1]):
+                cache.put(nlp, groups[number][1], pending.pop(number))
+        for number in numbers:  # groups with no texts
+            if not groups[number][1]:
+                cache.put(nlp, [], [])
+    return sum(len(n) for n in missing.values())

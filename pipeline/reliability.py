@@ -102,47 +102,58 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
     sessions = set.union(*coded_by.values())
     units = segments[segments["session_id"].isin(sessions)].reset_index(drop=True)
     codes = sorted(set(human["code"]))
-    present = {c: set(zip(human.loc[human["coder"] == c, "segment_id"], human.loc[human["coder"] == c, "code"]))
-               for c in coders}
+    unit_index = {segment_id: i for i, segment_id in enumerate(units["segment_id"])}
+    code_index = {code: j for j, code in enumerate(codes)}
+    # presence[coder]: units x codes, 1 where the coder applied the code; NaN rows for
+    # sessions the coder did not code.
+    presence = {}
+    for coder in coders:
+        own = human[(human["coder"] == coder) & human["segment_id"].isin(unit_index)]
+        grid = np.zeros((len(units), len(codes)))
+        grid[own["segment_id"].map(unit_index).to_numpy(int), own["code"].map(code_index).to_numpy(int)] = 1.0
+        grid[~units["session_id"].isin(coded_by[coder]).to_numpy()] = np.nan
+        presence[coder] = grid
 
-    def matrix(values_for) -> np.ndarray:
-        rows = []
-        for coder in coders:
-            row = [values_for(coder, unit) if unit.session_id in coded_by[coder] else np.nan
-                   for unit in units.itertuples(index=False)]
-            rows.append(row)
-        return np.array(rows, dtype=float)
+    def matrix(columns: list[int]) -> np.ndarray:
+        """Coders x units: whether each coder applied any of ``columns`` (codes) to each unit."""
+        return np.vstack([np.where(np.isnan(presence[c][:, 0]), np.nan, np.nan_to_num(presence[c][:, columns]).max(axis=1))
+                          for c in coders])
 
     per_code, stacked = {}, []
     for code in codes:
-        m = matrix(lambda coder, unit: float((unit.segment_id, code) in present[coder]))
-        per_code[code] = {**_figures(m), "rating": _rating(_figures(m)["alpha"])}
+        m = matrix([code_index[code]])
+        figures = _figures(m)
+        per_code[code] = {**figures, "rating": _rating(figures["alpha"])}
         stacked.append(m)
     overall = _figures(np.hstack(stacked)) if stacked else {}
 
     per_question, stacked_q = {}, []
     for question in codebook.evaluation.ids("questions"):
-        serving = {c for c in codes if question in codebook.questions_of(c)}
+        serving = [code_index[c] for c in codes if question in codebook.questions_of(c)]
         if not serving:
             continue
-        m = matrix(lambda coder, unit: float(any((unit.segment_id, c) in present[coder] for c in serving)))
-        per_question[question] = {**_figures(m), "rating": _rating(_figures(m)["alpha"])}
+        m = matrix(serving)
+        figures = _figures(m)
+        per_question[question] = {**figures, "rating": _rating(figures["alpha"])}
         stacked_q.append(m)
 
     disagreements = []
-    both = units[units["session_id"].isin(set.intersection(*coded_by.values()))]
+    both = units["session_id"].isin(set.intersection(*coded_by.values())).to_numpy()
+    applied = {c: np.nan_to_num(presence[c]).astype(bool) for c in coders}
+    differs = np.zeros((len(units), len(codes)), dtype=bool)
+    for coder in coders[1:]:
+        differs |= applied[coder] != applied[coders[0]]
+    differs[~both] = False
     memos = human.groupby(["segment_id", "coder"])["memo"].agg(lambda m: " | ".join(sorted({x for x in m if x})))
-    for unit in both.itertuples(index=False):
-        for code in codes:
-            values = {c: (unit.segment_id, code) in present[c] for c in coders}
-            if len(set(values.values())) > 1:
-                disagreements.append({
-                    "segment_id": unit.segment_id, "session_id": unit.session_id, "code": code,
-                    **{f"coder_{c}": values[c] for c in coders},
-                    **{f"codes_{c}": ", ".join(sorted(k for s, k in present[c] if s == unit.segment_id)) for c in coders},
-                    **{f"memo_{c}": memos.get((unit.segment_id, c), "") for c in coders},
-                    "text": unit.text,
-                })
+    for i, j in zip(*np.nonzero(differs)):  # row-major: by unit, then code, as before
+        unit = units.iloc[i]
+        disagreements.append({
+            "segment_id": unit["segment_id"], "session_id": unit["session_id"], "code": codes[j],
+            **{f"coder_{c}": bool(applied[c][i, j]) for c in coders},
+            **{f"codes_{c}": ", ".join(codes[k] for k in np.nonzero(applied[c][i])[0]) for c in coders},
+            **{f"memo_{c}": memos.get((unit["segment_id"], c), "") for c in coders},
+            "text": unit["text"],
+        })
     return {
         "coders": coders,
         "sessions": sorted(sessions),

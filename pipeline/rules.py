@@ -34,8 +34,6 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-
-
 @functools.lru_cache(maxsize=None)
 def lemma_table(language: str):
     """spaCy's lookup lemmas for ``language`` (from spacy-lookups-data), or an empty mapping."""
@@ -122,8 +120,9 @@ class CodebookMatcher:
             else:
                 rule = self.rules[key]
                 codes.append(Span(doc, start, end, label=rule.code, span_id=rule.pattern))
+        text = doc.text  # built from the tokens on every access
         for rule, regex in self.regexes:
-            for match in regex.finditer(doc.text):
+            for match in regex.finditer(text):
                 if match.end() > match.start():
                     span = doc.char_span(match.start(), match.end(), label=rule.code, span_id=rule.pattern,
                                          alignment_mode="expand")

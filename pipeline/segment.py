@@ -43,10 +43,10 @@ def _pieces(sentence: Span, max_chars: int) -> list[tuple[int, int]]:
 
 def _sentences(doc: Doc, max_chars: int) -> list[tuple[int, int]]:
     """Non-blank sentence spans of ``doc``, trimmed of whitespace, long ones cut."""
-    spans = []
+    spans, whole = [], doc.text  # doc.text is rebuilt from the tokens on every access
     for sentence in doc.sents:
         for start, end in _pieces(sentence, max_chars):
-            text = doc.text[start:end]
+            text = whole[start:end]
             stripped = text.strip()
             if stripped:
                 lead = len(text) - len(text.lstrip())
@@ -91,6 +91,7 @@ def build_segments(
     models: dict[str, str],
     cache: DocCache,
     batch_size: int = 64,
+    processes: int = 1,
     progress=None,
 ) -> pd.DataFrame:
     """The SEGMENTS table: every respondent turn cut into segments.
@@ -113,7 +114,8 @@ def build_segments(
             answers = by_session[sid][by_session[sid]["role"] == RESPONDENT]
             yield sessions.at[sid, "language"], [mask_notes(text, s, e) for s, e in zip(answers.start, answers.end)]
 
-    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size)
+    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size,
+                          processes=processes)
     if progress:
         parsed = progress(parsed, "segment", total=len(order))
     rows = []

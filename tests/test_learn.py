@@ -50,8 +50,17 @@ def test_predicting_before_fitting_is_an_error():
 def test_init_only_stores_its_arguments():
     coder = SegmentCoder(C=2.0, min_examples=7)
     assert coder.get_params() == {"C": 2.0, "min_examples": 7, "calibrate": True, "threshold": 0.5,
-                                  "random_state": 0}
+                                  "random_state": 0, "n_jobs": None}
     assert not [a for a in vars(coder) if a.endswith("_")]
+
+
+def test_codes_fitted_on_threads_give_the_same_probabilities():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8))
+    Y = np.column_stack([(X[:, k] > 0).astype(int) for k in range(4)])
+    one = SegmentCoder(min_examples=3).fit(X, Y).predict_proba(X)
+    two = SegmentCoder(min_examples=3, n_jobs=2).fit(X, Y).predict_proba(X)
+    assert np.array_equal(one, two)
 
 
 def test_text_pipeline_learns_from_words_and_the_prompt():

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import schemas
-from pipeline.nlp import DocCache, load_pipeline
+from pipeline.nlp import DocCache, load_pipeline, parse_groups
 from pipeline.segment import build_segments
 from pipeline.turns import build_turns, note_spans
 
@@ -123,6 +123,18 @@ def test_a_damaged_cache_entry_is_parsed_again(tmp_path):
     entry = next((tmp_path / "cache").rglob("*.spacy"))
     entry.write_bytes(b"garbage")
     assert segments_of(text, cache=cache)[1].equals(first)
+
+
+def test_worker_processes_parse_what_one_process_parses(tmp_path):
+    sessions = [f"E: ¿Qué pasó en {n}?\nF: Hubo coordinación. No hubo presupuesto {n}.\nE: ¿Y?\nF: Talleres.\n"
+                for n in range(6)]
+    groups = [("es", [s[s.index("F:"):]] * 3) for s in sessions]
+    one = [[d.to_json() for d in docs] for docs in parse_groups(groups, models={}, cache=DocCache(None))]
+    cache = DocCache(tmp_path / "cache")
+    two = [[d.to_json() for d in docs] for docs in parse_groups(groups, models={}, cache=cache, batch_size=2,
+                                                                 processes=2)]
+    assert two == one
+    assert len(list((tmp_path / "cache").rglob("*.spacy"))) == len(groups)
 
 
 def test_spanish_model_gives_lemmas_without_parser_or_ner():
