@@ -133,36 +133,56 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
     return _stable_zip(buffer.getvalue())
 
 
+def _cell(value):
+    """A value as openpyxl writes it: missing values as empty cells, numpy scalars as Python ones."""
+    if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
+    from openpyxl import Workbook
+
+    # Write-only mode streams rows to the file instead of building every cell object first.
+    book = Workbook(write_only=True)
+    for name, frame in tables.items():
+        sheet = book.create_sheet(title=name[:31])
+        sheet.append([str(c) for c in frame.columns])
+        for row in zip(*(frame[c].tolist() for c in frame.columns)):
+            sheet.append([_cell(v) for v in row])
+    book.properties.created = book.properties.modified = datetime.datetime(2000, 1, 1)
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in tables.items():
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
-        properties = writer.book.properties
-        properties.created = properties.modified = datetime.datetime(2000, 1, 1)
+    book.save(buffer)
     return _stable_zip(buffer.getvalue())
 
 
 def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[str, str]:
     coded = evidence.groupby("segment_id")["codes"].agg(lambda c: ", ".join(sorted(set(", ".join(c).split(", ")))))
     pages = {}
-    segments_of = {turn_id: list(group.itertuples(index=False))
-                   for turn_id, group in segments.sort_values("start").groupby("turn_id", sort=False)}
-    turns_of = {sid: list(group.itertuples(index=False)) for sid, group in turns.groupby("session_id", sort=False)}
+    # Plain tuples: iterating pandas rows of Arrow-backed strings is slow on a large corpus.
+    ordered = segments.sort_values("start", kind="stable")
+    segments_of: dict[str, list] = {}
+    for turn_id, segment_id, start, end in zip(*(ordered[c].tolist() for c in ("turn_id", "segment_id", "start", "end"))):
+        segments_of.setdefault(turn_id, []).append((segment_id, start, end))
+    turns_of: dict[str, list] = {}
+    for session_id, speaker, role, start, end, turn_id in zip(
+            *(turns[c].tolist() for c in ("session_id", "speaker", "role", "start", "end", "turn_id"))):
+        turns_of.setdefault(session_id, []).append((speaker, role, start, end, turn_id))
+    codes_of = coded.to_dict()
     for session in transcripts.itertuples(index=False):
         text = session.text
         rendered = []
-        for turn in turns_of.get(session.session_id, []):
-            pieces, cursor = [], turn.start
-            for seg in segments_of.get(turn.turn_id, []):
-                if seg.start > cursor:
-                    pieces.append({"text": text[cursor:seg.start], "segment": None})
-                pieces.append({"text": text[seg.start:seg.end], "segment": seg.segment_id,
-                               "coded": seg.segment_id in coded.index, "codes": coded.get(seg.segment_id, "")})
-                cursor = seg.end
-            if turn.end > cursor:
-                pieces.append({"text": text[cursor:turn.end], "segment": None})
-            rendered.append({"speaker": turn.speaker or "respondent", "role": turn.role, "pieces": pieces})
+        for speaker, role, turn_start, turn_end, turn_id in turns_of.get(session.session_id, []):
+            pieces, cursor = [], turn_start
+            for segment_id, start, end in segments_of.get(turn_id, []):
+                if start > cursor:
+                    pieces.append({"text": text[cursor:start], "segment": None})
+                pieces.append({"text": text[start:end], "segment": segment_id,
+                               "coded": segment_id in codes_of, "codes": codes_of.get(segment_id, "")})
+                cursor = end
+            if turn_end > cursor:
+                pieces.append({"text": text[cursor:turn_end], "segment": None})
+            rendered.append({"speaker": speaker or "respondent", "role": role, "pieces": pieces})
         pages[f"transcripts/{session.session_id}.html"] = render("transcript.html.j2", {
             "page": {"title": f"Transcript {session.session_id}", "language": session.language,
                      "subtitle": f"{session.stakeholder_group} · {session.method} · {session.region or 'no region'}"},
