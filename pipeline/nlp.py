@@ -1,8 +1,10 @@
 """spaCy pipelines per language, and a disk cache of parsed documents.
 
 Only the components a step needs are loaded: for segmentation and rule coding that is the
-tokenizer, the tagger/morphologizer and the lemmatizer, plus a rule-based sentencizer; the
-parser and the named-entity recogniser (the expensive parts) stay out.
+tokenizer, the tagger/morphologizer and the lemmatizer, plus a rule-based sentencizer and
+``folded_norms`` (``token.norm_`` = the folded lemma the codebook's rules match on, computed in
+the worker processes and kept in the cache); the parser and the named-entity recogniser (the
+expensive parts) stay out.
 
 Parsed documents are cached as one ``DocBin`` per session, keyed by a hash of the texts and
 of the pipeline's identity (model name and version, spaCy version, components), so a second
@@ -15,6 +17,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -26,8 +29,45 @@ from spacy.tokens import Doc, DocBin
 from pipeline.errors import ModelError, PipelineWarning, Problem
 
 # Bump when the way texts are prepared for parsing changes, to invalidate old caches.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 _EXCLUDED = ["parser", "ner", "senter"]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: how lemma phrases and stance words are compared."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@functools.lru_cache(maxsize=None)
+def lemma_table(language: str):
+    """spaCy's lookup lemmas for ``language`` (from spacy-lookups-data), or an empty mapping."""
+    try:
+        from spacy.lookups import load_lookups
+
+        return load_lookups(language, ["lemma_lookup"]).get_table("lemma_lookup")
+    except (ValueError, KeyError, ImportError, OSError):
+        return {}
+
+
+@Language.component("folded_norms")
+def set_norms(doc: Doc) -> Doc:
+    """``token.norm_`` = the folded lemma.
+
+    Two gaps are filled from the lookup table of the lower-cased word: a blank pipeline's
+    case-sensitive lookup misses capitalised words ("Protocols"), and the Spanish rules leave
+    plural adjectives as they are ("útiles"). The table is not used for other words, whose
+    rule lemma is better (it would turn "mesa" into "mesar").
+    """
+    table = lemma_table(doc.lang_)
+    for token in doc:
+        lemma = token.lemma_ or token.text
+        if lemma.lower() == token.lower_ and token.pos_ in ("", "ADJ"):
+            candidate = table.get(token.lower_)
+            if candidate and (token.pos_ == "" or len(candidate) < len(token.lower_)):
+                lemma = candidate
+        token.norm_ = fold(lemma)
+    return doc
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,6 +87,7 @@ def load_pipeline(language: str, model: str | None) -> Language:
                                  f"installed. Run `make install`, or change nlp.models in "
                                  f"evaluation.yaml.") from None
         nlp.add_pipe("sentencizer")
+        nlp.add_pipe("folded_norms")
         return nlp
     try:
         nlp = spacy.blank(language)
@@ -63,6 +104,7 @@ def load_pipeline(language: str, model: str | None) -> Language:
     except (ValueError, KeyError, ImportError, OSError):
         nlp.remove_pipe("lemmatizer")
         nlp.initialize()
+    nlp.add_pipe("folded_norms")
     return nlp
 
 

@@ -21,47 +21,12 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from pipeline.codebook import Codebook, Pattern
+from pipeline.nlp import fold, lemma_table, set_norms  # noqa: F401  (part of this module's interface)
 
 STANCE_KINDS = ("positive", "negative", "negators", "hedges")
 # A negator governs a word at most this many tokens later, with no punctuation between.
 NEGATION_WINDOW = 4
 _CLAUSE_BREAK = {".", ",", ";", ":", "?", "!", "¿", "¡", "…", "(", ")", "—", "–"}
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: how lemma phrases and stance words are compared."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@functools.lru_cache(maxsize=None)
-def lemma_table(language: str):
-    """spaCy's lookup lemmas for ``language`` (from spacy-lookups-data), or an empty mapping."""
-    try:
-        from spacy.lookups import load_lookups
-
-        return load_lookups(language, ["lemma_lookup"]).get_table("lemma_lookup")
-    except (ValueError, KeyError, ImportError, OSError):
-        return {}
-
-
-def set_norms(doc: Doc) -> Doc:
-    """``token.norm_`` = the folded lemma.
-
-    Two gaps are filled from the lookup table of the lower-cased word: a blank pipeline's
-    case-sensitive lookup misses capitalised words ("Protocols"), and the Spanish rules leave
-    plural adjectives as they are ("útiles"). The table is not used for other words, whose
-    rule lemma is better (it would turn "mesa" into "mesar").
-    """
-    table = lemma_table(doc.lang_)
-    for token in doc:
-        lemma = token.lemma_ or token.text
-        if lemma.lower() == token.lower_ and token.pos_ in ("", "ADJ"):
-            candidate = table.get(token.lower_)
-            if candidate and (token.pos_ == "" or len(candidate) < len(token.lower_)):
-                lemma = candidate
-        token.norm_ = fold(lemma)
-    return doc
 
 
 def pattern_key(code_id: str, language: str, index: int, pattern: Pattern) -> str:
@@ -104,12 +69,12 @@ class CodebookMatcher:
         docs = nlp.pipe([text for _, text in phrase_texts])
         by_key: dict[str, list[Doc]] = {}
         for (key, _), doc in zip(phrase_texts, docs):
-            by_key.setdefault(key, []).append(set_norms(doc))
+            by_key.setdefault(key, []).append(doc)
         for key, patterns in sorted(by_key.items()):
             self.phrases.add(key, patterns)
 
     def __call__(self, doc: Doc) -> Doc:
-        set_norms(doc)
+        # token.norm_ holds the folded lemma: set by the pipeline's ``folded_norms`` component.
         strings = doc.vocab.strings
         codes, stance = [], []
         matches = self.phrases(doc) + (self.tokens(doc) if len(self.tokens) else [])
