@@ -36,6 +36,9 @@ run: $(STAMP) ## Run the whole pipeline: CODEBOOK + TRANSCRIPTS -> REPORTS
 validate: $(STAMP) ## Check the codebook, the register and every transcript, report all problems
 	$(PY) -m pipeline validate --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS)
 
+privacy-scan: $(STAMP) ## Scan TRANSCRIPTS for names, DNI and phone numbers, emails, addresses, URLs (CSV in REPORTS)
+	$(PY) -m pipeline privacy-scan --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) --out $(REPORTS)/privacy_findings.csv
+
 evaluate: $(STAMP) ## Measure rules and model against the human coding in TRANSCRIPTS/coding (JSON in REPORTS)
 	$(PY) -m pipeline evaluate-coder --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) \
 		--coding $(TRANSCRIPTS)/coding/*.csv --json $(REPORTS)/evaluate_coder.json --cache $(REPORTS)/.cache/docs

