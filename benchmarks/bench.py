@@ -86,18 +86,25 @@ SKIP_WORDS = re.compile(r"\b(skip\w*|unchanged|up[ -]to[ -]date|reus\w*|nothing 
 
 # ------------------------------------------------------------------ measuring one child
 
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
+def _tree_memory(process: psutil.Process) -> tuple[int, int]:
+    """(summed RSS, summed PSS) of ``process`` and its descendants, in bytes.
+
+    RSS counts a page shared by forked workers once per process; PSS splits it between them,
+    so its sum is what the tree really holds.
+    """
+    rss = pss = 0
     try:
         family = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for member in family:
         try:
-            total += member.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            memory = member.memory_full_info()
+            rss += memory.rss
+            pss += getattr(memory, "pss", memory.rss)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
-    return total
+    return rss, pss
 
 
 def _machine_busy() -> float:
@@ -130,9 +137,11 @@ def measure(argv: list[str], *, logs: Path, name: str, timeout: float) -> dict:
         started = time.perf_counter()
         popen = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT, stdin=subprocess.DEVNULL)
         process = psutil.Process(popen.pid)
-        peak, timed_out = 0, False
+        peak = peak_pss = 0
+        timed_out = False
         while True:
-            peak = max(peak, _tree_rss(process))
+            rss, pss = _tree_memory(process)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             try:
                 popen.wait(timeout=SAMPLE_EVERY)
                 break
@@ -151,7 +160,8 @@ def measure(argv: list[str], *, logs: Path, name: str, timeout: float) -> dict:
     return {"status": status, "exit_code": popen.returncode, "seconds": round(seconds, 3),
             "cpu_seconds": round(cpu, 3), "cores_busy": round(cpu / seconds, 2) if seconds else None,
             "other_cores_busy": round(others / seconds, 2) if seconds else None,
-            "peak_rss_mb": round(peak / 2**20, 1), "stdout": stdout, "stderr": stderr}
+            "peak_rss_mb": round(peak / 2**20, 1), "peak_pss_mb": round(peak_pss / 2**20, 1),
+            "stdout": stdout, "stderr": stderr}
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -269,7 +279,8 @@ def run_size(size: int, *, args, work: Path, deadline: float, log) -> dict:
                 pass
         result["runs"][name] = measured
         log(f"[{size}x] {name:9} {measured['status']:7} {measured['seconds']:8.1f} s  "
-            f"{measured['words_per_second']:>10,.0f} words/s  {measured['peak_rss_mb']:7.0f} MB  "
+            f"{measured['words_per_second']:>10,.0f} words/s  {measured['peak_rss_mb']:7.0f} MB RSS "
+            f"({measured['peak_pss_mb']:.0f} PSS)  "
             f"{measured['cores_busy']} cores busy (others {measured['other_cores_busy']})")
         if measured["status"] != "ok":
             log(f"[{size}x] {name} {measured['status']} (exit code {measured['exit_code']}); end of its stderr:\n"
@@ -374,6 +385,9 @@ def checks(results: list[dict]) -> dict:
     rss = {f"{r['size']}x": max((run.get("peak_rss_mb", 0) for name, run in r["runs"].items()
                                  if name in ("cold", "warm-edit", "warm-same") and _ok(run)), default=None)
            for r in results}
+    pss = {f"{r['size']}x": max((run.get("peak_pss_mb", 0) for name, run in r["runs"].items()
+                                 if name in ("cold", "warm-edit", "warm-same") and _ok(run)), default=None)
+           for r in results}
     largest = max(by_size) if by_size else None
     fifty = rss.get("50x")
     first, last = (results[0], results[-1]) if results else (None, None)
@@ -386,7 +400,8 @@ def checks(results: list[dict]) -> dict:
                   "elasticity": round(math.log(rss_ratio) / math.log(corpus_ratio), 3)}
     found["peak_rss"] = {"target": f"<= {TARGET_RSS_MB} MB at 50x, not growing in proportion to the corpus "
                                    f"(elasticity log(RSS ratio)/log(corpus ratio) <= 0.5; 1 is proportional)",
-                         "pipeline_mb_by_size": rss, "value_50x": fifty, "growth": growth,
+                         "pipeline_mb_by_size": rss, "pipeline_pss_mb_by_size": pss, "value_50x": fifty,
+                         "growth": growth,
                          "met": (fifty <= TARGET_RSS_MB and (growth is None or growth["elasticity"] <= 0.5))
                          if fifty is not None else None}
 
@@ -407,7 +422,7 @@ def checks(results: list[dict]) -> dict:
 
 def table(results: list[dict]) -> str:
     head = (f"{'size':>5}  {'run':10} {'status':8} {'seconds':>8} {'words':>10} {'words/s':>10} "
-            f"{'x naive':>8} {'peak RSS MB':>11} {'cores':>5} {'others':>6}")
+            f"{'x naive':>8} {'peak RSS MB':>11} {'PSS MB':>7} {'cores':>5} {'others':>6}")
     lines = [head, "-" * len(head)]
     for result in results:
         naive, naive_size = _naive_for(results, result["size"])
@@ -423,7 +438,8 @@ def table(results: list[dict]) -> str:
                 ratio = f"{run['words_per_second'] / naive:.2f}" + ("*" if naive_size != result["size"] else "")
             lines.append(f"{result['size']:>4}x  {name:10} {run['status']:8} {run['seconds']:8.1f} "
                          f"{result['words']:>10,} {run['words_per_second']:>10,.0f} {ratio:>8} "
-                         f"{run['peak_rss_mb']:>11.0f} {run['cores_busy']:>5} {run['other_cores_busy']:>6}")
+                         f"{run['peak_rss_mb']:>11.0f} {run['peak_pss_mb']:>7.0f} {run['cores_busy']:>5} "
+                         f"{run['other_cores_busy']:>6}")
     return "\n".join(lines)
 
 
@@ -456,7 +472,8 @@ def summary(report: dict) -> str:
                  + ", ".join(f"{k} {v}" for k, v in rss["pipeline_mb_by_size"].items())
                  + (f"; {growth['from']}->{growth['to']}: RSS x{growth['rss_ratio']} for corpus "
                     f"x{growth['corpus_ratio']} (elasticity {growth['elasticity']})" if growth else "")
-                 + f"; <= {TARGET_RSS_MB} MB at 50x, not proportional: [{_verdict(rss['met'])}]")
+                 + f"; <= {TARGET_RSS_MB} MB at 50x, not proportional: [{_verdict(rss['met'])}]  (PSS: "
+                 + ", ".join(f"{k} {v}" for k, v in rss["pipeline_pss_mb_by_size"].items()) + ")")
     lt = c["linear_time"]
     lines.append(f"  linear time (seconds per 1k words; exponent of seconds vs words, 1 = linear): "
                  f"[{_verdict(lt['met'])}]")
@@ -539,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
         "runs": DESCRIPTION,
         "naive_note": "a size without its own naive run is compared with the largest smaller size's naive "
                       "words/s (marked * in the table)",
-        "rss_note": "peak of the summed RSS of the child process and its descendants, sampled every 50 ms",
+        "rss_note": "peak of the summed RSS (and, apart, PSS) of the child process and its descendants, sampled "
+                    "every 50 ms; the targets use RSS",
         "sizes_requested": args.sizes, "budget_minutes": args.budget, "stopped_early": stopped,
         "pipeline_command": "python -m pipeline run --codebook C --transcripts T --out O"
                             + (f" {args.run_args}" if args.run_args else ""),
@@ -551,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"cores: {cores} (os.cpu_count), {usable} usable (affinity). words = {report['words']}.")
     print(table(results))
-    print("cores: CPU time of the run / its wall time; others: the same for every other process on the machine "
+    print("peak RSS / PSS: largest sum over the run's process tree (PSS splits pages shared by forked workers); "
+          "cores: CPU time of the run / its wall time; others: the same for every other process on the machine "
           "meanwhile")
     if any(r["runs"].get("naive") is None for r in results):
         print("* compared with the naive reference of a smaller size (it is not run at this size)")
