@@ -188,7 +188,8 @@ def _manifest(codebook: Codebook, codebook_dir: Path, folder: Path, transcripts:
         },
         "settings": {
             "segmentation": evaluation.segmentation.model_dump(),
-            "nlp": {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size},
+            "nlp": {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size,
+                    "processes": evaluation.nlp.processes},
         },
         "packages": _versions(),
         "counts": counts,
@@ -224,7 +225,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                            private_names=private_names)
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
-               "batch_size": evaluation.nlp.batch_size}
+               "batch_size": evaluation.nlp.batch_size, "processes": evaluation.nlp.processes}
         segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
                                   max_chars=evaluation.segmentation.max_chars, progress=progress, **nlp)
         if len(unplaced):
@@ -237,7 +238,8 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         if settings.enabled:
             def suggest(segs, codings):
                 return suggest_codes(segs, codings, codebook=book, min_examples=settings.min_examples,
-                                     threshold=settings.threshold, random_state=settings.seed)
+                                     threshold=settings.threshold, random_state=settings.seed,
+                                     n_jobs=evaluation.nlp.processes)
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
                                 progress=progress, **nlp)
         rubric = evaluation.triangulation
@@ -403,7 +405,7 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir):
     transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
     turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
     nlp = {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size,
-           "cache": DocCache(Path(cache_dir) if cache_dir else None)}
+           "processes": evaluation.nlp.processes, "cache": DocCache(Path(cache_dir) if cache_dir else None)}
     segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
                               max_chars=evaluation.segmentation.max_chars, **nlp)
     return book, transcripts, turns, segments, human, nlp
