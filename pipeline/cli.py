@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "redact (replace them by placeholders), off (no scan; every report says so). "
                           "Default: privacy.policy in evaluation.yaml, else block")
     _private_names_argument(run)
+    run.add_argument("--force", action="store_true",
+                     help="run every stage even if nothing changed since the run that wrote --out")
 
     scan = commands.add_parser("privacy-scan", help="scan the texts for identifying details, write the findings",
                                description="Scan every text an output could contain (transcripts, register notes, "
@@ -220,9 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             result = flow.run(args.codebook, args.transcripts, args.out, progress=progress,
-                              privacy_policy=args.privacy, private_names=args.private_names)
+                              privacy_policy=args.privacy, private_names=args.private_names, force=args.force)
             _print_warnings(result)
-            print(f"Run complete.\n{_summary(result)}")
+            if result.up_to_date:
+                print(f"Nothing changed since the run that wrote {args.out}/: its outputs are up to date "
+                      f"(--force runs every stage again).\n{_summary(result)}")
+            else:
+                print(f"Run complete.\n{_summary(result)}")
         elif args.command == "privacy-scan":
             result = flow.privacy_scan(args.codebook, args.transcripts, args.out, private_names=args.private_names,
                                        progress=progress)

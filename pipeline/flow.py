@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 import pipeline
-from pipeline import privacy, schemas
+from pipeline import memo, privacy, schemas
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.config import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
@@ -60,6 +60,7 @@ class Result:
     out: Path | None = None
     outputs: tuple[str, ...] = field(default_factory=tuple)
     details: tuple[Problem, ...] = ()  # what a command found, for people (privacy-scan's findings)
+    up_to_date: bool = False  # nothing had changed since the run that wrote ``out``: nothing was redone
 
 
 @contextmanager
@@ -199,7 +200,8 @@ def _manifest(codebook: Codebook, codebook_dir: Path, folder: Path, transcripts:
 
 
 def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | str, *,
-        progress=None, privacy_policy: str | None = None, private_names: Path | str | None = None) -> Result:
+        progress=None, privacy_policy: str | None = None, private_names: Path | str | None = None,
+        force: bool = False) -> Result:
     """Run every stage on one evaluation and write the outputs to ``out_dir``.
 
     ingest -> turns -> segment -> code (rules, the human coding under ``coding/``, model
@@ -213,8 +215,17 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     ``privacy.policy``): ``block`` raises :class:`InputError` listing each finding, ``redact``
     replaces each by a placeholder everywhere and writes ``redaction_log.csv``, ``off`` marks every
     report as unchecked. ``private_names`` overrides ``privacy.private_names``.
+
+    If nothing a run reads has changed since the run that wrote ``out_dir`` (same fingerprint,
+    see :mod:`pipeline.memo`) and its outputs are all there, nothing is redone, unless ``force``.
+    Within a run, parsed documents and the model's suggestions are cached under ``out_dir/.cache``.
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
+    stamp = _fingerprint(codebook, folder, out, privacy_policy, private_names)
+    previous = None if force or stamp is None else memo.up_to_date(out, stamp)
+    if previous is not None:
+        return Result(counts=previous["counts"], warnings=tuple(Problem(**w) for w in previous["warnings"]),
+                      out=out, outputs=tuple(previous["outputs"]), up_to_date=True)
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook)
@@ -233,13 +244,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                 str(folder / CODING_FOLDER), f"{len(unplaced)} quote(s) could not be placed in their transcript "
                                              f"and are left out; unplaced_quotes.csv lists each with the closest "
                                              f"candidate.", "Correct the quotes (or give start and end) and run again.")))
-        settings = evaluation.suggestions
-        suggest = None
-        if settings.enabled:
-            def suggest(segs, codings):
-                return suggest_codes(segs, codings, codebook=book, min_examples=settings.min_examples,
-                                     threshold=settings.threshold, random_state=settings.seed,
-                                     n_jobs=evaluation.nlp.processes)
+        suggest = _suggester(book, memo.TableCache(out / CACHE_FOLDER / "model"))
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
                                 progress=progress, **nlp)
         rubric = evaluation.triangulation
@@ -286,8 +291,41 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
             staged.write_csv(REDACTION_LOG, guarded.log)
         outputs = list(staged.names) + ["manifest.json"]
         staged.write_json("manifest.json", {**_manifest(book, codebook, folder, transcripts, counts, found, outputs),
-                                            "privacy": guarded.manifest()})
+                                            "privacy": guarded.manifest(), "fingerprint": stamp})
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, private_names) -> str | None:
+    """What the run in ``out`` depends on (see :func:`pipeline.memo.fingerprint`); None when
+    evaluation.yaml cannot be read, so the run goes on and reports why."""
+    evaluation = _evaluation_or_none(codebook)
+    if evaluation is None:
+        return None
+    configured = evaluation.privacy.private_names
+    names = Path(private_names) if private_names else (codebook / Path(configured).expanduser() if configured else None)
+    return memo.fingerprint({"codebook": codebook, "transcripts": folder}, [names, out / MACHINE_FIGURES],
+                            {"privacy": policy, "private_names": str(private_names or "")}, _versions())
+
+
+def _suggester(book: Codebook, cache: memo.TableCache):
+    """The model's suggestions for a run (see :func:`pipeline.learn.suggest_codes`), or None when
+    switched off. They depend only on the segments, the human coding and the codebook's texts,
+    so they are cached on those: editing a code's patterns does not refit the model."""
+    settings = book.evaluation.suggestions
+    if not settings.enabled:
+        return None
+    texts = [(c.id, c.definition.texts, c.include.texts, c.examples) for c in book.codes]
+
+    def suggest(segments: pd.DataFrame, codings: pd.DataFrame) -> list[dict]:
+        human = codings.loc[codings["source"] == "human", ["segment_id", "code"]].drop_duplicates()
+        key = memo.frame_key(segments[["segment_id", "session_id", "start", "end", "text", "prompt"]],
+                             human.sort_values(["segment_id", "code"]), texts, settings.model_dump())
+        rows = cache.get_or_compute(key, lambda: pd.DataFrame(suggest_codes(
+            segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
+            random_state=settings.seed, n_jobs=book.evaluation.nlp.processes)))
+        return rows.to_dict("records")
+
+    return suggest
 
 
 def _allowlist(book: Codebook, transcripts: pd.DataFrame) -> list[str]:

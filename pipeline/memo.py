@@ -1,0 +1,106 @@
+"""What a rerun can skip: a fingerprint of everything a run reads, and a cache of stage tables.
+
+- :func:`fingerprint` hashes every input file (the codebook folder, the transcripts folder
+  with its coding files, the private names file), the options, the installed packages and the
+  pipeline's own source. A run whose fingerprint equals the one in the output folder's
+  ``manifest.json``, with every output still there, has nothing to do (:func:`up_to_date`).
+- :class:`TableCache` keeps a stage's result table under a key that hashes that stage's inputs,
+  so a stage whose inputs did not change is read back instead of recomputed.
+
+Hidden files (a leading dot) are not inputs: editors and the parse cache keep theirs there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+import pipeline
+
+_SOURCE = Path(pipeline.__file__).parent
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in _files(_SOURCE):
+        if path.suffix in (".py", ".j2", ".yaml", ".md", ".css", ".js"):
+            digest.update(str(path.relative_to(_SOURCE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(folders: dict[str, Path], files: Iterable[Path | None], options: dict, packages: dict) -> str:
+    """A hash of every file under ``folders`` (named by label and relative path), of ``files``
+    (absent ones count as absent), ``options``, ``packages`` and the pipeline's source."""
+    digest = hashlib.sha256(_source_digest().encode())
+    digest.update(json.dumps({"options": options, "packages": packages}, sort_keys=True, default=str).encode())
+    for label, folder in sorted(folders.items()):
+        for path in _files(Path(folder)):
+            digest.update(f"\0{label}/{path.relative_to(folder).as_posix()}\0".encode() + path.read_bytes())
+    for number, path in enumerate(files):
+        present = path is not None and Path(path).is_file()
+        digest.update(f"\0file{number}:{present}\0".encode() + (Path(path).read_bytes() if present else b""))
+    return digest.hexdigest()
+
+
+def up_to_date(out: Path, fingerprint_: str) -> dict | None:
+    """The manifest of the run in ``out`` if it had this fingerprint and all its outputs exist."""
+    path = Path(out) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("fingerprint") != fingerprint_:
+        return None
+    if not all((Path(out) / name).exists() for name in manifest.get("outputs", [])):
+        return None
+    return manifest
+
+
+def frame_key(*parts) -> str:
+    """A hash of tables (their columns and values, in order) and plain values."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, pd.DataFrame):
+            digest.update(",".join(map(str, part.columns)).encode())
+            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class TableCache:
+    """Parquet files under ``folder``, one per key; ``folder=None`` caches nothing."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def get_or_compute(self, key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        if self.folder is None:
+            return compute()
+        path = self.folder / f"{key}.parquet"
+        if path.is_file():
+            try:
+                return pd.read_parquet(path)
+            except (OSError, ValueError):
+                pass  # a damaged entry is computed again and overwritten
+        frame = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(handle)
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, path)
+        return frame

@@ -1,0 +1,97 @@
+"""Reruns: nothing is redone when nothing changed; a codebook edit does not refit the model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline import flow, memo
+
+
+def digests(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".cache" not in p.parts}
+
+
+def test_an_unchanged_rerun_redoes_nothing_and_rewrites_nothing(tiny, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    first = flow.run(*tiny, out)
+    before = digests(out)
+    for stage in ("load_codebook", "read_transcripts", "build_segments", "code_segments", "render_reports"):
+        monkeypatch.setattr(flow, stage, lambda *a, stage=stage, **k: pytest.fail(f"{stage} ran again"))
+    second = flow.run(*tiny, out)
+    assert second.up_to_date and not first.up_to_date
+    assert second.counts == json.loads(json.dumps(first.counts)) and second.outputs == first.outputs
+    assert digests(out) == before
+
+
+@pytest.mark.parametrize("change", ["transcript", "code", "register", "policy", "missing output"])
+def test_any_change_to_what_a_run_reads_runs_it_again(tiny, tmp_path, change):
+    codebook, transcripts = tiny
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out)
+    policy = None
+    if change == "transcript":
+        with (transcripts / "s2.txt").open("a", encoding="utf-8") as handle:
+            handle.write("Officer: One more thing.\n")
+    elif change == "code":
+        path = codebook / "codes.yaml"
+        path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, necesidad]"),
+                        encoding="utf-8")
+    elif change == "register":
+        path = transcripts / "register.csv"
+        path.write_text(path.read_text(encoding="utf-8").replace("2024-09-02", "2024-09-03"), encoding="utf-8")
+    elif change == "policy":
+        policy = "redact"
+    else:
+        (out / "codings.csv").unlink()
+    assert not flow.run(codebook, transcripts, out, privacy_policy=policy).up_to_date
+    assert (out / "codings.csv").is_file()
+
+
+def test_hidden_files_are_not_inputs_and_force_runs_anyway(tiny, tmp_path):
+    out = tmp_path / "reports"
+    flow.run(*tiny, out)
+    (tiny[1] / ".~lock.register.csv#").write_text("editor lock", encoding="utf-8")
+    assert flow.run(*tiny, out).up_to_date
+    assert not flow.run(*tiny, out, force=True).up_to_date
+
+
+def test_editing_a_codes_patterns_does_not_refit_the_model(tiny, tmp_path, monkeypatch):
+    codebook, transcripts = tiny
+    out = tmp_path / "reports"
+    calls = []
+
+    def fake_suggest(segments, codings, **kwargs):
+        calls.append(len(segments))
+        first = segments.iloc[0]
+        return [{"segment_id": first.segment_id, "session_id": first.session_id, "code": "monitoring",
+                 "source": "model", "coder": "segment-coder", "start": int(first.start), "end": int(first.end),
+                 "match": "", "confidence": 0.75, "negated": False, "status": "suggested", "memo": ""}]
+
+    monkeypatch.setattr(flow, "suggest_codes", fake_suggest)
+    flow.run(codebook, transcripts, out)
+    path = codebook / "codes.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, necesidad]"),
+                    encoding="utf-8")
+    result = flow.run(codebook, transcripts, out)
+    assert not result.up_to_date and calls == [4]
+    codings = pd.read_csv(out / "codings.csv")
+    assert codings.loc[codings["source"] == "model", "confidence"].tolist() == [0.75]
+    # A change to what the model learns from (a code's examples) refits it.
+    path.write_text(path.read_text(encoding="utf-8").replace("We counted trainings", "We only counted trainings"),
+                    encoding="utf-8")
+    flow.run(codebook, transcripts, out)
+    assert calls == [4, 4]
+
+
+def test_a_damaged_cached_table_is_computed_again(tmp_path):
+    cache = memo.TableCache(tmp_path)
+    frame = pd.DataFrame({"a": [1, 2]})
+    assert cache.get_or_compute("k", lambda: frame).equals(frame)
+    (tmp_path / "k.parquet").write_bytes(b"garbage")
+    assert cache.get_or_compute("k", lambda: frame.assign(a=[3, 4]))["a"].tolist() == [3, 4]
+    assert memo.TableCache(None).get_or_compute("k", lambda: frame).equals(frame)
