@@ -134,6 +134,10 @@ def read_human_coding(
     sessions = transcripts.set_index("session_id")
     by_file = dict(zip(transcripts["file"], transcripts["session_id"]))
     answers = turns[turns["role"] == "respondent"]
+    # (start, end) of each session's respondent turns, looked up per coding.
+    spans_of: dict[str, list[tuple[int, int]]] = {}
+    for session_id, start, end in zip(answers["session_id"].tolist(), answers["start"].tolist(), answers["end"].tolist()):
+        spans_of.setdefault(session_id, []).append((start, end))
     codes = _code_lookup(codebook)
     placed, unplaced, problems = [], [], []
     for path in paths:
@@ -176,7 +180,6 @@ def read_human_coding(
                                         "Correct it or leave it empty.", where))
                 continue
             text = sessions.at[session, "text"]
-            own = answers[answers["session_id"] == session]
             record = {"file": path.name, "row": number, "session_id": session, "code": code, "coder": row["coder"],
                       "quote": row.get("quote", ""), "memo": row.get("memo", ""), "stance": stance}
             if row.get("start", "") != "" and row.get("end", "") != "":
@@ -203,8 +206,7 @@ def read_human_coding(
                     continue
                 record |= {"start": placement.start, "end": placement.end, "located": "quote",
                            "score": round(placement.score, 1)}
-            inside = own[(own["start"] < record["end"]) & (own["end"] > record["start"])]
-            if inside.empty:
+            if not any(start < record["end"] and end > record["start"] for start, end in spans_of.get(session, [])):
                 problems.append(Problem(name, f"the coded text ({record['start']}-{record['end']}) lies in no "
                                               f"respondent turn of {session}.",
                                         "Code what respondents said, not the interviewer's questions.", where))

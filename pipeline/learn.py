@@ -73,10 +73,10 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
             return self
         self.classes_ = np.arange(y.shape[1])
         targets = [y[:, column].astype(int) for column in range(y.shape[1])]
-        # One model per code, independent of the others: fitted side by side on threads
-        # (liblinear releases the GIL), each with its own fixed seed, so the result does not
-        # depend on n_jobs.
-        self.estimators_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        # One model per code, independent of the others: fitted side by side in worker
+        # processes, each with its own fixed seed, so the result does not depend on n_jobs.
+        # Not threads: liblinear's dual solver draws from one random generator per process.
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(self._fit_label)(X, target, sample_weight) for target in targets)
         self.fitted_labels_ = np.array([model is not None for model in self.estimators_])
         return self

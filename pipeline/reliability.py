@@ -68,16 +68,14 @@ def _rating(alpha: float | None) -> str:
 def span_overlap(human: pd.DataFrame, coders: list[str]) -> pd.DataFrame:
     """Per code: how far the first two coders' spans overlap (intersection / union of characters)."""
     first, second = coders[:2]
-    rows = []
-    for (session, code), own in human.groupby(["session_id", "code"], sort=True):
-        spans = {c: own[own["coder"] == c][["start", "end"]].drop_duplicates().to_numpy() for c in (first, second)}
-        if not len(spans[first]) or not len(spans[second]):
-            continue
-        for start, end in spans[first]:
-            best = max(((min(end, e) - max(start, s)) / (max(end, e) - min(start, s)) for s, e in spans[second]),
-                       default=0.0)
-            rows.append({"session_id": session, "code": code, "overlap": max(best, 0.0)})
-    frame = pd.DataFrame(rows, columns=["session_id", "code", "overlap"])
+    keys = ["session_id", "code", "start", "end"]
+    spans = {c: human.loc[human["coder"] == c, keys].drop_duplicates() for c in (first, second)}
+    # Each of the first coder's spans against every span of the second on the same session and code.
+    pairs = spans[first].merge(spans[second], on=["session_id", "code"], suffixes=("", "_other"))
+    ratio = ((pairs[["end", "end_other"]].min(axis=1) - pairs[["start", "start_other"]].max(axis=1))
+             / (pairs[["end", "end_other"]].max(axis=1) - pairs[["start", "start_other"]].min(axis=1)))
+    frame = (pairs.assign(overlap=ratio.astype(float)).groupby(keys, sort=True)["overlap"].max()
+             .clip(lower=0.0).reset_index()[["session_id", "code", "overlap"]])
     summary = frame.groupby("code").agg(spans=("overlap", "size"), mean_overlap=("overlap", "mean"),
                                         partial=("overlap", lambda o: int(((o > 0) & (o < 0.999)).sum())),
                                         unmatched=("overlap", lambda o: int((o == 0).sum())))

@@ -113,10 +113,11 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
 def saturation(evidence: pd.DataFrame, transcripts: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
     """New codes found as sessions are added in register order: (session_id, new_codes, total_codes)."""
     counted = codings[codings["segment_id"].isin(set(evidence["segment_id"]))]
+    codes_of = {session: set(codes) for session, codes in counted.groupby("session_id")["code"]}
     seen: set[str] = set()
     rows = []
     for session in transcripts.sort_values("session_id", kind="stable")["session_id"]:
-        codes = set(counted.loc[counted["session_id"] == session, "code"])
+        codes = codes_of.get(session, set())
         rows.append({"session_id": session, "new_codes": len(codes - seen), "total_codes": len(seen | codes)})
         seen |= codes
     return pd.DataFrame(rows, columns=["session_id", "new_codes", "total_codes"])

@@ -54,7 +54,7 @@ def test_init_only_stores_its_arguments():
     assert not [a for a in vars(coder) if a.endswith("_")]
 
 
-def test_codes_fitted_on_threads_give_the_same_probabilities():
+def test_codes_fitted_in_parallel_give_the_same_probabilities():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 8))
     Y = np.column_stack([(X[:, k] > 0).astype(int) for k in range(4)])
