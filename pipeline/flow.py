@@ -377,10 +377,12 @@ def _scanner(book: Codebook, codebook_dir: Path, transcripts: pd.DataFrame, huma
 
 
 def _guarded(book: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.DataFrame, turns: pd.DataFrame, *,
-             policy: str | None, private_names: Path | str | None) -> privacy.Guarded:
-    """The human coding placed on the transcripts as they are, then the privacy guard applied to
-    transcripts, turns and coding together (see :func:`pipeline.privacy.guard`)."""
-    human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns, codebook=book)
+             policy: str | None, private_names: Path | str | None, files: list[Path] | None = None) -> privacy.Guarded:
+    """The human coding (``files``, by default the evaluation's ``coding/`` files) placed on the
+    transcripts as they are, then the privacy guard applied to transcripts, turns and coding
+    together (see :func:`pipeline.privacy.guard`)."""
+    files = coding_files(folder) if files is None else files
+    human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=book)
     policy = policy or book.evaluation.privacy.policy
     scanner = None if policy == "off" else _scanner(book, codebook_dir, transcripts, human, private_names)
     return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner, folder=folder,
@@ -418,7 +420,10 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
         book = load_codebook(codebook_dir)
         transcripts = read_transcripts(transcripts_dir, evaluation=book.evaluation)
         turns = build_turns(transcripts, interviewer_labels=book.evaluation.interviewer_labels, folder=transcripts_dir)
-        placed, unplaced = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
+        # The quotes written out are transcript text: guarded as in a run (privacy.policy).
+        guarded = _guarded(book, Path(codebook_dir), Path(transcripts_dir), transcripts, turns, policy=None,
+                           private_names=None, files=list(files))
+        transcripts, placed, unplaced = guarded.transcripts, guarded.human, guarded.unplaced
     texts = transcripts.set_index("session_id")["text"]
     placed = placed.assign(quote=[texts[s][a:b] for s, a, b in zip(placed["session_id"], placed["start"], placed["end"])])
     with StagedOutputs(Path(out_dir)) as staged:
@@ -431,14 +436,20 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
                   out=Path(out_dir), outputs=tuple(staged.names))
 
 
-def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir):
+def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: bool = False):
     """The codebook, and TRANSCRIPTS, TURNS, SEGMENTS and placed human coding restricted to the
-    sessions ``files`` code, with the spaCy settings used: what reliability and evaluation read."""
+    sessions ``files`` code, with the spaCy settings used: what reliability and evaluation read.
+    With ``guard``, the privacy guard is applied as in a run (for commands that write text)."""
     book = load_codebook(codebook_dir)
     evaluation = book.evaluation
     transcripts = read_transcripts(transcripts_dir, evaluation=evaluation)
     turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
-    human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
+    if guard:
+        guarded = _guarded(book, Path(codebook_dir), Path(transcripts_dir), transcripts, turns, policy=None,
+                           private_names=None, files=list(files))
+        transcripts, turns, human = guarded.transcripts, guarded.turns, guarded.human
+    else:
+        human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=book)
     coded = set(human["session_id"])
     transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
     turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
@@ -471,7 +482,8 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
                 cache_dir: Path | str | None = None) -> dict:
     """Agreement between the human coders of ``files``; writes ``reliability.html`` and
     ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.reliability`)."""
-    book, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
+    book, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir,
+                                                                     guard=True)
     evaluation = book.evaluation
     codings = pd.DataFrame(human_codings_by_segment(human, segments))
     figures = measure_reliability(segments, codings, codebook=book, coders=coders)

@@ -278,6 +278,23 @@ def test_block_on_the_tiny_evaluation_lists_findings_without_their_text(tmp_path
     assert err.strip().endswith("2 problems found. Nothing was written; earlier outputs are unchanged.")
 
 
+@pytest.mark.parametrize("command", ["coding", "reliability"])
+def test_commands_that_write_coded_quotes_are_guarded_too(tmp_path, capsys, command):
+    codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1 + TINY_PLANTED, "s2.txt": S2})
+    coding = []
+    for coder in ("A", "B"):
+        path = tmp_path / f"coder_{coder}.csv"
+        path.write_text("session_id,code,coder,quote\nS1,coordination,%s,mi correo ana.perez@gmail.com\n" % coder,
+                        encoding="utf-8")
+        coding.append(str(path))
+    out = tmp_path / "out"
+    argv = (["coding", "import", *coding] if command == "coding" else ["reliability", "--coding", *coding])
+    assert main([*argv, "--codebook", str(codebook), "--transcripts", str(transcripts), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "an email address (email" in err and "ana.perez" not in err
+    assert not out.exists()
+
+
 def test_privacy_scan_writes_the_findings_and_exits_1(tiny, tmp_path, capsys):
     codebook, transcripts = tiny
     with (transcripts / "s1.txt").open("a", encoding="utf-8") as handle:
