@@ -10,10 +10,14 @@ outputs as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
 import json
+import os
+import pickle
+import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -230,20 +234,12 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     with _collect_warnings(found):
         book = load_codebook(codebook)
         evaluation = book.evaluation
-        transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
-        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
-        guarded = _guarded(book, codebook, folder, transcripts, turns, policy=privacy_policy,
-                           private_names=private_names)
-        transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
                "batch_size": evaluation.nlp.batch_size, "processes": evaluation.nlp.processes}
-        segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
-                                  max_chars=evaluation.segmentation.max_chars, progress=progress, **nlp)
-        if len(unplaced):
-            warnings.warn(PipelineWarning(Problem(
-                str(folder / CODING_FOLDER), f"{len(unplaced)} quote(s) could not be placed in their transcript "
-                                             f"and are left out; unplaced_quotes.csv lists each with the closest "
-                                             f"candidate.", "Correct the quotes (or give start and end) and run again.")))
+        prepared = _prepared(book, codebook, folder, out, policy=privacy_policy, private_names=private_names,
+                             progress=progress, nlp=nlp)
+        guarded, segments = prepared.guarded, prepared.segments
+        transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         suggest = _suggester(book, memo.TableCache(out / CACHE_FOLDER / "model"))
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
                                 progress=progress, **nlp)
@@ -293,6 +289,75 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_json("manifest.json", {**_manifest(book, codebook, folder, transcripts, counts, found, outputs),
                                             "privacy": guarded.manifest(), "fingerprint": stamp})
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every coding of an evaluation starts from: the guarded transcripts, turns and human
+    coding, the segments, and the warnings raised on the way there."""
+
+    guarded: privacy.Guarded
+    segments: pd.DataFrame
+    warnings: tuple[Problem, ...]
+
+
+def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy, private_names, progress,
+              nlp: dict) -> Prepared:
+    """ingest -> turns -> human coding -> privacy guard -> segments, read back from the cache
+    when none of what they depend on changed: the transcripts folder, evaluation.yaml, the codes'
+    ids and labels (human coding is checked against them, the privacy allowlist holds them), the
+    private names, the privacy policy and the pipeline itself. Not the codes' patterns: editing
+    those reruns the coding stage onwards only."""
+    configured = book.evaluation.privacy.private_names
+    names = Path(private_names) if private_names else (codebook / Path(configured).expanduser() if configured else None)
+    codes = [(c.id, c.label.texts) for c in book.codes]
+    key = memo.fingerprint({"transcripts": folder}, [codebook / "evaluation.yaml", names],
+                           {"policy": policy, "codes": codes, "stage": "prepared"}, _versions())
+    path = out / CACHE_FOLDER / "prepared" / f"{key}.pickle"
+    if path.is_file():
+        try:
+            prepared = pickle.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError):
+            prepared = None  # a damaged or outdated entry is prepared again and overwritten
+        if isinstance(prepared, Prepared):
+            for problem in prepared.warnings:
+                warnings.warn(PipelineWarning(problem))
+            return prepared
+    found: list[Problem] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PipelineWarning)
+        try:
+            guarded, segments = _prepare(book, codebook, folder, policy=policy, private_names=private_names,
+                                         progress=progress, nlp=nlp)
+        finally:  # the warnings go on to the run's, also beside an error
+            _record(caught, found)
+    for problem in found:
+        warnings.warn(PipelineWarning(problem))
+    # Stored without the in-memory map of redacted text (never written to disk); warnings are
+    # stored as the manifest shows them, redacted.
+    stored = Prepared(dataclasses.replace(guarded, replaced={}), segments, tuple(guarded.clean(p) for p in found))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    Path(temporary).write_bytes(pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(temporary, path)
+    return Prepared(guarded, segments, tuple(found))
+
+
+def _prepare(book: Codebook, codebook: Path, folder: Path, *, policy, private_names, progress, nlp: dict):
+    """The guarded transcripts, turns and human coding (see :func:`_guarded`), and the segments."""
+    evaluation = book.evaluation
+    transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
+    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
+    guarded = _guarded(book, codebook, folder, transcripts, turns, policy=policy, private_names=private_names)
+    segments = build_segments(guarded.transcripts, guarded.turns, max_sentences=evaluation.segmentation.max_sentences,
+                              max_chars=evaluation.segmentation.max_chars, progress=progress, **nlp)
+    if len(guarded.unplaced):
+        warnings.warn(PipelineWarning(Problem(
+            str(folder / CODING_FOLDER), f"{len(guarded.unplaced)} quote(s) could not be placed in their transcript "
+                                         f"and are left out; unplaced_quotes.csv lists each with the closest "
+                                         f"candidate.", "Correct the quotes (or give start and end) and run again.")))
+    return guarded, segments
 
 
 def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, private_names) -> str | None:

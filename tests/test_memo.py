@@ -10,6 +10,8 @@ import pytest
 
 from pipeline import flow, memo
 
+from conftest import S1, S2, write_evaluation
+
 
 def digests(folder):
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -95,3 +97,52 @@ def test_a_damaged_cached_table_is_computed_again(tmp_path):
     (tmp_path / "k.parquet").write_bytes(b"garbage")
     assert cache.get_or_compute("k", lambda: frame.assign(a=[3, 4]))["a"].tolist() == [3, 4]
     assert memo.TableCache(None).get_or_compute("k", lambda: frame).equals(frame)
+
+
+def test_editing_a_codes_patterns_reruns_the_coding_stage_only(tiny, tmp_path, monkeypatch):
+    codebook, transcripts = tiny
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out)
+    for stage in ("read_transcripts", "build_turns", "read_human_coding", "build_segments"):
+        monkeypatch.setattr(flow, stage, lambda *a, stage=stage, **k: pytest.fail(f"{stage} ran again"))
+    path = codebook / "codes.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, taller]"),
+                    encoding="utf-8")
+    flow.run(codebook, transcripts, out)
+    codings = pd.read_csv(out / "codings.csv")
+    assert "taller" in " ".join(codings["match"].dropna()).lower()
+
+
+def test_a_changed_code_label_or_transcript_prepares_again(tiny, tmp_path, monkeypatch):
+    codebook, transcripts = tiny
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out)
+    calls = []
+    real = flow.build_segments
+    monkeypatch.setattr(flow, "build_segments", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = codebook / "codes.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("label: Monitoring", "label: Monitoreo"), encoding="utf-8")
+    flow.run(codebook, transcripts, out)
+    with (transcripts / "s2.txt").open("a", encoding="utf-8") as handle:
+        handle.write("Officer: One more thing.\n")
+    flow.run(codebook, transcripts, out)
+    assert calls == [1, 1]
+
+
+def test_the_prepared_stage_keeps_its_warnings(tmp_path):
+    codebook, transcripts = write_evaluation(tmp_path, files={
+        "s1.txt": "Informe sin etiquetas de hablante.", "s2.txt": "Interviewer: Hi?\nOfficer: Hello.\n"})
+    out = tmp_path / "reports"
+    first = flow.run(codebook, transcripts, out)
+    second = flow.run(codebook, transcripts, out, force=True)
+    assert first.warnings and second.warnings == first.warnings
+
+
+def test_a_redacted_run_caches_no_identifying_text(tmp_path):
+    planted = "F: Mi celular es 987 654 321 y mi correo ana.perez@gmail.com.\n"
+    codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1 + planted, "s2.txt": S2})
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out, privacy_policy="redact")
+    cached = b"".join(p.read_bytes() for p in (out / ".cache").rglob("*") if p.is_file())
+    assert b"ana.perez" not in cached and b"987 654 321" not in cached
+    assert flow.run(codebook, transcripts, out, privacy_policy="redact", force=True).counts
