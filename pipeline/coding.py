@@ -13,6 +13,8 @@ saying why. Stance comes from the codebook's stance vocabulary, with negation.
 
 from __future__ import annotations
 
+import bisect
+
 import pandas as pd
 
 from pipeline import schemas
@@ -55,8 +57,9 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
         matcher = matchers[language]
         text = sessions.at[sid, "text"]
-        for doc, turn in zip(docs, by_session[sid].itertuples(index=False)):
-            matcher(doc)
+        found = _regex_by_doc(matcher, docs)
+        for doc, turn, regex_matches in zip(docs, by_session[sid].itertuples(index=False), found):
+            matcher(doc, regex_matches)
             bounds = seg_by_turn.get(turn.turn_id, [])
             for start, end, segment_id in bounds:
                 stances[segment_id] = segment_stance(doc, start - turn.start, end - turn.start)
@@ -75,6 +78,26 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
                     "negated": negated(span, negators),
                 })
     return rows, stances
+
+
+_JOIN = "\n\n\n"  # between turns joined for the regexes: a line break stops a match in practice
+
+
+def _regex_by_doc(matcher: CodebookMatcher, docs: list) -> list[list[tuple[int, int, str, str]]]:
+    """The regex matches of each doc (in its own offsets), from one pass over the docs joined:
+    a match running from one doc into the next is not a match of either."""
+    texts = [doc.text for doc in docs]
+    starts, position = [], 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + len(_JOIN)
+    found: list[list[tuple[int, int, str, str]]] = [[] for _ in docs]
+    for start, end, code, pattern in matcher.regex_matches(_JOIN.join(texts)):
+        number = bisect.bisect_right(starts, start) - 1
+        offset = starts[number]
+        if end - offset <= len(texts[number]):
+            found[number].append((start - offset, end - offset, code, pattern))
+    return found
 
 
 def _roll_up(rows: list[dict], codebook: Codebook) -> list[dict]:

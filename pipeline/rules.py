@@ -72,29 +72,43 @@ class CodebookMatcher:
             by_key.setdefault(key, []).append(doc)
         for key, patterns in sorted(by_key.items()):
             self.phrases.add(key, patterns)
+        # What each match id means, worked out once: (stance kind, or code and pattern id).
+        strings = nlp.vocab.strings
+        self._stance = {strings.add(f"stance|{kind}"): kind for kind in STANCE_KINDS}
+        self._codes = {strings.add(key): (rule.code, rule.pattern) for key, rule in self.rules.items()}
 
-    def __call__(self, doc: Doc) -> Doc:
+    def regex_matches(self, text: str) -> list[tuple[int, int, str, str]]:
+        """(start, end, code, pattern id) of every regex pattern's matches in ``text``.
+
+        Regexes cost a call each per text: over many short turns, it is cheaper to run them
+        once over a session's turns joined (see :func:`pipeline.coding`) and pass what they
+        found to :meth:`__call__`.
+        """
+        return [(match.start(), match.end(), rule.code, rule.pattern) for rule, regex in self.regexes
+                for match in regex.finditer(text) if match.end() > match.start()]
+
+    def __call__(self, doc: Doc, regex_matches: list[tuple[int, int, str, str]] | None = None) -> Doc:
+        """Set ``doc.spans["codes"]`` and ``doc.spans["stance"]``. ``regex_matches``, in the
+        doc's character offsets, are the regex patterns' matches if already found."""
         # token.norm_ holds the folded lemma: set by the pipeline's ``folded_norms`` component.
-        strings = doc.vocab.strings
         codes, stance = [], []
         matches = self.phrases(doc) + (self.tokens(doc) if len(self.tokens) else [])
         for match_id, start, end in matches:
-            key = strings[match_id]
-            if key.startswith("stance|"):
-                stance.append(Span(doc, start, end, label=key.split("|", 1)[1]))
+            kind = self._stance.get(match_id)
+            if kind is not None:
+                stance.append((start, end, kind))
             else:
-                rule = self.rules[key]
-                codes.append(Span(doc, start, end, label=rule.code, span_id=rule.pattern))
-        text = doc.text  # built from the tokens on every access
-        for rule, regex in self.regexes:
-            for match in regex.finditer(text):
-                if match.end() > match.start():
-                    span = doc.char_span(match.start(), match.end(), label=rule.code, span_id=rule.pattern,
-                                         alignment_mode="expand")
-                    if span is not None:
-                        codes.append(span)
-        doc.spans["codes"] = sorted(codes, key=lambda s: (s.start, s.end, s.label_, s.id_))
-        doc.spans["stance"] = sorted(stance, key=lambda s: (s.start, s.end, s.label_))
+                codes.append((start, end, *self._codes[match_id]))
+        if regex_matches is None:
+            regex_matches = self.regex_matches(doc.text)
+        for start_char, end_char, code, pattern in regex_matches:
+            span = doc.char_span(start_char, end_char, alignment_mode="expand")
+            if span is not None:
+                codes.append((span.start, span.end, code, pattern))
+        # Spans made once, in a fixed order: by position, then code and pattern.
+        doc.spans["codes"] = [Span(doc, start, end, label=code, span_id=pattern)
+                              for start, end, code, pattern in sorted(codes)]
+        doc.spans["stance"] = [Span(doc, start, end, label=kind) for start, end, kind in sorted(stance)]
         return doc
 
 
