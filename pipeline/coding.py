@@ -35,8 +35,9 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     sessions = transcripts.set_index("session_id")
     answers = turns[turns["role"] == RESPONDENT]
     by_session = {sid: group for sid, group in answers.groupby("session_id", sort=True)}
-    seg_by_turn = {tid: list(zip(g["start"], g["end"], g["segment_id"]))
-                   for tid, g in segments.groupby("turn_id", sort=True)}
+    seg_by_turn: dict[str, list[tuple[int, int, str]]] = {}
+    for turn_id, start, end, segment_id in zip(*(segments[c].tolist() for c in ("turn_id", "start", "end", "segment_id"))):
+        seg_by_turn.setdefault(turn_id, []).append((start, end, segment_id))
     order = [sid for sid in sessions.index if sid in by_session]
     matchers: dict[str, CodebookMatcher] = {}
 
