@@ -256,7 +256,9 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     found[:] = [guarded.clean(problem) for problem in found]
     counts = _counts(transcripts, turns, segments, codings)
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
-    with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices")) as staged:
+    # Reports only some runs write (redact policy, two coders) are removed when a run does not.
+    with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices", REDACTION_LOG, "reliability.html",
+                                   "reliability.json")) as staged:
         for name, content in marked(reports).items():
             if isinstance(content, bytes):
                 staged.path(name).write_bytes(content)

@@ -26,7 +26,8 @@ class StagedOutputs:
     """
 
     def __init__(self, folder: Path, owned: tuple[str, ...] = ()):
-        """``owned`` subfolders hold only this run's files: stale ones are removed on publish."""
+        """``owned`` files and subfolders hold only this run's files: one this run did not write
+        (a report an earlier run wrote under other settings) is removed on publish."""
         self.folder = Path(folder)
         self.owned = owned
         self.names: list[str] = []
@@ -60,8 +61,9 @@ class StagedOutputs:
 
     def _prune(self) -> None:
         written = {self.folder / name for name in self.names}
-        for subfolder in self.owned:
-            for path in sorted((self.folder / subfolder).rglob("*")):
+        for owned in self.owned:
+            place = self.folder / owned
+            for path in [place] if place.is_file() else sorted(place.rglob("*")):
                 if path.is_file() and path not in written:
                     path.unlink()
 

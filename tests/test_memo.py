@@ -146,3 +146,13 @@ def test_a_redacted_run_caches_no_identifying_text(tmp_path):
     cached = b"".join(p.read_bytes() for p in (out / ".cache").rglob("*") if p.is_file())
     assert b"ana.perez" not in cached and b"987 654 321" not in cached
     assert flow.run(codebook, transcripts, out, privacy_policy="redact", force=True).counts
+
+
+def test_a_report_of_an_earlier_policy_does_not_stay_behind(tmp_path):
+    planted = "F: Mi celular es 987 654 321.\n"
+    codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1 + planted, "s2.txt": S2})
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out, privacy_policy="redact")
+    assert (out / "redaction_log.csv").is_file()
+    flow.run(codebook, transcripts, out, privacy_policy="off")
+    assert not (out / "redaction_log.csv").exists()
