@@ -326,15 +326,21 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
                 warnings.warn(PipelineWarning(problem))
             return prepared
     found: list[Problem] = []
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PipelineWarning)
         try:
             guarded, segments = _prepare(book, codebook, folder, policy=policy, private_names=private_names,
                                          progress=progress, nlp=nlp)
-        finally:  # the warnings go on to the run's, also beside an error
-            _record(caught, found)
+        except InputError as exc:
+            failure = exc
+    # Outside the block (other warnings are shown, not recorded again), then on to the run's
+    # warnings, also beside an error.
+    _record(caught, found)
     for problem in found:
         warnings.warn(PipelineWarning(problem))
+    if failure is not None:
+        raise failure
     # Stored without the in-memory map of redacted text (never written to disk); warnings are
     # stored as the manifest shows them, redacted.
     stored = Prepared(dataclasses.replace(guarded, replaced={}), segments, tuple(guarded.clean(p) for p in found))
