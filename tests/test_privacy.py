@@ -149,6 +149,18 @@ def _texts_of(path: Path) -> list[str]:
         from spacy.tokens import DocBin
 
         return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
+    if suffix == ".pickle":  # the cached prepared stage: every table it holds, every text in it
+        import pickle
+
+        from pipeline.flow import Prepared
+
+        prepared = pickle.loads(path.read_bytes())
+        assert isinstance(prepared, Prepared)
+        guarded = prepared.guarded
+        frames = [prepared.segments, guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced,
+                  guarded.findings, guarded.log]
+        return ([frame.to_csv(index=False) for frame in frames] + [str(p) for p in prepared.warnings]
+                + [path.read_bytes().decode("utf-8", "replace")])
     raise AssertionError(f"an output of a kind the test does not read: {path}")
 
 
