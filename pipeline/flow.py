@@ -222,7 +222,8 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
 
     If nothing a run reads has changed since the run that wrote ``out_dir`` (same fingerprint,
     see :mod:`pipeline.memo`) and its outputs are all there, nothing is redone, unless ``force``.
-    Within a run, parsed documents and the model's suggestions are cached under ``out_dir/.cache``.
+    Within a run, parsed documents, everything up to the segments (see :func:`_prepared`) and the
+    model's suggestions are cached under ``out_dir/.cache``.
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
     stamp = _fingerprint(codebook, folder, out, privacy_policy, private_names)
@@ -349,6 +350,9 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
     os.close(handle)
     Path(temporary).write_bytes(pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
     os.replace(temporary, path)
+    for older in path.parent.glob("*.pickle"):  # one entry: the cache does not grow with every edit
+        if older != path:
+            older.unlink()
     return Prepared(guarded, segments, tuple(found))
 
 

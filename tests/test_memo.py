@@ -127,6 +127,7 @@ def test_a_changed_code_label_or_transcript_prepares_again(tiny, tmp_path, monke
         handle.write("Officer: One more thing.\n")
     flow.run(codebook, transcripts, out)
     assert calls == [1, 1]
+    assert len(list((out / ".cache" / "prepared").glob("*.pickle"))) == 1
 
 
 def test_the_prepared_stage_keeps_its_warnings(tmp_path):
