@@ -17,6 +17,7 @@ from pipeline.codesheet import import_code_sheet, write_code_sheet
 from pipeline.errors import InputError, PipelineError, Problem
 from pipeline.privacy import POLICIES
 from pipeline.scaffold import init_evaluation
+from pipeline.triangulate import RATINGS
 from pipeline.progress import terminal_progress
 
 DEFAULT_CODEBOOK = "codebook"
@@ -166,7 +167,7 @@ def _summary(result: flow.Result) -> str:
         by_source = ", ".join(f"{k} {v}" for k, v in sorted(c["codings_by_source"].items()))
         lines.append(f"  codings       {c['codings']} ({by_source}); {c['coded_segments']} segments with accepted codes")
     if "ratings" in c:
-        lines.append("  questions     " + ", ".join(f"{n} {r}" for r, n in c["ratings"].items()))
+        lines.append("  questions     " + ", ".join(f"{c['ratings'].get(r, 0)} {r}" for r in RATINGS))
     lines.append(f"  warnings      {len(result.warnings)}")
     if result.out is not None:
         lines.append(f"  outputs       {result.out}/ ({', '.join(n for n in result.outputs if '/' not in n)}, "
