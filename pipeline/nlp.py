@@ -143,7 +143,9 @@ class DocCache:
             docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
         except (ValueError, OSError):
             return None  # a damaged cache entry is parsed again and overwritten
-        if [d.text for d in docs] != texts:
+        # The key hashes the texts; a cheap check that the entry holds docs of their lengths
+        # (``doc.text`` would rebuild every string from the tokens).
+        if [d[-1].idx + len(d[-1].text_with_ws) if len(d) else 0 for d in docs] != [len(t) for t in texts]:
             return None
         return docs
 

@@ -41,9 +41,10 @@ def _pieces(sentence: Span, max_chars: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def _sentences(doc: Doc, max_chars: int) -> list[tuple[int, int]]:
-    """Non-blank sentence spans of ``doc``, trimmed of whitespace, long ones cut."""
-    spans, whole = [], doc.text  # doc.text is rebuilt from the tokens on every access
+def _sentences(doc: Doc, max_chars: int, whole: str) -> list[tuple[int, int]]:
+    """Non-blank sentence spans of ``doc`` (whose text is ``whole``: ``doc.text`` would rebuild
+    it from the tokens), trimmed of whitespace, long ones cut."""
+    spans = []
     for sentence in doc.sents:
         for start, end in _pieces(sentence, max_chars):
             text = whole[start:end]
@@ -130,7 +131,7 @@ def build_segments(
                 prompt = (turn.turn_id, text[turn.start:turn.end])
                 continue
             doc = next(answers)
-            sentences = _sentences(doc, max_chars)
+            sentences = _sentences(doc, max_chars, mask_notes(text, turn.start, turn.end))
             for number, group in enumerate(_groups(sentences, max_sentences, max_chars)):
                 start, end = group[0][0], group[-1][1]
                 rows.append({
