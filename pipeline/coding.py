@@ -14,6 +14,11 @@ saying why. Stance comes from the codebook's stance vocabulary, with negation.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -40,15 +45,12 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         seg_by_turn.setdefault(turn_id, []).append((start, end, segment_id))
     order = [sid for sid in sessions.index if sid in by_session]
     matchers: dict[str, CodebookMatcher] = {}
+    masked = {sid: [mask_notes(sessions.at[sid, "text"], s, e) for s, e in zip(by_session[sid].start, by_session[sid].end)]
+              for sid in order}
+    regex_cache = RegexCache(cache.folder.parent / "regex" if cache.folder is not None else None)
 
-    def groups():
-        for sid in order:
-            text = sessions.at[sid, "text"]
-            own = by_session[sid]
-            yield sessions.at[sid, "language"], [mask_notes(text, s, e) for s, e in zip(own.start, own.end)]
-
-    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size,
-                          processes=processes)
+    parsed = parse_groups(((sessions.at[sid, "language"], masked[sid]) for sid in order), models=models,
+                          cache=cache, batch_size=batch_size, processes=processes)
     if progress:
         parsed = progress(parsed, "code", total=len(order))
     rows, stances = [], {}
@@ -58,7 +60,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
         matcher = matchers[language]
         text = sessions.at[sid, "text"]
-        found = _regex_by_doc(matcher, docs)
+        found = _regex_by_doc(matcher, masked[sid], regex_cache)
         for doc, turn, regex_matches in zip(docs, by_session[sid].itertuples(index=False), found):
             matcher(doc, regex_matches)
             bounds = seg_by_turn.get(turn.turn_id, [])
@@ -84,16 +86,45 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
 _JOIN = "\n\n\n"  # between turns joined for the regexes: a line break stops a match in practice
 
 
-def _regex_by_doc(matcher: CodebookMatcher, docs: list) -> list[list[tuple[int, int, str, str]]]:
-    """The regex matches of each doc (in its own offsets), from one pass over the docs joined:
-    a match running from one doc into the next is not a match of either."""
-    texts = [doc.text for doc in docs]
+class RegexCache:
+    """Regex matches per text, one JSON file per text under ``folder`` (None: nothing kept):
+    ``{regex source: [[start, end], ...]}``, the patterns of the current codebook only."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def matches(self, matcher: CodebookMatcher, text: str) -> list[tuple[int, int, str, str]]:
+        if self.folder is None:
+            return matcher.regex_matches(text)
+        # Keyed by the text and how regexes are compiled (CodebookMatcher: re.IGNORECASE).
+        key = hashlib.sha256(b"ignorecase\0" + text.encode()).hexdigest()
+        path = self.folder / f"{key}.json"
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}  # none yet, or damaged: computed again and overwritten
+        current = {regex.pattern for _, regex in matcher.regexes}
+        missing = current - set(known)
+        found = matcher.regex_matches(text, known)
+        if missing:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(handle)
+            Path(temporary).write_text(json.dumps({k: known[k] for k in sorted(current)}), encoding="utf-8")
+            os.replace(temporary, path)
+        return found
+
+
+def _regex_by_doc(matcher: CodebookMatcher, texts: list[str], cache: RegexCache) -> list[list[tuple[int, int, str, str]]]:
+    """The regex matches of each of a session's turns (``texts``, the docs' texts, in their own
+    offsets), from one pass over the turns joined: a match running from one turn into the
+    next is not a match of either."""
     starts, position = [], 0
     for text in texts:
         starts.append(position)
         position += len(text) + len(_JOIN)
-    found: list[list[tuple[int, int, str, str]]] = [[] for _ in docs]
-    for start, end, code, pattern in matcher.regex_matches(_JOIN.join(texts)):
+    found: list[list[tuple[int, int, str, str]]] = [[] for _ in texts]
+    for start, end, code, pattern in cache.matches(matcher, _JOIN.join(texts)):
         number = bisect.bisect_right(starts, start) - 1
         offset = starts[number]
         if end - offset <= len(texts[number]):

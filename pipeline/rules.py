@@ -77,15 +77,21 @@ class CodebookMatcher:
         self._stance = {strings.add(f"stance|{kind}"): kind for kind in STANCE_KINDS}
         self._codes = {strings.add(key): (rule.code, rule.pattern) for key, rule in self.rules.items()}
 
-    def regex_matches(self, text: str) -> list[tuple[int, int, str, str]]:
+    def regex_matches(self, text: str, known: dict[str, list] | None = None) -> list[tuple[int, int, str, str]]:
         """(start, end, code, pattern id) of every regex pattern's matches in ``text``.
 
-        Regexes cost a call each per text: over many short turns, it is cheaper to run them
-        once over a session's turns joined (see :func:`pipeline.coding`) and pass what they
-        found to :meth:`__call__`.
+        Python's ``re`` scans the whole text once per pattern, which makes regexes the costly
+        patterns. ``known`` maps a regex's source to its (start, end) matches in this very
+        text, from an earlier run; patterns missing from it are run and added to it, so after
+        a codebook edit only new or changed regexes scan the text.
         """
-        return [(match.start(), match.end(), rule.code, rule.pattern) for rule, regex in self.regexes
-                for match in regex.finditer(text) if match.end() > match.start()]
+        known = {} if known is None else known
+        found = []
+        for rule, regex in self.regexes:
+            if regex.pattern not in known:
+                known[regex.pattern] = [[m.start(), m.end()] for m in regex.finditer(text) if m.end() > m.start()]
+            found += [(start, end, rule.code, rule.pattern) for start, end in known[regex.pattern]]
+        return found
 
     def __call__(self, doc: Doc, regex_matches: list[tuple[int, int, str, str]] | None = None) -> Doc:
         """Set ``doc.spans["codes"]`` and ``doc.spans["stance"]``. ``regex_matches``, in the

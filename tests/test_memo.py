@@ -157,3 +157,32 @@ def test_a_report_of_an_earlier_policy_does_not_stay_behind(tmp_path):
     assert (out / "redaction_log.csv").is_file()
     flow.run(codebook, transcripts, out, privacy_policy="off")
     assert not (out / "redaction_log.csv").exists()
+
+
+def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path):
+    from types import SimpleNamespace
+
+    from pipeline.coding import RegexCache
+
+    class Fake:
+        def __init__(self, pattern, calls):
+            self.pattern, self.calls = pattern, calls
+
+        def finditer(self, text):
+            import re
+            self.calls.append(self.pattern)
+            return re.finditer(self.pattern, text)
+
+    calls = []
+    rule = SimpleNamespace(code="c", pattern="p1")
+    from pipeline.rules import CodebookMatcher
+
+    matcher = CodebookMatcher.__new__(CodebookMatcher)
+    matcher.regexes = [(rule, Fake(r"\bmesa\b", calls))]
+    cache = RegexCache(tmp_path / "regex")
+    text = "la mesa y otra mesa"
+    assert cache.matches(matcher, text) == [(3, 7, "c", "p1"), (15, 19, "c", "p1")]
+    matcher.regexes.append((SimpleNamespace(code="d", pattern="p2"), Fake(r"\botra\b", calls)))
+    assert cache.matches(matcher, text)[-1] == (10, 14, "d", "p2")
+    assert calls == [r"\bmesa\b", r"\botra\b"]  # the first pattern did not scan the text again
+    assert cache.matches(matcher, text) and calls == [r"\bmesa\b", r"\botra\b"]
