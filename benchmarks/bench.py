@@ -467,7 +467,7 @@ def summary(report: dict) -> str:
                      + (f"; manifest stages: {json.dumps(v['manifest_stages'])[:200]}" if v["manifest_stages"] else ""))
     rss = c["peak_rss"]
     growth = rss["growth"]
-    lines.append(f"  peak RSS of the pipeline runs (MB): "
+    lines.append("  peak RSS of the pipeline runs (MB): "
                  + ", ".join(f"{k} {v}" for k, v in rss["pipeline_mb_by_size"].items())
                  + (f"; {growth['from']}->{growth['to']}: RSS x{growth['rss_ratio']} for corpus "
                     f"x{growth['corpus_ratio']} (elasticity {growth['elasticity']})" if growth else "")

@@ -17,11 +17,8 @@ Each copy's normalised text is checked to be the original with exactly that chan
 
 from __future__ import annotations
 
-import copy as _copy
 import csv
-import io
 import re
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

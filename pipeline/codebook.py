@@ -225,7 +225,7 @@ def _read_code_files(folder: Path, problems: list[Problem]):
         data = document.data if document.data is not None else {}
         if not isinstance(data, dict) or set(data) - {"codes", "stance"} or not data:
             unknown = sorted(set(data) - {"codes", "stance"}) if isinstance(data, dict) else []
-            problems.append(Problem(document.path, f"must be a mapping with 'codes' and/or 'stance'"
+            problems.append(Problem(document.path, "must be a mapping with 'codes' and/or 'stance'"
                                     + (f", not {', '.join(map(repr, unknown))}." if unknown else "."),
                                     "See README.md, 'Codes'.", document.where(tuple(unknown[:1]))))
             continue

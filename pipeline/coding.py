@@ -16,14 +16,13 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline import schemas
 from pipeline.codebook import Codebook
+from pipeline.memo import write_atomic
 from pipeline.nlp import DocCache, load_pipeline, parse_groups
 from pipeline.rules import CodebookMatcher, classify, negated, segment_stance
 from pipeline.turns import RESPONDENT, mask_notes
@@ -107,11 +106,7 @@ class RegexCache:
         missing = current - set(known)
         found = matcher.regex_matches(text, known)
         if missing:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            os.close(handle)
-            Path(temporary).write_text(json.dumps({k: known[k] for k in sorted(current)}), encoding="utf-8")
-            os.replace(temporary, path)
+            write_atomic(path, json.dumps({k: known[k] for k in sorted(current)}).encode())
         return found
 
 

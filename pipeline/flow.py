@@ -15,9 +15,7 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import json
-import os
 import pickle
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -311,8 +309,7 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
     ids and labels (human coding is checked against them, the privacy allowlist holds them), the
     private names, the privacy policy and the pipeline itself. Not the codes' patterns: editing
     those reruns the coding stage onwards only."""
-    configured = book.evaluation.privacy.private_names
-    names = Path(private_names) if private_names else (codebook / Path(configured).expanduser() if configured else None)
+    names = _private_names_file(book.evaluation, codebook, private_names)
     codes = [(c.id, c.label.texts) for c in book.codes]
     key = memo.fingerprint({"transcripts": folder}, [codebook / "evaluation.yaml", names],
                            {"policy": policy, "codes": codes, "stage": "prepared"}, _versions())
@@ -345,11 +342,7 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
     # Stored without the in-memory map of redacted text (never written to disk); warnings are
     # stored as the manifest shows them, redacted.
     stored = Prepared(dataclasses.replace(guarded, replaced={}), segments, tuple(guarded.clean(p) for p in found))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    Path(temporary).write_bytes(pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
-    os.replace(temporary, path)
+    memo.write_atomic(path, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
     for older in path.parent.glob("*.pickle"):  # one entry: the cache does not grow with every edit
         if older != path:
             older.unlink()
@@ -378,8 +371,7 @@ def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, pr
     evaluation = _evaluation_or_none(codebook)
     if evaluation is None:
         return None
-    configured = evaluation.privacy.private_names
-    names = Path(private_names) if private_names else (codebook / Path(configured).expanduser() if configured else None)
+    names = _private_names_file(evaluation, codebook, private_names)
     return memo.fingerprint({"codebook": codebook, "transcripts": folder}, [names, out / MACHINE_FIGURES],
                             {"privacy": policy, "private_names": str(private_names or "")}, _versions())
 
@@ -417,13 +409,20 @@ def _allowlist(book: Codebook, transcripts: pd.DataFrame) -> list[str]:
     return terms + sorted(set(transcripts["institution"]) - {""})
 
 
+def _private_names_file(evaluation: Evaluation, codebook_dir: Path, override: Path | str | None) -> Path | None:
+    """``--private-names``, else ``privacy.private_names`` resolved against the codebook folder."""
+    if override is not None:
+        return Path(override)
+    configured = evaluation.privacy.private_names
+    return Path(codebook_dir) / Path(configured).expanduser() if configured else None
+
+
 def _private_names(book: Codebook, codebook_dir: Path, override: Path | str | None) -> tuple[str, ...]:
     """The names of the private names file (``--private-names``, else ``privacy.private_names``
     resolved against the codebook folder), or none if neither is given."""
-    configured = book.evaluation.privacy.private_names
-    if override is None and configured is None:
+    path = _private_names_file(book.evaluation, Path(codebook_dir), override)
+    if path is None:
         return ()
-    path = Path(override) if override is not None else Path(codebook_dir) / Path(configured).expanduser()
     if not path.is_file():
         source = "--private-names" if override is not None else "privacy.private_names in evaluation.yaml"
         raise InputError(Problem(str(path), f"the private names file given by {source} does not exist.",

@@ -13,6 +13,7 @@ Hidden files (a leading dot) are not inputs: editors and the parse cache keep th
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -69,6 +70,16 @@ def up_to_date(out: Path, fingerprint_: str) -> dict | None:
     return manifest
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so that a run stopped
+    halfway never leaves a half-written cache entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.replace(temporary, path)
+
+
 def frame_key(*parts) -> str:
     """A hash of tables (their columns and values, in order) and plain values."""
     digest = hashlib.sha256()
@@ -98,9 +109,7 @@ class TableCache:
             except (OSError, ValueError):
                 pass  # a damaged entry is computed again and overwritten
         frame = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(handle)
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        write_atomic(path, buffer.getvalue())
         return frame

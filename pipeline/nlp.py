@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import tempfile
 import unicodedata
 import warnings
 from pathlib import Path
@@ -27,6 +25,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from pipeline.errors import ModelError, PipelineWarning, Problem
+from pipeline.memo import write_atomic
 
 # Bump when the way texts are prepared for parsing changes, to invalidate old caches.
 CACHE_VERSION = "2"
@@ -152,13 +151,7 @@ class DocCache:
     def put(self, nlp: Language, texts: list[str], docs: list[Doc]) -> None:
         if self.folder is None:
             return
-        path = self._path(self.key(nlp, texts))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a run stopped halfway never leaves a half-written entry.
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(handle)
-        DocBin(docs=docs, store_user_data=False).to_disk(temporary)
-        os.replace(temporary, path)
+        write_atomic(self._path(self.key(nlp, texts)), DocBin(docs=docs, store_user_data=False).to_bytes())
 
 
 def parse_groups(

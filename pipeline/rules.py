@@ -10,9 +10,7 @@ no accents) kept in ``token.norm_``, so "Mesas de Trabajo" and "mesa de trabajo"
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from spacy.language import Language
@@ -21,7 +19,6 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from pipeline.codebook import Codebook, Pattern
-from pipeline.nlp import fold, lemma_table, set_norms  # noqa: F401  (part of this module's interface)
 
 STANCE_KINDS = ("positive", "negative", "negators", "hedges")
 # A negator governs a word at most this many tokens later, with no punctuation between.

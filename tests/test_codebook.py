@@ -6,7 +6,6 @@ import re
 
 import pydantic
 import pytest
-import yaml
 
 from pipeline.codebook import Pattern, load_codebook
 from pipeline.errors import ConfigError

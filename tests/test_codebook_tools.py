@@ -86,7 +86,6 @@ def test_the_manual_lists_every_code_and_question(tmp_path):
 
 
 def test_manual_escapes_what_it_shows(tmp_path):
-    codes = (tmp_path / "x")
     codebook, _ = write_evaluation(tmp_path)
     path = codebook / "codes.yaml"
     path.write_text(path.read_text().replace("We counted trainings, not changes.",

@@ -186,3 +186,14 @@ def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path)
     assert cache.matches(matcher, text)[-1] == (10, 14, "d", "p2")
     assert calls == [r"\bmesa\b", r"\botra\b"]  # the first pattern did not scan the text again
     assert cache.matches(matcher, text) and calls == [r"\bmesa\b", r"\botra\b"]
+
+
+def test_the_command_line_says_when_nothing_changed_and_force_reruns(tiny, tmp_path, capsys):
+    from pipeline.cli import main
+
+    argv = ["run", "--codebook", str(tiny[0]), "--transcripts", str(tiny[1]), "--out", str(tmp_path / "r")]
+    assert main(argv) == 0 and "Run complete." in capsys.readouterr().out
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "its outputs are up to date" in printed and "questions     " in printed
+    assert main([*argv, "--force"]) == 0 and "Run complete." in capsys.readouterr().out
