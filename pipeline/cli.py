@@ -187,6 +187,14 @@ def _figures_table(figures: dict) -> str:
         rule, model, base = (figures[s]["per_code"][code] for s in ("rules", "model", "baseline"))
         shown = "-" if model["alpha"] is None else f"{model['alpha']:.2f}"
         lines.append(f"{code:34}{model['support']:5}{rule['f1']:10.2f}{model['f1']:10.2f}{base['f1']:9.2f}{shown:>9}")
+    stance = figures.get("stance", {})
+    if "learned" in stance:
+        lines += ["", f"stance of {stance['passages']} coded passages ({stance['sessions']} sessions), against the coders:",
+                  f"{'':16}{'accuracy':>9}{'macro F1':>10}"]
+        for name in ("learned", "lexicon", "majority_class"):
+            lines.append(f"{name:16}{stance[name]['accuracy']:9.3f}{stance[name]['macro_f1']:10.3f}")
+    elif stance:
+        lines += ["", f"stance: {stance['note']} ({stance['passages']} passages)."]
     return "\n".join(lines)
 
 

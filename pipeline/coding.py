@@ -164,9 +164,10 @@ def _with_stance(rows: list[dict], stances: dict) -> list[dict]:
         if row.get("negated"):
             # A negated mention of the code itself ("no hubo coordinación") is a negative assessment.
             stance = classify(positives, negatives + 1)
+        stance_by = "lexicon"
         if row.get("human_stance"):
-            stance = row["human_stance"]
-        out.append({**row, "stance": stance, "hedged": hedged})
+            stance, stance_by = row["human_stance"], "coder"
+        out.append({**row, "stance": stance, "stance_by": stance_by, "hedged": hedged})
     return out
 
 
@@ -215,7 +216,7 @@ def code_segments(
     if suggest is not None:
         suggested = suggest(segments, codings)
         if len(suggested):
-            suggested = [{**row, "stance": stances.get(row["segment_id"], ("neutral",))[0],
+            suggested = [{**row, "stance": stances.get(row["segment_id"], ("neutral",))[0], "stance_by": "lexicon",
                           "hedged": stances.get(row["segment_id"], ("", False))[1]} for row in suggested]
             codings = pd.concat([codings, schemas.conform(suggested, schemas.CODINGS)], ignore_index=True)
     return schemas.conform(_resolve(codings), schemas.CODINGS)

@@ -143,6 +143,16 @@ class Suggestions(FrozenModel):
     seed: int = 0
 
 
+class StanceModel(FrozenModel):
+    """Where a coding's stance comes from when no person gave it (see :mod:`pipeline.stance`):
+    ``learned`` from the coders' stances, the ``lexicon``, or ``auto``: learned when the human
+    coding holds at least ``min_examples`` stances, else the lexicon."""
+
+    method: Literal["auto", "learned", "lexicon"] = "auto"
+    min_examples: int = Field(60, ge=2)
+    seed: int = 0
+
+
 class TranscriptsSettings(FrozenModel):
     """How the transcripts folder is read."""
 
@@ -205,7 +215,7 @@ class Triangulation(FrozenModel):
     include_suggestions: bool = False
     min_confidence: float = Field(0.8, ge=0, le=1)
     divergence_threshold: float = Field(0.6, gt=0.5, le=1)
-    min_stance_segments: int = Field(3, ge=1)
+    min_stance_sessions: int = Field(2, ge=1)
     strong: EvidenceLevel = EvidenceLevel(min_sessions=4, min_groups=3, min_methods=2, max_divergent_groups=0)
     moderate: EvidenceLevel = EvidenceLevel(min_sessions=2, min_groups=2, min_methods=1)
 
@@ -224,6 +234,7 @@ class Evaluation(FrozenModel):
     segmentation: Segmentation = Segmentation()
     nlp: NlpSettings = NlpSettings()
     suggestions: Suggestions = Suggestions()
+    stance_model: StanceModel = StanceModel()
     transcripts: TranscriptsSettings = TranscriptsSettings()
     privacy: PrivacySettings = PrivacySettings()
 

@@ -33,6 +33,8 @@ from pipeline.evaluate import evaluate_coder
 from pipeline.human import read_human_coding
 from pipeline.ingest import read_transcripts
 from pipeline.learn import review_queue, suggest_codes
+from pipeline.stance import STANCE_BY, assign_stances
+from pipeline.stance import cross_validate as cross_validate_stance
 from pipeline.reliability import measure_reliability, reliability_report
 from pipeline.manual import codebook_manual
 from pipeline.matrices import build_evidence_matrices
@@ -242,6 +244,9 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         suggest = _suggester(book, memo.TableCache(out / CACHE_FOLDER / "model"))
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
                                 progress=progress, **nlp)
+        judged = assign_stances(codings, segments, **evaluation.stance_model.model_dump(),
+                                cache=out / CACHE_FOLDER / "stance")
+        codings = judged.codings
         rubric = evaluation.triangulation
         matrices = build_evidence_matrices(segments, codings, codebook=book,
                                            include_suggestions=rubric.include_suggestions,
@@ -254,6 +259,8 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     marked = privacy.mark_unscanned if guarded.policy == "off" else (lambda files: files)
     found[:] = [guarded.clean(problem) for problem in found]
     counts = _counts(transcripts, turns, segments, codings)
+    counts["stance"] = {"method": judged.method, "learned_from": judged.examples,
+                        **{by: int((codings["stance_by"] == by).sum()) for by in STANCE_BY}}
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
     # Reports only some runs write (redact policy, two coders) are removed when a run does not.
     with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices", REDACTION_LOG, "reliability.html",
@@ -271,7 +278,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_csv("sessions.csv", _sessions_table(transcripts, turns, segments))
         staged.write_csv("segments.csv", segments)
         staged.write_csv("codings.csv", codings[["segment_id", "code", "source", "coder", "confidence", "stance",
-                                                 "status", "session_id", "start", "end", "match", "negated",
+                                                 "stance_by", "status", "session_id", "start", "end", "match", "negated",
                                                  "hedged", "memo"]])
         staged.write_csv("review_queue.csv", review_queue(codings, segments))
         staged.write_csv("unplaced_quotes.csv", unplaced)
@@ -543,9 +550,16 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     book, transcripts, turns, segments, human, nlp = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
     evaluation = book.evaluation
     codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)
-    return evaluate_coder(segments, codings, codebook=book, folds=folds,
-                          min_examples=evaluation.suggestions.min_examples, threshold=evaluation.suggestions.threshold,
-                          seed=evaluation.suggestions.seed)
+    figures = evaluate_coder(segments, codings, codebook=book, folds=folds,
+                             min_examples=evaluation.suggestions.min_examples,
+                             threshold=evaluation.suggestions.threshold, seed=evaluation.suggestions.seed)
+    # The coders' stances against the learned one and the lexicon's on the same passages.
+    lexicon = code_segments(transcripts, turns, segments, codebook=book, human=human.assign(stance=""), **nlp)
+    key = list(schemas.CODINGS.key)
+    coded = codings[codings["stance_by"] == "coder"].merge(
+        lexicon[key + ["stance"]].rename(columns={"stance": "lexicon_stance"}), on=key, how="left")
+    figures["stance"] = cross_validate_stance(coded, segments, folds=folds, seed=evaluation.stance_model.seed)
+    return figures
 
 
 def _machine_figures(out: Path) -> dict | None:

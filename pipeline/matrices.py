@@ -10,6 +10,10 @@ How people are counted: a cell counts coded *segments* (passages), distinct *ses
 focus group of six is one session and six participants, whether one or all of them spoke to
 the question). Which codings count is a setting: accepted codings (human and rules) by
 default, or also model suggestions at or above a confidence, always labelled as such.
+
+A segment's stance on a question combines the stances of the codings that make it evidence
+for that question (both positive and negative make it mixed); where a person gave a stance,
+only people's stances count (see :mod:`pipeline.stance`).
 """
 
 from __future__ import annotations
@@ -58,7 +62,11 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
         sources=("source", lambda s: ", ".join(sorted(set(s)))),
         stance=("stance", _segment_stance),
         suggested=("suggested", "all"),
-    ).reset_index()
+    )
+    # A person's stance on a passage outweighs what a model or the lexicon made of it.
+    by_coder = expanded[expanded["stance_by"] == "coder"].groupby(["segment_id", "question"], sort=True)["stance"]
+    grouped["stance"] = by_coder.agg(_segment_stance).reindex(grouped.index).fillna(grouped["stance"])
+    grouped = grouped.reset_index()
     meta = segments[["segment_id", "session_id", "stakeholder_group", "method", "region", "language",
                      "participants", "speaker", "start", "end", "text", "prompt"]]
     evidence = grouped.merge(meta, on="segment_id", how="left").assign(

@@ -53,10 +53,12 @@ def _counting(settings) -> str:
     return ("Counts are coded segments (passages of respondent speech), distinct sessions, and participants: the "
             "register's participants summed over those sessions (a focus group of six is one session and six "
             f"participants). Evidence is accepted coding (people and codebook rules); {suggestions}. A coding counts "
-            "for every question its code serves, its own and its parent codes'. Stance is read from the codebook's "
-            "stance vocabulary (words that mark a positive or negative assessment, with negation): it measures "
-            "wording, so a passage describing a problem in the context reads as negative. Read the quotes before "
-            "relying on a majority or a divergence.")
+            "for every question its code serves, its own and its parent codes'. A passage's stance is the coder's "
+            "where a person gave one, else a model's learned from the coders' stances, else the codebook's stance "
+            "vocabulary (column stance_by of codings.csv says which); the model and the vocabulary are often wrong "
+            "(make evaluate measures them), so read the quotes before relying on a majority or a divergence. "
+            "Majorities and divergences are judged on sessions, not segments: each session leans to the side of "
+            "its assessments on the question, so one long interview weighs as much as a short one.")
 
 
 def _quote_meta(row) -> str:
@@ -111,18 +113,22 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
     document.core_properties.created = document.core_properties.modified = datetime.datetime(2000, 1, 1)
     document.add_heading(title, level=1)
     document.add_paragraph(counting)
-    table = document.add_table(rows=1, cols=6)
+    table = document.add_table(rows=1, cols=7)
     table.style = "Table Grid"
-    for cell, heading in zip(table.rows[0].cells, ["Question", "Rating", "Sessions", "Groups", "Methods", "Diverging"]):
+    for cell, heading in zip(table.rows[0].cells, ["Question", "Rating", "Sessions", "Groups", "Methods", "Majority",
+                                                   "Diverging"]):
         cell.text = heading
     for q in questions:
         cells = table.add_row().cells
-        for cell, value in zip(cells, [q["id"], q["rating"], q["sessions"], q["groups"], q["methods"], q["diverging_groups"]]):
+        for cell, value in zip(cells, [q["id"], q["rating"], q["sessions"], q["groups"], q["methods"], q["majority"],
+                                       q["diverging_groups"]]):
             cell.text = str(value)
     for q in questions:
         document.add_heading(f"{q['id']}: {q['rating']}", level=2)
         document.add_paragraph(q["text"])
-        document.add_paragraph(q["why"])
+        document.add_paragraph(f"{q['why']} Sessions assessing it lean {q['positive_sessions']} positive, "
+                               f"{q['negative_sessions']} negative, {q['mixed_sessions']} mixed; majority {q['majority']}."
+                               + (f" Diverging: {q['diverging_groups']}." if q["diverging_groups"] else ""))
         if q["gaps"]:
             document.add_paragraph(f"Gaps: no evidence from {q['gaps']}.")
         for quote in q["quotes"]:

@@ -7,12 +7,15 @@ group is named, with its quotes); gaps (groups interviewed that said nothing on 
 for the evaluation as a whole, a saturation curve (new codes found as sessions are added, in
 register order).
 
-Divergence: the assessments on a question (positive, negative and mixed segments; a mixed one
-counts half for each side; neutral descriptions count for neither) have a clear majority when
-at least ``divergence_threshold`` of them share a stance; otherwise the question is
-``divided`` (contested), which is unresolved divergence. With a clear majority, a group
-diverges when it has at least ``min_stance_segments`` assessments on the question and at least
-``divergence_threshold`` of them take the opposite stance.
+Divergence is judged on sessions, the sources, not on segments: one long critical interview
+must not outweigh ten short favourable ones, and evaluators triangulate across sources. A
+session's stance on a question is the side its assessments lean to (positive, negative and mixed
+segments; a mixed one counts half for each side; neutral descriptions count for neither): even
+is ``mixed``, no assessment leaves the session out. The question has a clear majority when at
+least ``divergence_threshold`` of its assessing sessions share a stance (a mixed session counts
+half); otherwise it is ``divided`` (contested), which is unresolved divergence. With a clear
+majority, a stakeholder group diverges when at least ``min_stance_sessions`` of its sessions
+assess the question and at least ``divergence_threshold`` of them take the opposite stance.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from pipeline.config import EvidenceLevel
 
 RATINGS = ("strong", "moderate", "thin", "none")
 FINDINGS_COLUMNS = ["question", "criterion", "rating", "why", "segments", "sessions", "participants", "groups",
-                    "methods", "regions", "positive", "negative", "mixed", "neutral", "majority",
+                    "methods", "regions", "positive", "negative", "mixed", "neutral", "positive_sessions",
+                    "negative_sessions", "mixed_sessions", "majority",
                     "diverging_groups", "gaps"]
 
 
@@ -51,21 +55,35 @@ def _weights(stances: pd.Series) -> tuple[float, float]:
     return float(positive), float(negative)
 
 
-def divergence(evidence: pd.DataFrame, threshold: float, min_segments: int) -> tuple[str, dict[str, float]]:
-    """(majority stance, {group: share of its assessments opposing it}) for one question's evidence."""
-    positive, negative = _weights(evidence["stance"])
+def session_stances(evidence: pd.DataFrame) -> pd.DataFrame:
+    """(session_id, stakeholder_group, stance): where each session that assesses the question leans."""
+    assessed = evidence[evidence["stance"] != "neutral"]
+    stance = assessed["stance"].astype(str).to_numpy()
+    weights = assessed.assign(positive=(stance == "positive") + 0.5 * (stance == "mixed"),
+                              negative=(stance == "negative") + 0.5 * (stance == "mixed"))
+    sums = weights.groupby(["session_id", "stakeholder_group"], sort=True)[["positive", "negative"]].sum()
+    lean = pd.Series("mixed", index=sums.index)
+    lean[sums["positive"] > sums["negative"]] = "positive"
+    lean[sums["negative"] > sums["positive"]] = "negative"
+    return lean.rename("stance").reset_index()
+
+
+def divergence(evidence: pd.DataFrame, threshold: float, min_sessions: int) -> tuple[str, dict[str, float]]:
+    """(majority stance, {group: share of its assessing sessions opposing it}) for one question's
+    evidence (rows with ``session_id``, ``stakeholder_group`` and ``stance``)."""
+    sessions = session_stances(evidence)
+    positive, negative = _weights(sessions["stance"])
     if not positive and not negative:
         return "neutral", {}
     if max(positive, negative) / (positive + negative) < threshold:
         return "divided", {}
     majority = "positive" if positive > negative else "negative"
     shares = {}
-    for group, own in evidence.groupby("stakeholder_group", sort=True):
-        assessed = own[own["stance"] != "neutral"]
-        if len(assessed) < min_segments:
+    for group, own in sessions.groupby("stakeholder_group", sort=True):
+        if len(own) < min_sessions:
             continue
-        group_positive, group_negative = _weights(assessed["stance"])
-        share = (group_negative if majority == "positive" else group_positive) / len(assessed)
+        group_positive, group_negative = _weights(own["stance"])
+        share = (group_negative if majority == "positive" else group_positive) / len(own)
         if share >= threshold:
             shares[group] = round(share, 3)
     return majority, shares
@@ -87,7 +105,8 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
                   "participants": int(sessions["participants"].sum()),
                   "groups": own["stakeholder_group"].nunique(), "methods": own["method"].nunique(),
                   "regions": own.loc[own["region"] != "", "region"].nunique()}
-        majority, diverging = divergence(own, rubric.divergence_threshold, rubric.min_stance_segments)
+        majority, diverging = divergence(own, rubric.divergence_threshold, rubric.min_stance_sessions)
+        leaning = session_stances(own)["stance"].value_counts()
         unresolved = len(diverging) + (1 if majority == "divided" else 0)
         if _meets(rubric.strong, counts["sessions"], counts["groups"], counts["methods"], unresolved):
             rating, level = "strong", rubric.strong
@@ -101,8 +120,9 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
         rows.append({
             "question": question.id, "criterion": question.criterion, "rating": rating,
             "why": _why(rating, level, counts["sessions"], counts["groups"], counts["methods"], unresolved)
-                   + (" The groups' assessments are divided: no clear majority stance." if majority == "divided" else ""),
+                   + (" The sessions' assessments are divided: no clear majority stance." if majority == "divided" else ""),
             **counts, **{s: int(stance.get(s, 0)) for s in ("positive", "negative", "mixed", "neutral")},
+            **{f"{s}_sessions": int(leaning.get(s, 0)) for s in ("positive", "negative", "mixed")},
             "majority": majority,
             "diverging_groups": "; ".join(f"{g} ({share:.0%})" for g, share in diverging.items()),
             "gaps": ", ".join(g for g in interviewed if g not in set(own["stakeholder_group"])),

@@ -102,7 +102,9 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
     assert main(["evaluate-coder", "--codebook", str(SAMPLE_CODEBOOK), "--transcripts", str(SAMPLE_TRANSCRIPTS),
                  "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c")]) == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
-    assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold"}
+    assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance"}
+    assert figures["stance"]["passages"] > 50 and figures["stance"]["folds"] == 2
+    assert set(figures["stance"]["learned"]) == set(figures["stance"]["lexicon"]) == {"accuracy", "macro_f1"}
     for source in ("rules", "model", "baseline"):
         assert set(figures[source]) == {"micro", "macro", "per_code"}
         assert set(figures[source]["micro"]) == {"precision", "recall", "f1"}

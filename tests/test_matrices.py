@@ -113,10 +113,32 @@ def test_matrix_totals_equal_the_codings_they_count(tmp_path_factory, rows):
     assert set(findings["rating"]) <= {"strong", "moderate", "thin", "none"}
 
 
+def _assessments(*sessions):
+    """Evidence rows from (session, group, [stances])."""
+    return pd.DataFrame([{"session_id": sid, "stakeholder_group": group, "stance": stance}
+                         for sid, group, stances in sessions for stance in stances])
+
+
 def test_divergence_names_the_group_that_disagrees():
-    evidence = pd.DataFrame({
-        "stakeholder_group": ["a"] * 5 + ["b"] * 5 + ["c"] * 3,
-        "stance": ["positive"] * 5 + ["positive"] * 4 + ["neutral"] + ["negative"] * 3})
-    assert divergence(evidence, 0.6, 3) == ("positive", {"c": 1.0})
-    divided = pd.DataFrame({"stakeholder_group": ["a"] * 4 + ["b"] * 4, "stance": ["positive"] * 4 + ["negative"] * 4})
-    assert divergence(divided, 0.6, 3) == ("divided", {})
+    evidence = _assessments(("s1", "a", ["positive"] * 3), ("s2", "a", ["positive", "neutral"]),
+                            ("s3", "b", ["positive", "negative", "positive"]), ("s4", "b", ["positive"]),
+                            ("s5", "c", ["negative"]), ("s6", "c", ["negative", "mixed"]),
+                            ("s7", "d", ["positive"]))
+    assert divergence(evidence, 0.6, 2) == ("positive", {"c": 1.0})
+    # "d" has one assessing session only: not judged.
+    assert divergence(evidence.replace({"stance": {"positive": "negative", "negative": "positive"}}), 0.6, 2) \
+        == ("negative", {"c": 1.0})
+    divided = _assessments(("s1", "a", ["positive"]), ("s2", "a", ["positive"]), ("s3", "b", ["negative"]),
+                           ("s4", "b", ["negative"]))
+    assert divergence(divided, 0.6, 2) == ("divided", {})
+
+
+def test_sessions_not_segments_make_the_majority():
+    # One long critical interview does not outweigh three favourable ones.
+    evidence = _assessments(("s1", "a", ["negative"] * 12), ("s2", "b", ["positive"]), ("s3", "b", ["positive"]),
+                            ("s4", "c", ["positive", "neutral"]))
+    assert divergence(evidence, 0.6, 2)[0] == "positive"
+    # A session whose assessments are even counts half for each side: 1.5 of 3 is divided.
+    even = _assessments(("s1", "a", ["positive", "negative"]), ("s2", "b", ["positive"]), ("s3", "c", ["negative"]))
+    assert divergence(even, 0.6, 2)[0] == "divided"
+    assert divergence(_assessments(("s1", "a", ["neutral"])), 0.6, 2) == ("neutral", {})
