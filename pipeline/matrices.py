@@ -31,7 +31,7 @@ EVIDENCE_COLUMNS = ["segment_id", "question", "criterion", "codes", "sources", "
                     "end", "text", "prompt", "suggested"]
 
 
-def _segment_stance(stances: pd.Series) -> str:
+def _segment_stance(stances) -> str:
     found = set(stances)
     if "mixed" in found or {"positive", "negative"} <= found:
         return "mixed"
@@ -57,16 +57,25 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
     expanded = counted.assign(question=counted["code"].map(questions_of)).explode("question").dropna(subset=["question"])
     if expanded.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    grouped = expanded.groupby(["segment_id", "question"], sort=True).agg(
-        codes=("code", lambda c: ", ".join(sorted(set(c)))),
-        sources=("source", lambda s: ", ".join(sorted(set(s)))),
-        stance=("stance", _segment_stance),
-        suggested=("suggested", "all"),
-    )
-    # A person's stance on a passage outweighs what a model or the lexicon made of it.
-    by_coder = expanded[expanded["stance_by"] == "coder"].groupby(["segment_id", "question"], sort=True)["stance"]
-    grouped["stance"] = by_coder.agg(_segment_stance).reindex(grouped.index).fillna(grouped["stance"])
-    grouped = grouped.reset_index()
+    # Plain dictionaries: a pandas aggregation with Python functions per (segment, question)
+    # group took seconds on a large corpus.
+    found: dict[tuple[str, str], list] = {}
+    for segment_id, question, code, source, stance, by, suggested in zip(*(expanded[c].tolist() for c in (
+            "segment_id", "question", "code", "source", "stance", "stance_by", "suggested"))):
+        entry = found.setdefault((segment_id, question), [set(), set(), [], [], True])
+        entry[0].add(code)
+        entry[1].add(source)
+        # A person's stance on a passage outweighs what a model or the lexicon made of it.
+        (entry[3] if by == "coder" else entry[2]).append(stance)
+        entry[4] = entry[4] and bool(suggested)
+    keys = sorted(found)
+    grouped = pd.DataFrame({
+        "segment_id": [k[0] for k in keys], "question": [k[1] for k in keys],
+        "codes": [", ".join(sorted(found[k][0])) for k in keys],
+        "sources": [", ".join(sorted(found[k][1])) for k in keys],
+        "stance": [_segment_stance(found[k][3] or found[k][2]) for k in keys],
+        "suggested": [found[k][4] for k in keys],
+    })
     meta = segments[["segment_id", "session_id", "stakeholder_group", "method", "region", "language",
                      "participants", "speaker", "start", "end", "text", "prompt"]]
     evidence = grouped.merge(meta, on="segment_id", how="left").assign(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.render import render
+from pipeline.xlsx import workbook
 
 QUOTES_PER_QUESTION = 8
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)
@@ -34,7 +35,7 @@ _DOC_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:
 
 def _stable_zip(data: bytes) -> bytes:
     """The same zip with every entry at a fixed time, in name order, and the document's own
-    created/modified stamps fixed (openpyxl writes the save time): byte-identical reruns."""
+    created/modified stamps fixed (python-docx writes the save time): byte-identical reruns."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for name in sorted(source.namelist()):
@@ -139,29 +140,6 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
     return _stable_zip(buffer.getvalue())
 
 
-def _cell(value):
-    """A value as openpyxl writes it: missing values as empty cells, numpy scalars as Python ones."""
-    if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
-    from openpyxl import Workbook
-
-    # Write-only mode streams rows to the file instead of building every cell object first.
-    book = Workbook(write_only=True)
-    for name, frame in tables.items():
-        sheet = book.create_sheet(title=name[:31])
-        sheet.append([str(c) for c in frame.columns])
-        for row in zip(*(frame[c].tolist() for c in frame.columns)):
-            sheet.append([_cell(v) for v in row])
-    book.properties.created = book.properties.modified = datetime.datetime(2000, 1, 1)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _stable_zip(buffer.getvalue())
-
-
 def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[str, str]:
     coded = evidence.groupby("segment_id")["codes"].agg(lambda c: ", ".join(sorted(set(", ".join(c).split(", ")))))
     pages = {}
@@ -262,7 +240,7 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     files["triangulation_report.docx"] = _docx(context["page"]["title"], counting, questions)
     sheets = {"findings": findings, **{k: v for k, v in matrices.items() if k != "evidence"},
               "quotes": evidence, "saturation": saturation_curve}
-    files["matrices.xlsx"] = _xlsx(sheets)
+    files["matrices.xlsx"] = workbook(sheets)
     for name, frame in sheets.items():
         files[f"matrices/{name}.csv"] = frame.to_csv(index=False, lineterminator="\n")
     files["evidence.json"] = json.dumps({name: frame.to_dict("records") for name, frame in sheets.items()},

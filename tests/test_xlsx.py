@@ -1,0 +1,54 @@
+"""The workbook writer: what goes in comes back out, through openpyxl, in both its modes."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from pipeline.xlsx import column_letters, workbook
+
+
+def test_column_letters():
+    assert [column_letters(n) for n in (0, 25, 26, 51, 52, 701, 702)] == ["A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_values_come_back_as_written(read_only):
+    frame = pd.DataFrame({
+        "text": ["plain", " leading and trailing ", "<b>markup</b> & \"quotes\"", "ñandú, acción", "", None],
+        "count": np.arange(6, dtype="int64"),
+        "share": [0.5, 1 / 3, float("nan"), 2.0, -1e-9, 1e20],
+        "flag": [True, False, True, False, True, False],
+        "stance": pd.array(["positive", "negative", None, "mixed", "neutral", "x\x0by"], dtype="string"),
+    })
+    book = openpyxl.load_workbook(io.BytesIO(workbook({"a sheet name longer than thirty-one chars": frame,
+                                                       "other": frame.head(0)})), read_only=read_only)
+    assert book.sheetnames == ["a sheet name longer than thirty", "other"]
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    assert rows[0] == ("text", "count", "share", "flag", "stance")
+    assert [r[0] for r in rows[1:]] == ["plain", " leading and trailing ", "<b>markup</b> & \"quotes\"",
+                                        "ñandú, acción", None, None]
+    assert [r[1] for r in rows[1:]] == [0, 1, 2, 3, 4, 5]
+    assert [r[2] for r in rows[1:]] == [0.5, 1 / 3, None, 2, -1e-9, 1e20]
+    assert [r[3] for r in rows[1:]] == [True, False, True, False, True, False]
+    assert [r[4] for r in rows[1:]] == ["positive", "negative", None, "mixed", "neutral", "xy"]
+    assert list(book.worksheets[1].iter_rows(values_only=True)) == [("text", "count", "share", "flag", "stance")]
+
+
+def test_the_file_is_the_same_bytes_every_time():
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    first = workbook({"t": frame})
+    assert first == workbook({"t": frame})
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+        assert archive.namelist() == sorted(archive.namelist())
+
+
+def test_sheet_names_that_clash_once_cut_are_refused():
+    with pytest.raises(ValueError, match="31 characters"):
+        workbook({"x" * 31 + "a": pd.DataFrame(), "x" * 31 + "b": pd.DataFrame()})
