@@ -14,8 +14,10 @@ saying why. Stance comes from the codebook's stance vocabulary, with negation.
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
 import hashlib
 import json
+import multiprocessing
 from pathlib import Path
 
 import pandas as pd
@@ -48,16 +50,17 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
               for sid in order}
     regex_cache = RegexCache(cache.folder.parent / "regex" if cache.folder is not None else None)
 
+    for language in sorted({sessions.at[sid, "language"] for sid in order}):
+        matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
+    regex_cache.fill(matchers, [(sessions.at[sid, "language"], _JOIN.join(masked[sid])) for sid in order],
+                     processes=processes)
     parsed = parse_groups(((sessions.at[sid, "language"], masked[sid]) for sid in order), models=models,
                           cache=cache, batch_size=batch_size, processes=processes)
     if progress:
         parsed = progress(parsed, "code", total=len(order))
     rows, stances = [], {}
     for docs, sid in zip(parsed, order):
-        language = sessions.at[sid, "language"]
-        if language not in matchers:
-            matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
-        matcher = matchers[language]
+        matcher = matchers[sessions.at[sid, "language"]]
         text = sessions.at[sid, "text"]
         found = _regex_by_doc(matcher, masked[sid], regex_cache)
         for doc, turn, regex_matches in zip(docs, by_session[sid].itertuples(index=False), found):
@@ -92,12 +95,14 @@ class RegexCache:
     def __init__(self, folder: Path | None):
         self.folder = folder
 
+    def _path(self, text: str) -> Path:
+        # Keyed by the text and how regexes are compiled (CodebookMatcher: re.IGNORECASE).
+        return self.folder / f"{hashlib.sha256(b'ignorecase' + bytes(1) + text.encode()).hexdigest()}.json"
+
     def matches(self, matcher: CodebookMatcher, text: str) -> list[tuple[int, int, str, str]]:
         if self.folder is None:
             return matcher.regex_matches(text)
-        # Keyed by the text and how regexes are compiled (CodebookMatcher: re.IGNORECASE).
-        key = hashlib.sha256(b"ignorecase\0" + text.encode()).hexdigest()
-        path = self.folder / f"{key}.json"
+        path = self._path(text)
         try:
             known = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -108,6 +113,44 @@ class RegexCache:
         if missing:
             write_atomic(path, json.dumps({k: known[k] for k in sorted(current)}).encode())
         return found
+
+
+    def _missing(self, matcher: CodebookMatcher, text: str) -> bool:
+        try:
+            known = json.loads(self._path(text).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return True
+        return not {regex.pattern for _, regex in matcher.regexes} <= set(known)
+
+    def fill(self, matchers: dict[str, CodebookMatcher], texts: list[tuple[str, str]], *, processes: int = 1) -> int:
+        """Scan the ``(language, text)`` items whose matches are not all cached yet, in up to
+        ``processes`` forked worker processes that write the cache (``re`` holds the GIL, so
+        threads would not help); returns how many were scanned."""
+        if self.folder is None:
+            return 0
+        missing = [(language, text) for language, text in texts if self._missing(matchers[language], text)]
+        if processes <= 1 or len(missing) < 8 or "fork" not in multiprocessing.get_all_start_methods():
+            for language, text in missing:
+                self.matches(matchers[language], text)
+            return len(missing)
+        global _FORKED
+        _FORKED = (self, matchers)  # workers inherit the compiled patterns by forking
+        try:
+            context = multiprocessing.get_context("fork")
+            with concurrent.futures.ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+                for _ in pool.map(_scan_in_worker, missing, chunksize=4):
+                    pass
+        finally:
+            _FORKED = None
+        return len(missing)
+
+
+_FORKED: tuple[RegexCache, dict[str, CodebookMatcher]] | None = None
+
+
+def _scan_in_worker(item: tuple[str, str]) -> None:
+    cache, matchers = _FORKED
+    cache.matches(matchers[item[0]], item[1])
 
 
 def _regex_by_doc(matcher: CodebookMatcher, texts: list[str], cache: RegexCache) -> list[list[tuple[int, int, str, str]]]:

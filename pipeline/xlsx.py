@@ -64,15 +64,42 @@ def _plain(value):
     return value
 
 
+def _column_cells(letter: str, values: list, kind: str) -> list[str]:
+    """The cells of one column, rows 2 onwards; by the column's kind where all values share it."""
+    if kind == "text":
+        out = []
+        for number, value in enumerate(values, 2):
+            if isinstance(value, str) and value:
+                text = escape(_ILLEGAL.sub("", value))
+                space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+                out.append(f'<c r="{letter}{number}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
+            else:  # "", or missing however the dtype spells it (None, NaN, pd.NA)
+                out.append(_cell(f"{letter}{number}", _plain(value)))
+        return out
+    if kind == "int":
+        return [f'<c r="{letter}{number}"><v>{value}</v></c>' for number, value in enumerate(values, 2)]
+    return [_cell(f"{letter}{number}", _plain(value)) for number, value in enumerate(values, 2)]
+
+
+def _kind(series: pd.Series) -> str:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "other"
+    if pd.api.types.is_integer_dtype(dtype) and not series.hasnans:
+        return "int"
+    if pd.api.types.is_string_dtype(dtype):
+        return "text"
+    return "other"
+
+
 def sheet_xml(frame: pd.DataFrame) -> str:
-    columns = [column_letters(i) for i in range(len(frame.columns))]
-    rows = [[str(c) for c in frame.columns], *zip(*(frame[c].tolist() for c in frame.columns))]
-    last = f"{columns[-1] if columns else 'A'}{len(rows)}"
+    letters = [column_letters(i) for i in range(len(frame.columns))]
+    header = "".join(_cell(f"{letter}1", str(c)) for letter, c in zip(letters, frame.columns))
+    columns = [_column_cells(letter, frame[c].tolist(), _kind(frame[c])) for letter, c in zip(letters, frame.columns)]
+    last = f"{letters[-1] if letters else 'A'}{len(frame) + 1}"
     parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}">'
-             f'<dimension ref="A1:{last}"/><sheetData>']
-    for number, row in enumerate(rows, 1):
-        cells = "".join(_cell(f"{letter}{number}", _plain(value)) for letter, value in zip(columns, row))
-        parts.append(f'<row r="{number}">{cells}</row>')
+             f'<dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>']
+    parts += [f'<row r="{number}">{"".join(cells)}</row>' for number, cells in enumerate(zip(*columns), 2)]
     parts.append("</sheetData></worksheet>")
     return "".join(parts)
 

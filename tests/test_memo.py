@@ -197,3 +197,24 @@ def test_the_command_line_says_when_nothing_changed_and_force_reruns(tiny, tmp_p
     printed = capsys.readouterr().out
     assert "its outputs are up to date" in printed and "questions     " in printed
     assert main([*argv, "--force"]) == 0 and "Run complete." in capsys.readouterr().out
+
+
+def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
+    from pipeline.coding import RegexCache
+    from pipeline.codebook import load_codebook
+    from pipeline.nlp import load_pipeline
+    from pipeline.rules import CodebookMatcher
+
+    from conftest import SAMPLE_CODEBOOK
+
+    matcher = CodebookMatcher(load_pipeline("es", None), load_codebook(SAMPLE_CODEBOOK), "es")
+    texts = [("es", f"La policía {n} hizo operativos con la fiscalía; copia {n}.") for n in range(12)]
+    one, two = RegexCache(tmp_path / "one"), RegexCache(tmp_path / "two")
+    assert one.fill({"es": matcher}, texts, processes=1) == 12
+    assert two.fill({"es": matcher}, texts, processes=2) == 12
+    files = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert len(files) == 12 and files == sorted(p.name for p in (tmp_path / "two").iterdir())
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert two.fill({"es": matcher}, texts, processes=2) == 0  # all cached: nothing scanned
+    assert [m for _, t in texts for m in two.matches(matcher, t)] == [m for _, t in texts for m in one.matches(matcher, t)]
