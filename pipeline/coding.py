@@ -94,6 +94,15 @@ class RegexCache:
 
     def __init__(self, folder: Path | None):
         self.folder = folder
+        self._checked: dict[Path, dict] = {}  # complete entries :meth:`fill` read, until used
+
+    def _read(self, path: Path) -> dict:
+        if path in self._checked:
+            return self._checked.pop(path)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # none yet, or damaged: computed again and overwritten
 
     def _path(self, text: str) -> Path:
         # Keyed by the text and how regexes are compiled (CodebookMatcher: re.IGNORECASE).
@@ -103,10 +112,7 @@ class RegexCache:
         if self.folder is None:
             return matcher.regex_matches(text)
         path = self._path(text)
-        try:
-            known = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            known = {}  # none yet, or damaged: computed again and overwritten
+        known = self._read(path)
         current = {regex.pattern for _, regex in matcher.regexes}
         missing = current - set(known)
         found = matcher.regex_matches(text, known)
@@ -114,13 +120,13 @@ class RegexCache:
             write_atomic(path, json.dumps({k: known[k] for k in sorted(current)}).encode())
         return found
 
-
     def _missing(self, matcher: CodebookMatcher, text: str) -> bool:
-        try:
-            known = json.loads(self._path(text).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return True
-        return not {regex.pattern for _, regex in matcher.regexes} <= set(known)
+        path = self._path(text)
+        known = self._read(path)
+        if {regex.pattern for _, regex in matcher.regexes} <= set(known):
+            self._checked[path] = known  # kept for :meth:`matches`, which comes next
+            return False
+        return True
 
     def fill(self, matchers: dict[str, CodebookMatcher], texts: list[tuple[str, str]], *, processes: int = 1) -> int:
         """Scan the ``(language, text)`` items whose matches are not all cached yet, in up to
