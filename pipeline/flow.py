@@ -253,9 +253,6 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                                            min_confidence=rubric.min_confidence)
         findings = triangulate(matrices["evidence"], transcripts, codebook=book)
         curve = saturation(matrices["evidence"], transcripts, codings)
-        reports = render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
-                                 matrices=matrices, findings=findings, saturation_curve=curve, codebook=book,
-                                 language=evaluation.evaluation.languages[0])
     marked = privacy.mark_unscanned if guarded.policy == "off" else (lambda files: files)
     found[:] = [guarded.clean(problem) for problem in found]
     counts = _counts(transcripts, turns, segments, codings)
@@ -265,7 +262,11 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     # Reports only some runs write (redact policy, two coders) are removed when a run does not.
     with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices", REDACTION_LOG, "reliability.html",
                                    "reliability.json")) as staged:
-        for name, content in marked(reports).items():
+        # Each report is written as soon as it is built (see pipeline.report).
+        for name, content in render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
+                                            matrices=matrices, findings=findings, saturation_curve=curve,
+                                            codebook=book, language=evaluation.evaluation.languages[0]):
+            content = marked({name: content})[name]
             if isinstance(content, bytes):
                 staged.path(name).write_bytes(content)
             else:

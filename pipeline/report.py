@@ -1,7 +1,8 @@
 """Stage 6, render: the evidence matrices and the triangulation report, as files.
 
-``render_reports`` returns every report as ``{file name: text or bytes}``; the flow writes
-them atomically. HTML is self-contained (inline CSS and script, no network request) and every
+``render_reports`` yields every report as ``(file name, text or bytes)``, one at a time, so
+the flow writes each (atomically, with the others) before the next is built and a large
+evaluation never holds every report in memory at once. HTML is self-contained (inline CSS and script, no network request) and every
 quote is escaped text: data reaches the page as JSON in a ``<script type="application/json">``
 block and is put on the page with ``textContent``, never as markup. Spreadsheets and Word
 files are written with fixed timestamps so that the same input gives the same bytes.
@@ -14,6 +15,7 @@ import io
 import json
 import re
 import zipfile
+from typing import Iterator
 
 import pandas as pd
 
@@ -148,9 +150,12 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
     return _stable_zip(buffer.getvalue())
 
 
-def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[str, str]:
-    coded = evidence.groupby("segment_id")["codes"].agg(lambda c: ", ".join(sorted(set(", ".join(c).split(", ")))))
-    pages = {}
+def _transcript_pages(transcripts, turns, segments, evidence, language) -> Iterator[tuple[str, str]]:
+    # Which codes mark each segment, over all its questions (dictionaries: a pandas aggregation
+    # with a Python function per segment is slow on a large corpus).
+    codes_by_segment: dict[str, set] = {}
+    for segment_id, codes in zip(evidence["segment_id"].tolist(), evidence["codes"].tolist()):
+        codes_by_segment.setdefault(segment_id, set()).update(codes.split(", "))
     # Plain tuples: iterating pandas rows of Arrow-backed strings is slow on a large corpus.
     ordered = segments.sort_values("start", kind="stable")
     segments_of: dict[str, list] = {}
@@ -160,7 +165,7 @@ def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[
     for session_id, speaker, role, start, end, turn_id in zip(
             *(turns[c].tolist() for c in ("session_id", "speaker", "role", "start", "end", "turn_id"))):
         turns_of.setdefault(session_id, []).append((speaker, role, start, end, turn_id))
-    codes_of = coded.to_dict()
+    codes_of = {segment_id: ", ".join(sorted(codes)) for segment_id, codes in codes_by_segment.items()}
     for session in transcripts.itertuples(index=False):
         text = session.text
         rendered = []
@@ -175,20 +180,20 @@ def _transcript_pages(transcripts, turns, segments, evidence, language) -> dict[
             if turn_end > cursor:
                 pieces.append({"text": text[cursor:turn_end], "segment": None})
             rendered.append({"speaker": speaker or "respondent", "role": role, "pieces": pieces})
-        pages[f"transcripts/{session.session_id}.html"] = render("transcript.html.j2", {
+        yield f"transcripts/{session.session_id}.html", render("transcript.html.j2", {
             "page": {"title": f"Transcript {session.session_id}", "language": session.language,
                      "subtitle": f"{session.stakeholder_group} · {session.method} · {session.region or 'no region'}"},
             "meta": f"{session.participants} participant(s) · {session.language} · synthetic or anonymised transcript; "
                     f"coded passages are underlined, the linked passage is highlighted.",
             "turns": rendered})
-    return pages
 
 
 def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str, pd.DataFrame],
                    findings: pd.DataFrame, saturation_curve: pd.DataFrame, codebook: Codebook,
-                   language: str = "en") -> dict[str, str | bytes]:
-    """Every report file: ``evidence_matrix.html``, ``transcripts/*.html``, ``triangulation_report``
-    (``.html``, ``.md``, ``.docx``), ``matrices.xlsx``, one CSV per matrix, ``evidence.json``."""
+                   language: str = "en") -> Iterator[tuple[str, str | bytes]]:
+    """Every report file, one at a time: ``evidence_matrix.html``, ``transcripts/*.html``,
+    ``triangulation_report`` (``.html``, ``.md``, ``.docx``), ``matrices.xlsx``, one CSV per
+    matrix, ``evidence.json``."""
     evaluation = codebook.evaluation
     settings = evaluation.triangulation
     evidence = matrices["evidence"]
@@ -233,25 +238,25 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     page = {"title": f"Evidence matrix: {title}", "language": language,
             "subtitle": f"{len(transcripts)} sessions · {int(transcripts['participants'].sum())} participants · "
                         f"{evidence['segment_id'].nunique() if len(evidence) else 0} coded segments"}
-    files: dict[str, str | bytes] = {"evidence_matrix.html": render("evidence_matrix.html.j2", {
+    yield "evidence_matrix.html", render("evidence_matrix.html.j2", {
         "page": page, "counting": counting, "filters": filters, "criteria": criteria, "other_tables": tables,
         "groups": [{"id": g, "label": groups[g], "short": g.replace("_", " ")} for g in interviewed],
         "data_json": _safe_json({"evidence": evidence_rows, "groups": groups}),
-    })}
-    files |= _transcript_pages(transcripts, turns, segments, evidence, language)
+    })
+    del evidence_rows
+    yield from _transcript_pages(transcripts, turns, segments, evidence, language)
     questions = _question_context(codebook, findings, evidence, language)
     context = {"page": {"title": f"Triangulation report: {title}", "language": language,
                         "subtitle": f"{len(transcripts)} sessions · strength of evidence per evaluation question"},
                "counting": counting, "questions": questions, "saturation_svg": _saturation_svg(saturation_curve)}
-    files["triangulation_report.html"] = render("triangulation.html.j2", context)
-    files["triangulation_report.md"] = render("triangulation.md.j2", context)
-    files["triangulation_report.docx"] = _docx(context["page"]["title"], counting, questions)
+    yield "triangulation_report.html", render("triangulation.html.j2", context)
+    yield "triangulation_report.md", render("triangulation.md.j2", context)
+    yield "triangulation_report.docx", _docx(context["page"]["title"], counting, questions)
     sheets = {"findings": findings, **{k: v for k, v in matrices.items() if k != "evidence"},
               "quotes": evidence, "saturation": saturation_curve}
-    files["matrices.xlsx"] = workbook(sheets)
+    yield "matrices.xlsx", workbook(sheets)
     for name, frame in sheets.items():
-        files[f"matrices/{name}.csv"] = frame.to_csv(index=False, lineterminator="\n")
+        yield f"matrices/{name}.csv", frame.to_csv(index=False, lineterminator="\n")
     # No indentation: Python's JSON encoder in C only serves unindented output (6x faster).
-    files["evidence.json"] = json.dumps({name: _records(frame) for name, frame in sheets.items()},
-                                        ensure_ascii=False, sort_keys=True, default=str) + "\n"
-    return files
+    yield "evidence.json", json.dumps({name: _records(frame) for name, frame in sheets.items()},
+                                      ensure_ascii=False, sort_keys=True, default=str) + "\n"
