@@ -25,8 +25,8 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.codebook import Codebook
 from pipeline.memo import write_atomic
-from pipeline.nlp import DocCache, load_pipeline, parse_groups
-from pipeline.rules import CodebookMatcher, classify, negated, segment_stance
+from pipeline.nlp import DocCache, load_pipeline, parse_groups, parse_identity
+from pipeline.rules import NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, negated, segment_stance
 from pipeline.turns import RESPONDENT, mask_notes
 
 
@@ -45,44 +45,138 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     for turn_id, start, end, segment_id in zip(*(segments[c].tolist() for c in ("turn_id", "start", "end", "segment_id"))):
         seg_by_turn.setdefault(turn_id, []).append((start, end, segment_id))
     order = [sid for sid in sessions.index if sid in by_session]
-    matchers: dict[str, CodebookMatcher] = {}
-    masked = {sid: [mask_notes(sessions.at[sid, "text"], s, e) for s, e in zip(by_session[sid].start, by_session[sid].end)]
+    text_of = {sid: sessions.at[sid, "text"] for sid in order}
+    language_of = {sid: sessions.at[sid, "language"] for sid in order}
+    masked = {sid: [mask_notes(text_of[sid], s, e) for s, e in zip(by_session[sid].start, by_session[sid].end)]
               for sid in order}
-    regex_cache = RegexCache(cache.folder.parent / "regex" if cache.folder is not None else None)
+    folder = cache.folder.parent if cache.folder is not None else None
+    regex_cache = RegexCache(folder / "regex" if folder is not None else None)
+    rule_cache = RuleCache(folder / "rules" if folder is not None else None)
+    languages = sorted(set(language_of.values()))
+    digests = {language: rule_digests(codebook, language) for language in languages}
 
-    for language in sorted({sessions.at[sid, "language"] for sid in order}):
-        matchers[language] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook, language)
-    regex_cache.fill(matchers, [(sessions.at[sid, "language"], _JOIN.join(masked[sid])) for sid in order],
-                     processes=processes)
-    parsed = parse_groups(((sessions.at[sid, "language"], masked[sid]) for sid in order), models=models,
+    # What each session still needs: the codes whose patterns changed since it was cached.
+    # (Keyed without loading a pipeline: a rerun that needs none does not load one.)
+    keys, entries, needed = {}, {}, {}
+    for sid in order:
+        language = language_of[sid]
+        bounds = [(turn_id, seg_by_turn.get(turn_id, [])) for turn_id in by_session[sid].turn_id]
+        keys[sid] = rule_cache.key(parse_identity(language, models.get(language)), masked[sid], text_of[sid], bounds)
+        entries[sid] = rule_cache.load(keys[sid])
+        needed[sid] = frozenset(c for c, d in digests[language].items() if d not in entries[sid]["codes"])
+    todo = [sid for sid in order if needed[sid] or "stances" not in entries[sid]]
+    matchers: dict[tuple[str, frozenset | None], CodebookMatcher] = {}
+
+    def matcher_for(language: str, codes: frozenset) -> CodebookMatcher:
+        subset = None if codes == frozenset(digests[language]) else codes
+        if (language, subset) not in matchers:
+            matchers[language, subset] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook,
+                                                         language, codes=subset)
+        return matchers[language, subset]
+
+    groups: dict[tuple[str, frozenset], list[str]] = {}
+    for sid in todo:
+        groups.setdefault((language_of[sid], needed[sid]), []).append(sid)
+    for (language, codes), sids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
+        regex_cache.fill({language: matcher_for(language, codes)}, [(language, _JOIN.join(masked[sid])) for sid in sids],
+                         processes=processes)
+    parsed = parse_groups(((language_of[sid], masked[sid]) for sid in todo), models=models,
                           cache=cache, batch_size=batch_size, processes=processes)
     if progress:
-        parsed = progress(parsed, "code", total=len(order))
+        parsed = progress(parsed, "code", total=len(todo))
+    for docs, sid in zip(parsed, todo):
+        language = language_of[sid]
+        matcher = matcher_for(language, needed[sid])
+        found_rows, stances = _match_session(docs, text_of[sid], by_session[sid], seg_by_turn,
+                                             matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
+        entry = entries[sid]
+        codes = {c: digests[language][c] for c in needed[sid]}
+        entry["codes"] |= {digest: [] for digest in codes.values()}
+        for row in found_rows:
+            entry["codes"][codes[row["code"]]].append(row)
+        entry["stances"] = stances
+        rule_cache.save(keys[sid], entry, keep=set(digests[language].values()))
     rows, stances = [], {}
-    for docs, sid in zip(parsed, order):
-        matcher = matchers[sessions.at[sid, "language"]]
-        text = sessions.at[sid, "text"]
-        found = _regex_by_doc(matcher, masked[sid], regex_cache)
-        for doc, turn, regex_matches in zip(docs, by_session[sid].itertuples(index=False), found):
-            matcher(doc, regex_matches)
-            bounds = seg_by_turn.get(turn.turn_id, [])
-            for start, end, segment_id in bounds:
-                stances[segment_id] = segment_stance(doc, start - turn.start, end - turn.start)
-            negators = [s for s in doc.spans["stance"] if s.label_ == "negators"]
-            seen = set()
-            for span in doc.spans["codes"]:
-                found = _segment_of(bounds, turn.start + span.start_char)
-                if found is None or (found[2], span.label_, span.id_) in seen:
-                    continue  # one coding per segment, code and pattern: the first match
-                seen.add((found[2], span.label_, span.id_))
-                # A match running past the segment's last sentence is clipped to the segment.
-                start, end = turn.start + span.start_char, min(turn.start + span.end_char, found[1])
-                rows.append({
-                    "segment_id": found[2], "session_id": sid, "code": span.label_, "source": "rule",
-                    "coder": span.id_, "start": start, "end": end, "match": text[start:end], "confidence": 1.0,
-                    "negated": negated(span, negators),
-                })
+    for sid in order:
+        entry = entries[sid]
+        for digest in sorted(set(digests[language_of[sid]].values())):
+            rows += [{**row, "session_id": sid, "source": "rule", "confidence": 1.0} for row in entry["codes"][digest]]
+        stances |= {segment: tuple(value) for segment, value in entry["stances"].items()}
     return rows, stances
+
+
+def _match_session(docs, text, answers, seg_by_turn, matcher, regex_found):
+    """The rule codings (of ``matcher``'s codes) and the segment stances of one session."""
+    rows, stances = [], {}
+    for doc, turn, regex_matches in zip(docs, answers.itertuples(index=False), regex_found):
+        matcher(doc, regex_matches)
+        bounds = seg_by_turn.get(turn.turn_id, [])
+        for start, end, segment_id in bounds:
+            stances[segment_id] = list(segment_stance(doc, start - turn.start, end - turn.start))
+        negators = [s for s in doc.spans["stance"] if s.label_ == "negators"]
+        seen = set()
+        for span in doc.spans["codes"]:
+            found = _segment_of(bounds, turn.start + span.start_char)
+            if found is None or (found[2], span.label_, span.id_) in seen:
+                continue  # one coding per segment, code and pattern: the first match
+            seen.add((found[2], span.label_, span.id_))
+            # A match running past the segment's last sentence is clipped to the segment.
+            start, end = turn.start + span.start_char, min(turn.start + span.end_char, found[1])
+            rows.append({"segment_id": found[2], "code": span.label_, "coder": span.id_, "start": start, "end": end,
+                         "match": text[start:end], "negated": negated(span, negators)})
+    return rows, stances
+
+
+# Bump when the way rule codings are computed changes (matching, negation, clipping).
+RULES_CACHE_VERSION = "1"
+
+
+def rule_digests(codebook: Codebook, language: str) -> dict[str, str]:
+    """{code id: a hash of what its rule codings in ``language`` depend on}: its patterns, and
+    the stance vocabulary (negation)."""
+    stance = json.dumps({kind: codebook.stance.words(kind, language) for kind in STANCE_KINDS}, sort_keys=True)
+    digests = {}
+    for code in codebook.codes:
+        patterns = [[p.kind, p.value, p.id] for p in code.patterns_for(language)]
+        payload = json.dumps([RULES_CACHE_VERSION, NEGATION_WINDOW, code.id, language, patterns, stance])
+        digests[code.id] = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return digests
+
+
+class RuleCache:
+    """Each session's rule codings, per code, and its segments' lexicon stances: one JSON file
+    per session under ``folder`` (None: nothing kept), keyed by the parser, the parsed texts, the
+    session's text and its segment bounds. Within it, codings are kept per code under a hash of the
+    code's patterns (:func:`rule_digests`), so after a codebook edit only the changed codes
+    are matched again."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    @staticmethod
+    def key(parser: str, texts: list[str], text: str, bounds: list) -> str:
+        """From the parser's identity, the texts it parses, the session's text and its segments."""
+        digest = hashlib.sha256(json.dumps([RULES_CACHE_VERSION, parser, bounds]).encode())
+        for part in [*texts, text]:
+            digest.update(b"\0" + part.encode())
+        return digest.hexdigest()
+
+    def load(self, key: str) -> dict:
+        if self.folder is not None:
+            try:
+                entry = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+                if isinstance(entry, dict) and isinstance(entry.get("codes"), dict):
+                    return entry
+            except (OSError, ValueError):
+                pass  # none yet, or damaged: matched again and overwritten
+        return {"codes": {}}
+
+    def save(self, key: str, entry: dict, *, keep: set[str]) -> None:
+        if self.folder is None:
+            return
+        # Codes' old patterns are dropped: the file holds the current codebook's codings only.
+        entry["codes"] = {digest: rows for digest, rows in entry["codes"].items() if digest in keep}
+        write_atomic(self.folder / f"{key}.json", json.dumps(entry, sort_keys=True).encode())
 
 
 _JOIN = "\n\n\n"  # between turns joined for the regexes: a line break stops a match in practice
@@ -90,7 +184,7 @@ _JOIN = "\n\n\n"  # between turns joined for the regexes: a line break stops a m
 
 class RegexCache:
     """Regex matches per text, one JSON file per text under ``folder`` (None: nothing kept):
-    ``{regex source: [[start, end], ...]}``, the patterns of the current codebook only."""
+    ``{regex source: [[start, end], ...]}``, for every pattern that has scanned the text."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
@@ -117,7 +211,8 @@ class RegexCache:
         missing = current - set(known)
         found = matcher.regex_matches(text, known)
         if missing:
-            write_atomic(path, json.dumps({k: known[k] for k in sorted(current)}).encode())
+            # Other patterns' entries are kept: a matcher may hold some of the codes only.
+            write_atomic(path, json.dumps({k: known[k] for k in sorted(known)}).encode())
         return found
 
     def _missing(self, matcher: CodebookMatcher, text: str) -> bool:

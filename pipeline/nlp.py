@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import hashlib
+import importlib.metadata
 import multiprocessing
 import unicodedata
 import warnings
@@ -107,6 +108,19 @@ def load_pipeline(language: str, model: str | None) -> Language:
         nlp.initialize()
     nlp.add_pipe("folded_norms")
     return nlp
+
+
+def parse_identity(language: str, model: str | None) -> str:
+    """What parsing ``language`` depends on, without loading the pipeline: the model package
+    and its installed version (or a blank pipeline), spaCy's version and :data:`CACHE_VERSION`.
+    For caches of what is computed from parsed documents."""
+    version = ""
+    if model:
+        try:
+            version = importlib.metadata.version(model)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+    return "|".join([language, model or "blank", version, spacy.__version__, CACHE_VERSION])
 
 
 def pipeline_id(nlp: Language) -> str:

@@ -40,7 +40,9 @@ class _Rule:
 class CodebookMatcher:
     """Finds every code pattern and stance word of one language in a doc."""
 
-    def __init__(self, nlp: Language, codebook: Codebook, language: str):
+    def __init__(self, nlp: Language, codebook: Codebook, language: str, codes: frozenset[str] | None = None):
+        """``codes``, if given, limits the code patterns to those codes (the stance vocabulary
+        is always matched: negation depends on it)."""
         self.language = language
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
         self.tokens = Matcher(nlp.vocab)
@@ -48,6 +50,8 @@ class CodebookMatcher:
         self.rules: dict[str, _Rule] = {}
         phrase_texts: list[tuple[str, str]] = []
         for code in codebook.codes:
+            if codes is not None and code.id not in codes:
+                continue
             for index, pattern in enumerate(code.patterns_for(language)):
                 key = f"{code.id}|{pattern_key(code.id, language, index, pattern)}"
                 rule = _Rule(code.id, pattern_key(code.id, language, index, pattern))

@@ -218,3 +218,35 @@ def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     assert two.fill({"es": matcher}, texts, processes=2) == 0  # all cached: nothing scanned
     assert [m for _, t in texts for m in two.matches(matcher, t)] == [m for _, t in texts for m in one.matches(matcher, t)]
+
+
+def test_after_a_codebook_edit_only_the_edited_code_is_matched_again(tiny, tmp_path, monkeypatch):
+    from pipeline import coding
+
+    codebook, transcripts = tiny
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out)
+    built = []
+    real = coding.CodebookMatcher
+
+    def recording(nlp, book, language, codes=None):
+        built.append(codes)
+        return real(nlp, book, language, codes=codes)
+
+    monkeypatch.setattr(coding, "CodebookMatcher", recording)
+    path = codebook / "codes.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, taller]"),
+                    encoding="utf-8")
+    flow.run(codebook, transcripts, out)
+    edited = frozenset({"design_needs"})
+    assert built and set(built) == {edited}  # only the edited code's patterns ran again
+    fresh = tmp_path / "fresh"
+    flow.run(codebook, transcripts, fresh)
+    assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
+    # A damaged cache entry is matched again, with every code.
+    for entry in (out / ".cache" / "rules").iterdir():
+        entry.write_text("{not json", encoding="utf-8")
+    built.clear()
+    flow.run(codebook, transcripts, out, force=True)
+    assert built and set(built) == {None}
+    assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
