@@ -39,7 +39,7 @@ validate: $(STAMP) ## Check the codebook, the register and every transcript, rep
 privacy-scan: $(STAMP) ## Scan TRANSCRIPTS for names, DNI and phone numbers, emails, addresses, URLs (CSV in REPORTS)
 	$(PY) -m pipeline privacy-scan --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) --out $(REPORTS)/privacy_findings.csv
 
-evaluate: $(STAMP) ## Measure rules and model against the human coding in TRANSCRIPTS/coding (JSON in REPORTS)
+evaluate: $(STAMP) ## Measure rules, model and learned stance against the human coding in TRANSCRIPTS/coding (JSON in REPORTS)
 	$(PY) -m pipeline evaluate-coder --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) \
 		--coding $(TRANSCRIPTS)/coding/*.csv --json $(REPORTS)/evaluate_coder.json --cache $(REPORTS)/.cache/docs
 

@@ -14,10 +14,8 @@ saying why. Stance comes from the codebook's stance vocabulary, with negation.
 from __future__ import annotations
 
 import bisect
-import concurrent.futures
 import hashlib
 import json
-import multiprocessing
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +26,7 @@ from pipeline.memo import write_atomic
 from pipeline.nlp import DocCache, load_pipeline, parse_groups, parse_identity
 from pipeline.rules import NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, negated, segment_stance
 from pipeline.turns import RESPONDENT, mask_notes
+from pipeline.workers import forked_map
 
 
 def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int, int, str] | None:
@@ -225,33 +224,18 @@ class RegexCache:
 
     def fill(self, matchers: dict[str, CodebookMatcher], texts: list[tuple[str, str]], *, processes: int = 1) -> int:
         """Scan the ``(language, text)`` items whose matches are not all cached yet, in up to
-        ``processes`` forked worker processes that write the cache (``re`` holds the GIL, so
-        threads would not help); returns how many were scanned."""
+        ``processes`` forked worker processes (:mod:`pipeline.workers`) that write the cache;
+        returns how many were scanned."""
         if self.folder is None:
             return 0
         missing = [(language, text) for language, text in texts if self._missing(matchers[language], text)]
-        if processes <= 1 or len(missing) < 8 or "fork" not in multiprocessing.get_all_start_methods():
-            for language, text in missing:
-                self.matches(matchers[language], text)
-            return len(missing)
-        global _FORKED
-        _FORKED = (self, matchers)  # workers inherit the compiled patterns by forking
-        try:
-            context = multiprocessing.get_context("fork")
-            with concurrent.futures.ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-                for _ in pool.map(_scan_in_worker, missing, chunksize=4):
-                    pass
-        finally:
-            _FORKED = None
+
+        def scan(item: tuple[str, str]) -> None:  # the cache file is the result
+            self.matches(matchers[item[0]], item[1])
+
+        # In worker processes: ``re`` holds the GIL, so threads would not help.
+        forked_map(scan, missing, processes=processes if len(missing) >= 8 else 1)
         return len(missing)
-
-
-_FORKED: tuple[RegexCache, dict[str, CodebookMatcher]] | None = None
-
-
-def _scan_in_worker(item: tuple[str, str]) -> None:
-    cache, matchers = _FORKED
-    cache.matches(matchers[item[0]], item[1])
 
 
 def _regex_by_doc(matcher: CodebookMatcher, texts: list[str], cache: RegexCache) -> list[list[tuple[int, int, str, str]]]:

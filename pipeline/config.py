@@ -267,6 +267,13 @@ def _duplicate_ids(data: dict) -> list[tuple[tuple, str]]:
     return found
 
 
+# Keys an earlier version read, and what to write instead.
+RENAMED = {
+    "min_stance_segments": "Divergence is now judged on sessions: write min_stance_sessions (default 2), the "
+                           "sessions of a group that must assess a question before the group is judged.",
+}
+
+
 def describe_error(error: dict) -> tuple[str, str]:
     """A pydantic error as (message, fix) a person can act on."""
     kind, loc = error["type"], error["loc"]
@@ -274,6 +281,8 @@ def describe_error(error: dict) -> tuple[str, str]:
     if kind == "missing":
         return f"the required key '{key}' is missing.", f"Add '{key}' (see README.md, 'The evaluation config')."
     if kind == "extra_forbidden":
+        if key in RENAMED:
+            return f"'{key}' is no longer a key.", RENAMED[key]
         return f"unknown key '{key}'.", "Remove it or correct its spelling (README.md lists every key)."
     if kind == "string_pattern_mismatch" and "pattern" in error.get("ctx", {}):
         pattern = error["ctx"]["pattern"]

@@ -99,17 +99,26 @@ class TableCache:
     def __init__(self, folder: Path | None):
         self.folder = folder
 
-    def get_or_compute(self, key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def get(self, key: str) -> pd.DataFrame | None:
+        """The table kept under ``key``, or None (nothing kept, or a damaged entry)."""
+        path = None if self.folder is None else self.folder / f"{key}.parquet"
+        if path is None or not path.is_file():
+            return None
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError):
+            return None  # a damaged entry is computed again and overwritten
+
+    def put(self, key: str, frame: pd.DataFrame) -> None:
         if self.folder is None:
-            return compute()
-        path = self.folder / f"{key}.parquet"
-        if path.is_file():
-            try:
-                return pd.read_parquet(path)
-            except (OSError, ValueError):
-                pass  # a damaged entry is computed again and overwritten
-        frame = compute()
+            return
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
-        write_atomic(path, buffer.getvalue())
+        write_atomic(self.folder / f"{key}.parquet", buffer.getvalue())
+
+    def get_or_compute(self, key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        frame = self.get(key)
+        if frame is None:
+            frame = compute()
+            self.put(key, frame)
         return frame

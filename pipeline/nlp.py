@@ -13,11 +13,9 @@ run parses nothing and a changed transcript or model reparses only what changed.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import hashlib
 import importlib.metadata
-import multiprocessing
 import unicodedata
 import warnings
 from pathlib import Path
@@ -29,6 +27,7 @@ from spacy.tokens import Doc, DocBin
 
 from pipeline.errors import ModelError, PipelineWarning, Problem
 from pipeline.memo import write_atomic
+from pipeline.workers import forked_map
 
 # Bump when the way texts are prepared for parsing changes, to invalidate old caches.
 CACHE_VERSION = "2"
@@ -208,7 +207,7 @@ def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], c
     which writes its groups to the cache itself: the main process neither tokenizes nor
     (de)serialises a document per text, as spaCy's ``n_process`` does (at 10x the sample
     that cost the main process about 40 s, mostly srsly's registry lookups per document).
-    Workers are forked where the platform allows, so they share the loaded pipelines.
+    Workers are forked (:mod:`pipeline.workers`), so they share the loaded pipelines.
     """
     missing = [(language, texts) for language, texts in groups
                if not cache.has(load_pipeline(language, models.get(language)), texts)]
@@ -216,17 +215,9 @@ def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], c
     missing.sort(key=lambda group: -sum(map(len, group[1])))
     words = sum(len(text) for _, texts in missing for text in texts) // 6
     # A worker costs a process start: worth it only for a sizeable amount of text.
-    if processes <= 1 or len(missing) < 2 or words < 20_000:
-        for language, texts in missing:
-            _parse_into(cache.folder, language, models.get(language), texts, batch_size)
-        return len(missing)
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(missing)), mp_context=context) as pool:
-        jobs = [pool.submit(_parse_into, cache.folder, language, models.get(language), texts, batch_size)
-                for language, texts in missing]
-        for job in concurrent.futures.as_completed(jobs):
-            job.result()  # a worker's error is raised here
+    workers = processes if words >= 20_000 else 1
+    forked_map(lambda group: _parse_into(cache.folder, group[0], models.get(group[0]), group[1], batch_size),
+               missing, processes=workers)
     return len(missing)
 
 

@@ -7,15 +7,43 @@ and fixed settings so that the same input gives byte-identical files.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.errors import OutputError
+
+FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+_DOC_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def stable_zip(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` in name order, every entry at a fixed time: the same members give
+    the same bytes (Word and Excel files are such zips)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, members[name])
+    return out.getvalue()
+
+
+def restamped_zip(data: bytes) -> bytes:
+    """The zip ``data`` made stable (:func:`stable_zip`), with an Office document's own
+    created/modified stamps fixed too (python-docx writes the save time)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    if "docProps/core.xml" in members:
+        members["docProps/core.xml"] = _DOC_TIMES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", members["docProps/core.xml"])
+    return stable_zip(members)
 
 
 class StagedOutputs:

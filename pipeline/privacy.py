@@ -40,7 +40,6 @@ import io
 import re
 import unicodedata
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -50,6 +49,7 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import InputError, ModelError, Problem
+from pipeline.outputs import restamped_zip
 
 POLICIES = ("block", "redact", "off")
 
@@ -774,11 +774,4 @@ def _docx_with_banner(data: bytes) -> bytes:
     first.insert_paragraph_before().add_run(OFF_WARNING).bold = True
     buffer = io.BytesIO()
     document.save(buffer)
-    # Entries at a fixed time, so that the same input still gives the same bytes.
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for name in sorted(source.namelist()):
-            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, source.read(name))
-    return out.getvalue()
+    return restamped_zip(buffer.getvalue())  # the same input still gives the same bytes

@@ -13,18 +13,16 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import re
-import zipfile
 from typing import Iterator
 
 import pandas as pd
 
 from pipeline.codebook import Codebook
+from pipeline.outputs import restamped_zip
 from pipeline.render import render
 from pipeline.xlsx import workbook
 
 QUOTES_PER_QUESTION = 8
-FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -38,24 +36,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _safe_json(data) -> str:
     # "</script>" inside a quote must not close the data block.
     return json.dumps(data, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
-
-
-_DOC_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
-
-
-def _stable_zip(data: bytes) -> bytes:
-    """The same zip with every entry at a fixed time, in name order, and the document's own
-    created/modified stamps fixed (python-docx writes the save time): byte-identical reruns."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for name in sorted(source.namelist()):
-            content = source.read(name)
-            if name == "docProps/core.xml":
-                content = _DOC_TIMES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, content)
-    return out.getvalue()
 
 
 def _counting(settings) -> str:
@@ -147,7 +127,7 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
             document.add_paragraph(quote["meta"])
     buffer = io.BytesIO()
     document.save(buffer)
-    return _stable_zip(buffer.getvalue())
+    return restamped_zip(buffer.getvalue())
 
 
 def _transcript_pages(transcripts, turns, segments, evidence, language) -> Iterator[tuple[str, str]]:

@@ -21,7 +21,6 @@ hold a rule's match, or the whole segment for a model suggestion.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from pipeline.memo import frame_key, write_atomic
+from pipeline.memo import TableCache, frame_key
 
 STANCES = ("positive", "negative", "mixed", "neutral")
 STANCE_BY = ("coder", "model", "lexicon")
@@ -143,23 +142,15 @@ def assign_stances(codings: pd.DataFrame, segments: pd.DataFrame, *, method: str
 
 def _judge(texts: list[str], training: pd.DataFrame, seed: int, cache: Path | None) -> dict[str, str]:
     """{passage: stance} for ``texts``: read from the cache, the rest predicted and added to it."""
-    path = None if cache is None else Path(cache) / f"{frame_key(training, seed, 'stance-1')}.parquet"
-    known: dict[str, str] = {}
-    if path is not None and path.is_file():
-        try:
-            table = pd.read_parquet(path)
-            known = dict(zip(table["text"], table["stance"]))
-        except (OSError, ValueError, KeyError):
-            known = {}  # damaged: judged again and overwritten
+    tables, key = TableCache(None if cache is None else Path(cache)), frame_key(training, seed, "stance-1")
+    known = tables.get(key)
+    known = {} if known is None or not {"text", "stance"} <= set(known.columns) else dict(
+        zip(known["text"], known["stance"]))
     missing = sorted(set(texts) - set(known))
     if missing:
         model = fit_stance(training["text"].tolist(), training["stance"].tolist(), seed)
         known |= dict(zip(missing, model.predict(missing).tolist()))
-        if path is not None:
-            table = pd.DataFrame(sorted(known.items()), columns=["text", "stance"])
-            buffer = io.BytesIO()
-            table.to_parquet(buffer, index=False)
-            write_atomic(path, buffer.getvalue())
+        tables.put(key, pd.DataFrame(sorted(known.items()), columns=["text", "stance"]))
     return known
 
 

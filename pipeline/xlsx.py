@@ -5,20 +5,20 @@ cells, and openpyxl, even in write-only mode, took about 10 s building a cell ob
 Plain tables need none of what it offers (styles, formulas, merged cells), so each sheet is
 written here as one XML string: text as inline strings, numbers as numbers, booleans as
 booleans, missing values as empty cells. The zip is deterministic (entries in name order at
-a fixed time), so reruns are byte-identical. openpyxl, Excel and LibreOffice read it.
+a fixed time: :func:`pipeline.outputs.stable_zip`), so reruns are byte-identical. The tests
+read it back with openpyxl; no Excel or LibreOffice was at hand to open it.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import re
-import zipfile
 from xml.sax.saxutils import escape
 
 import pandas as pd
 
-FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+from pipeline.outputs import stable_zip
+
 # Characters XML 1.0 cannot hold; a transcript never should, but a cell must not break the file.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -157,10 +157,4 @@ def workbook(tables: dict[str, pd.DataFrame]) -> bytes:
     }
     for number, frame in enumerate(tables.values(), 1):
         files[f"xl/worksheets/sheet{number}.xml"] = sheet_xml(frame)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, files[name].encode("utf-8"))
-    return out.getvalue()
+    return stable_zip({name: text.encode("utf-8") for name, text in files.items()})

@@ -97,6 +97,27 @@ def test_a_failed_run_leaves_earlier_outputs_untouched(tiny, tmp_path, capsys):
     assert not list(out.glob(".staging-*"))
 
 
+def test_a_report_failing_halfway_through_rendering_leaves_earlier_outputs_untouched(tiny, tmp_path, monkeypatch):
+    # Reports are written as they are built: one that fails after others were written must
+    # still leave the previous run's outputs as they were.
+    out = tmp_path / "reports"
+    flow.run(*tiny, out)
+    before = digests(out)
+    real = flow.render_reports
+
+    def failing(**kwargs):
+        for number, (name, content) in enumerate(real(**kwargs)):
+            if number == 3:
+                raise RuntimeError("rendering failed")
+            yield name, content
+
+    monkeypatch.setattr(flow, "render_reports", failing)
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        flow.run(*tiny, out, force=True)
+    assert digests(out) == before
+    assert not list(out.glob(".staging-*"))
+
+
 def test_a_removed_session_leaves_no_stale_text(tiny, tmp_path):
     out = tmp_path / "reports"
     flow.run(*tiny, out)

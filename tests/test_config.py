@@ -92,3 +92,16 @@ def test_bad_id_and_bad_number(tmp_path):
     found = problems(tmp_path, text)
     assert any("'Lima Metropolitana' is not a valid id" in p for p in found)
     assert any("segmentation.max_sentences" in p and "greater than or equal to 1" in p for p in found)
+
+
+def test_a_key_an_earlier_version_read_says_what_replaced_it(tmp_path):
+    found = problems(tmp_path, EVALUATION_YAML + "triangulation:\n  min_stance_segments: 3\n")
+    assert len(found) == 1
+    assert "(triangulation.min_stance_segments): 'min_stance_segments' is no longer a key" in found[0]
+    assert "write min_stance_sessions" in found[0]
+
+
+@pytest.mark.parametrize("bad", ["method: learnt", "min_examples: 1"])
+def test_a_bad_stance_model_setting_is_named(tmp_path, bad):
+    found = problems(tmp_path, EVALUATION_YAML + f"stance_model:\n  {bad}\n")
+    assert len(found) == 1 and f"stance_model.{bad.split(':')[0]}" in found[0]

@@ -18,6 +18,14 @@ def digests(folder):
             for p in sorted(folder.rglob("*")) if p.is_file() and ".cache" not in p.parts}
 
 
+def add_design_pattern(codebook, word: str):
+    """Add a Spanish lemma phrase to the tiny codebook's first code; returns the code file."""
+    path = codebook / "codes.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", f"es: [diseño, {word}]"),
+                    encoding="utf-8")
+    return path
+
+
 def test_an_unchanged_rerun_redoes_nothing_and_rewrites_nothing(tiny, tmp_path, monkeypatch):
     out = tmp_path / "reports"
     first = flow.run(*tiny, out)
@@ -40,9 +48,7 @@ def test_any_change_to_what_a_run_reads_runs_it_again(tiny, tmp_path, change):
         with (transcripts / "s2.txt").open("a", encoding="utf-8") as handle:
             handle.write("Officer: One more thing.\n")
     elif change == "code":
-        path = codebook / "codes.yaml"
-        path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, necesidad]"),
-                        encoding="utf-8")
+        path = add_design_pattern(codebook, "necesidad")
     elif change == "register":
         path = transcripts / "register.csv"
         path.write_text(path.read_text(encoding="utf-8").replace("2024-09-02", "2024-09-03"), encoding="utf-8")
@@ -76,9 +82,7 @@ def test_editing_a_codes_patterns_does_not_refit_the_model(tiny, tmp_path, monke
 
     monkeypatch.setattr(flow, "suggest_codes", fake_suggest)
     flow.run(codebook, transcripts, out)
-    path = codebook / "codes.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, necesidad]"),
-                    encoding="utf-8")
+    path = add_design_pattern(codebook, "necesidad")
     result = flow.run(codebook, transcripts, out)
     assert not result.up_to_date and calls == [4]
     codings = pd.read_csv(out / "codings.csv")
@@ -105,9 +109,7 @@ def test_editing_a_codes_patterns_reruns_the_coding_stage_only(tiny, tmp_path, m
     flow.run(codebook, transcripts, out)
     for stage in ("read_transcripts", "build_turns", "read_human_coding", "build_segments"):
         monkeypatch.setattr(flow, stage, lambda *a, stage=stage, **k: pytest.fail(f"{stage} ran again"))
-    path = codebook / "codes.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, taller]"),
-                    encoding="utf-8")
+    add_design_pattern(codebook, "taller")
     flow.run(codebook, transcripts, out)
     codings = pd.read_csv(out / "codings.csv")
     assert "taller" in " ".join(codings["match"].dropna()).lower()
@@ -234,9 +236,7 @@ def test_after_a_codebook_edit_only_the_edited_code_is_matched_again(tiny, tmp_p
         return real(nlp, book, language, codes=codes)
 
     monkeypatch.setattr(coding, "CodebookMatcher", recording)
-    path = codebook / "codes.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", "es: [diseño, taller]"),
-                    encoding="utf-8")
+    add_design_pattern(codebook, "taller")
     flow.run(codebook, transcripts, out)
     edited = frozenset({"design_needs"})
     assert built and set(built) == {edited}  # only the edited code's patterns ran again

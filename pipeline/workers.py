@@ -1,0 +1,40 @@
+"""Work spread over forked worker processes, for the stages that fill a disk cache.
+
+Forked workers inherit what the parent has loaded (spaCy pipelines, compiled patterns), so
+``function`` may be a closure over objects that cannot be pickled; only the items and the
+results travel between processes. Where the platform cannot fork, or one process is asked
+for, the items are done here, in order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from typing import Callable, Iterable, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+_TASK: Callable | None = None  # what forked workers call: set in the parent just before forking
+
+
+def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int) -> list[Result]:
+    """``[function(item) for item in items]``, computed in up to ``processes`` forked workers.
+
+    A worker's exception is raised here.
+    """
+    items = list(items)
+    if processes <= 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [function(item) for item in items]
+    global _TASK
+    _TASK = function
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=context) as pool:
+            return list(pool.map(_call, items))
+    finally:
+        _TASK = None
+
+
+def _call(item):
+    return _TASK(item)
