@@ -23,10 +23,10 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.codebook import Codebook
 from pipeline.memo import write_atomic
-from pipeline.nlp import DocCache, load_pipeline, parse_groups, parse_identity
+from pipeline.nlp import DocCache, fill_cache, load_pipeline, parse_identity, parsed_docs
 from pipeline.rules import NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, negated, segment_stance
 from pipeline.turns import RESPONDENT, mask_notes
-from pipeline.workers import forked_map
+from pipeline.workers import forked_iter, forked_map
 
 
 def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int, int, str] | None:
@@ -79,12 +79,16 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     for (language, codes), sids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
         regex_cache.fill({language: matcher_for(language, codes)}, [(language, _JOIN.join(masked[sid])) for sid in sids],
                          processes=processes)
-    parsed = parse_groups(((language_of[sid], masked[sid]) for sid in todo), models=models,
-                          cache=cache, batch_size=batch_size, processes=processes)
-    if progress:
-        parsed = progress(parsed, "code", total=len(todo))
-    for docs, sid in zip(parsed, todo):
+    # Every matcher is built here, before the workers fork: they share it.
+    for sid in todo:
+        matcher_for(language_of[sid], needed[sid])
+    fill_cache([(language_of[sid], masked[sid]) for sid in todo], models=models, cache=cache,
+               batch_size=batch_size, processes=processes)
+
+    def match(sid: str) -> dict:
+        """Session ``sid``'s cache entry, with the codings of the codes it needed (in a worker)."""
         language = language_of[sid]
+        docs = parsed_docs(language, masked[sid], models=models, cache=cache, batch_size=batch_size)
         matcher = matcher_for(language, needed[sid])
         found_rows, stances = _match_session(docs, text_of[sid], by_session[sid], seg_by_turn,
                                              matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
@@ -95,6 +99,14 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             entry["codes"][codes[row["code"]]].append(row)
         entry["stances"] = stances
         rule_cache.save(keys[sid], entry, keep=set(digests[language].values()))
+        return entry
+
+    # Sessions are matched in worker processes (a process start is worth it for a few only).
+    matched = forked_iter(match, todo, processes=processes if len(todo) >= 8 else 1)
+    if progress:
+        matched = progress(matched, "code", total=len(todo))
+    for sid, entry in zip(todo, matched):
+        entries[sid] = entry
     rows, stances = [], {}
     for sid in order:
         entry = entries[sid]

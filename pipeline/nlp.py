@@ -191,12 +191,18 @@ def parse_groups(
         return
     fill_cache(groups, models=models, cache=cache, batch_size=batch_size, processes=processes)
     for language, texts in groups:
-        nlp = load_pipeline(language, models.get(language))
-        docs = cache.get(nlp, texts)
-        if docs is None:  # a damaged entry: parsed again here and overwritten
-            docs = list(nlp.pipe(texts, batch_size=batch_size))
-            cache.put(nlp, texts, docs)
-        yield docs
+        yield parsed_docs(language, texts, models=models, cache=cache, batch_size=batch_size)
+
+
+def parsed_docs(language: str, texts: list[str], *, models: dict[str, str], cache: DocCache,
+                batch_size: int = 64) -> list[Doc]:
+    """One group's docs: read from ``cache``, or parsed here (and stored) when missing or damaged."""
+    nlp = load_pipeline(language, models.get(language))
+    docs = cache.get(nlp, texts)
+    if docs is None:
+        docs = list(nlp.pipe(texts, batch_size=batch_size))
+        cache.put(nlp, texts, docs)
+    return docs
 
 
 def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], cache: DocCache,
@@ -209,6 +215,8 @@ def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], c
     that cost the main process about 40 s, mostly srsly's registry lookups per document).
     Workers are forked (:mod:`pipeline.workers`), so they share the loaded pipelines.
     """
+    if cache.folder is None:
+        return 0  # nothing to fill: each group is parsed where it is needed
     missing = [(language, texts) for language, texts in groups
                if not cache.has(load_pipeline(language, models.get(language)), texts)]
     # Largest first, so the last group to finish is a small one.

@@ -10,8 +10,11 @@ no accents) kept in ``token.norm_``, so "Mesas de Trabajo" and "mesa de trabajo"
 
 from __future__ import annotations
 
+import itertools
 import re
+import string
 from dataclasses import dataclass
+from re import _constants as sre, _parser as sre_parse
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -31,6 +34,111 @@ def pattern_key(code_id: str, language: str, index: int, pattern: Pattern) -> st
     return pattern.id or f"{code_id}:{language}{index}"
 
 
+# Characters a case-insensitive literal may hold for :func:`required_text`: those whose matches
+# under ``re.IGNORECASE`` are exactly what :func:`caseless` folds onto them.
+# (Checked against every code point by tests/test_rules.py.)
+_PLAIN = frozenset(c for c in string.ascii_lowercase + string.digits + string.punctuation + " "
+                   + "".join(map(chr, range(0xDF, 0x17F))) if c == c.lower() and c not in "\u0131\u017f")
+# What ``re.IGNORECASE`` matches to a plain character besides its upper and lower case.
+_ALSO_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+_MAX_ALTERNATIVES = 32
+
+
+def caseless(text: str) -> str:
+    """``text`` as :func:`required_text`'s strings are looked for in it."""
+    return text.translate(_ALSO_FOLDS).lower()
+
+
+def required_text(pattern: str, flags: int = re.IGNORECASE) -> tuple[frozenset[str], ...]:
+    """Sets of strings (folded by :func:`caseless`) such that every match of ``pattern`` holds
+    one string of each set; only sets whose strings have 3 characters or more. Empty when none
+    is found.
+
+    A regex need not scan a text that lacks one of them: a test for a substring is far cheaper
+    than the scan. Worked out from the parsed pattern: runs of literal characters (small
+    classes like ``[oó]`` spelled out), inside groups and repeats that must occur, and
+    alternatives of which each has its own.
+    """
+    try:
+        found = _required(sre_parse.parse(pattern, flags))
+    except (re.error, RecursionError):
+        return ()
+    return tuple(sorted({c for c in found if min(map(len, c)) >= 3}, key=sorted))
+
+
+def _letters(op, value) -> list[str] | None:
+    """The characters one pattern item matches, if it is a literal or a small class of them."""
+    if op is sre.LITERAL:
+        chars = [chr(value).lower()]
+    elif op is sre.IN and all(kind is sre.LITERAL for kind, _ in value):
+        chars = sorted({chr(code).lower() for _, code in value})
+    else:
+        return None
+    return chars if all(c in _PLAIN for c in chars) else None
+
+
+def _extend(run: set[str], chars: list[str]) -> set[str] | None:
+    if len(run) * len(chars) > _MAX_ALTERNATIVES:
+        return None
+    return {prefix + c for prefix, c in itertools.product(run, chars)}
+
+
+def _leading(items) -> set[str]:
+    """The strings a match of ``items`` starts with ({""} if it starts with no literal)."""
+    run = {""}
+    for op, value in items:
+        chars = _letters(op, value)
+        longer = None if chars is None else _extend(run, chars)
+        if longer is None:
+            break
+        run = longer
+    return run
+
+
+def _required(items) -> list[frozenset[str]]:
+    """Sets of strings such that a match of ``items`` holds one string of each."""
+    found: list[frozenset[str]] = []
+    run = {""}
+
+    def flush():
+        nonlocal run
+        if min(map(len, run)):
+            found.append(frozenset(run))
+        run = {""}
+
+    for op, value in items:
+        chars = _letters(op, value)
+        longer = None if chars is None else _extend(run, chars)
+        if longer is not None:
+            run = longer
+            continue
+        if op is sre.BRANCH and min(map(len, run)):
+            # The parser moves what all alternatives start with out of them ("jue(z|ces)"):
+            # the run goes on into each alternative's own start.
+            starts = set().union(*(_leading(branch) for branch in value[1]))
+            if len(run) * len(starts) <= _MAX_ALTERNATIVES:
+                run = {prefix + start for prefix in run for start in starts}
+        flush()
+        if op is sre.SUBPATTERN:
+            found += _required(value[-1])
+        elif op is sre.ATOMIC_GROUP:
+            found += _required(value)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+            found += _required(value[2])
+        elif op is sre.BRANCH:
+            alternatives: set[str] = set()
+            for branch in value[1]:
+                best = max(_required(branch), key=lambda c: (min(map(len, c)), -len(c), sorted(c)), default=None)
+                if best is None:
+                    break
+                alternatives |= best
+            else:
+                if len(alternatives) <= _MAX_ALTERNATIVES:
+                    found.append(frozenset(alternatives))
+    flush()
+    return found
+
+
 @dataclass(frozen=True)
 class _Rule:
     code: str
@@ -47,6 +155,7 @@ class CodebookMatcher:
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
         self.tokens = Matcher(nlp.vocab)
         self.regexes: list[tuple[_Rule, re.Pattern]] = []
+        self._needles: dict[str, tuple[frozenset[str], ...]] = {}  # regex source -> required_text
         self.rules: dict[str, _Rule] = {}
         phrase_texts: list[tuple[str, str]] = []
         for code in codebook.codes:
@@ -58,6 +167,7 @@ class CodebookMatcher:
                 self.rules[key] = rule
                 if pattern.kind == "regex":
                     self.regexes.append((rule, re.compile(pattern.value, re.IGNORECASE)))
+                    self._needles[pattern.value] = required_text(pattern.value)
                 elif pattern.kind == "tokens":
                     self.tokens.add(key, [pattern.tokens()])
                 else:
@@ -88,9 +198,16 @@ class CodebookMatcher:
         """
         known = {} if known is None else known
         found = []
+        folded = None
         for rule, regex in self.regexes:
             if regex.pattern not in known:
-                known[regex.pattern] = [[m.start(), m.end()] for m in regex.finditer(text) if m.end() > m.start()]
+                needles = self._needles[regex.pattern]
+                if needles:
+                    folded = caseless(text) if folded is None else folded
+                    if not all(any(needle in folded for needle in among) for among in needles):
+                        known[regex.pattern] = []  # what every match holds is not there
+                if regex.pattern not in known:
+                    known[regex.pattern] = [[m.start(), m.end()] for m in regex.finditer(text) if m.end() > m.start()]
             found += [(start, end, rule.code, rule.pattern) for start, end in known[regex.pattern]]
         return found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -23,15 +23,22 @@ def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, pro
 
     A worker's exception is raised here.
     """
+    return list(forked_iter(function, items, processes=processes))
+
+
+def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int) -> Iterator[Result]:
+    """:func:`forked_map`, yielding each result, in order, as soon as it and those before it
+    are done (for a progress bar)."""
     items = list(items)
     if processes <= 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [function(item) for item in items]
+        yield from map(function, items)
+        return
     global _TASK
     _TASK = function
     try:
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=context) as pool:
-            return list(pool.map(_call, items))
+            yield from pool.map(_call, items)
     finally:
         _TASK = None
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from pathlib import Path
 
-from pipeline.codebook import Code, Codebook, Stance
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.codebook import Code, Codebook, Stance, load_codebook
 from pipeline.config import load_evaluation
 from pipeline.nlp import load_pipeline
-from pipeline.rules import CodebookMatcher, negated, segment_stance
+from pipeline.rules import _PLAIN, CodebookMatcher, caseless, negated, required_text, segment_stance
 
 from conftest import write_evaluation
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def code(id_, patterns, parent=None, roll_up=False):
@@ -108,3 +115,74 @@ def test_english_rules_and_stance(codebook):
     doc = matcher(nlp("The design was not relevant to their needs."))
     assert [(s.label_, s.text) for s in doc.spans["codes"]] == [("design", "design"), ("design", "needs")]
     assert segment_stance(doc, 0, len(doc.text))[0] == "negative"
+
+
+# --- The regexes' required text: a text without it is not scanned ----------------------------
+
+@pytest.mark.parametrize("pattern, expected", [
+    (r"\bl[ií]der(es|esa)?\b", [{"lider", "líder"}]),
+    (r"\bjuez(a|as)?\b|\bjueces\b", [{"juez", "jueces"}]),  # the parser moves "jue" out of both
+    (r"\bCEM\b|\bCentro Emergencia Mujer\b", [{"cem", "centro emergencia mujer"}]),
+    (r"\bCusco\b.{0,60}\b(funciona|vitrina)\b", [{"cusco"}, {"funciona", "vitrina"}]),
+    (r"a?bcd", [{"bcd"}]),
+    (r"(foo)?xyz", [{"xyz"}]),
+    (r"(?:abc)+x", [{"abc"}]),
+    (r"[^a]bcd", [{"bcd"}]),
+    (r"ab|c", []),  # an alternative without 3 letters
+    (r"(?=abc)d", []),  # a lookahead consumes nothing
+    (r"x*", []),
+    (r"(unclosed", []),  # not a regex: scanned (and refused by the codebook's checks)
+])
+def test_required_text(pattern, expected):
+    assert [set(c) for c in required_text(pattern)] == expected
+
+
+def test_plain_letters_match_exactly_what_caseless_folds_onto_them():
+    # Every character re.IGNORECASE matches to a plain letter folds onto it: a text whose folded
+    # form lacks a required string cannot match.
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    folded = [caseless(c) for c in every]
+    for letter in sorted(_PLAIN):
+        matched = {m.group() for m in re.finditer(re.escape(letter), every, re.IGNORECASE)}
+        assert matched <= {c for c, f in zip(every, folded) if f == letter}, letter
+
+
+def _scan(matcher, text):
+    return sorted((s, e, c, p) for (rule, regex) in matcher.regexes
+                  for s, e, c, p in [(m.start(), m.end(), rule.code, rule.pattern) for m in regex.finditer(text)]
+                  if e > s)
+
+
+def test_sample_regexes_find_with_the_test_what_a_full_scan_finds():
+    book = load_codebook(ROOT / "codebook")
+    nlp = load_pipeline("es", None)
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((ROOT / "transcripts_sample").glob("S*"))][:20]
+    assert len(texts) == 20
+    for language in ("es", "en"):
+        matcher = CodebookMatcher(nlp, book, language)
+        skipped = 0
+        for text in texts:
+            known: dict = {}
+            assert sorted(matcher.regex_matches(text, known)) == _scan(matcher, text)
+            skipped += sum(1 for (_, regex) in matcher.regexes if not known[regex.pattern])
+        assert skipped > 0
+
+
+_PIECES = st.sampled_from(["a", "b", "á", "ñ", "K", "s", "I", "ß", "[aá]", "[^a]", ".", r"\w", r"\b", " ", "x?",
+                           "(?:ab|ba)", "(ab)*", "c{2,3}", "(?i:S)", "(?=b)", "ab|", "|ñ"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_PIECES, min_size=1, max_size=8),
+       text=st.text(alphabet="abcsSxKkAÁáñÑıİſßẞ K.", max_size=40))
+def test_a_text_without_the_required_text_has_no_match(pieces, text):
+    pattern = "".join(pieces)
+    try:
+        regex = re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return
+    folded = caseless(text)
+    for match in regex.finditer(text):
+        if match.end() > match.start():
+            for among in required_text(pattern):
+                assert any(needle in folded for needle in among), (pattern, text, among)
