@@ -319,6 +319,8 @@ class _Ner:
 def _load_ner(model: str, language: str):
     import spacy
 
+    from pipeline.nlp import with_numpy_blas
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*\[W095\]")
         try:
@@ -330,7 +332,7 @@ def _load_ner(model: str, language: str):
         nlp = spacy.load(model, exclude=[n for n in names if n != "ner"])
         if any(node.name.startswith("tok2vec-listener") for node in nlp.get_pipe("ner").model.walk()):
             nlp = spacy.load(model, exclude=[n for n in names if n not in ("ner", "tok2vec")])
-    return nlp
+    return with_numpy_blas(nlp)
 
 
 # ---------------------------------------------------------------------------------------------

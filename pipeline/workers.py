@@ -37,10 +37,18 @@ def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, pr
     _TASK = function
     try:
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=context,
+                                                    initializer=_one_blas_thread) as pool:
             yield from pool.map(_call, items)
     finally:
         _TASK = None
+
+
+def _one_blas_thread() -> None:
+    """The workers share the cores: BLAS (numpy's matrix products) runs one thread in each."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _call(item):

