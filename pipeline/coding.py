@@ -24,7 +24,8 @@ from pipeline import schemas
 from pipeline.codebook import Codebook
 from pipeline.memo import write_atomic
 from pipeline.nlp import DocCache, fill_cache, load_pipeline, parse_identity, parsed_docs
-from pipeline.rules import NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, negated, segment_stance
+from pipeline.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, negated, pattern_key, rule_key,
+                            segment_stance)
 from pipeline.turns import RESPONDENT, mask_notes
 from pipeline.workers import forked_iter, forked_map
 
@@ -54,7 +55,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     languages = sorted(set(language_of.values()))
     digests = {language: rule_digests(codebook, language) for language in languages}
 
-    # What each session still needs: the codes whose patterns changed since it was cached.
+    # What each session still needs: the patterns that changed since it was cached.
     # (Keyed without loading a pipeline: a rerun that needs none does not load one.)
     keys, entries, needed = {}, {}, {}
     for sid in order:
@@ -62,56 +63,76 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         bounds = [(turn_id, seg_by_turn.get(turn_id, [])) for turn_id in by_session[sid].turn_id]
         keys[sid] = rule_cache.key(parse_identity(language, models.get(language)), masked[sid], text_of[sid], bounds)
         entries[sid] = rule_cache.load(keys[sid])
-        needed[sid] = frozenset(c for c, d in digests[language].items() if d not in entries[sid]["codes"])
+        needed[sid] = frozenset(k for k, d in digests[language].items() if d not in entries[sid]["patterns"])
     todo = [sid for sid in order if needed[sid] or "stances" not in entries[sid]]
     matchers: dict[tuple[str, frozenset | None], CodebookMatcher] = {}
 
-    def matcher_for(language: str, codes: frozenset) -> CodebookMatcher:
-        subset = None if codes == frozenset(digests[language]) else codes
+    def matcher_for(language: str, rules: frozenset) -> CodebookMatcher:
+        subset = None if rules == frozenset(digests[language]) else rules
         if (language, subset) not in matchers:
             matchers[language, subset] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook,
-                                                         language, codes=subset)
+                                                         language, rules=subset)
         return matchers[language, subset]
+
+    def record(sid: str, found_rows: list[dict]) -> dict:
+        """Session ``sid``'s cache entry with the codings of the patterns it needed, saved."""
+        entry, language = entries[sid], language_of[sid]
+        owner: dict[str, str] = {}  # a pattern listed twice in a code is matched and kept once
+        for key in sorted(needed[sid]):
+            owner.setdefault(digests[language][key], key)
+        entry["patterns"] |= {digest: [] for digest in owner}
+        for row in found_rows:
+            key = rule_key(row["code"], row["coder"])
+            digest = digests[language][key]
+            if owner.get(digest) == key:
+                entry["patterns"][digest].append({k: v for k, v in row.items() if k != "coder"})
+        rule_cache.save(keys[sid], entry, keep=set(digests[language].values()))
+        return entry
 
     groups: dict[tuple[str, frozenset], list[str]] = {}
     for sid in todo:
         groups.setdefault((language_of[sid], needed[sid]), []).append(sid)
-    for (language, codes), sids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
-        regex_cache.fill({language: matcher_for(language, codes)}, [(language, _JOIN.join(masked[sid])) for sid in sids],
+    for (language, rules), sids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
+        regex_cache.fill({language: matcher_for(language, rules)}, [(language, _JOIN.join(masked[sid])) for sid in sids],
                          processes=processes)
-    # Every matcher is built here, before the workers fork: they share it.
+    # A session whose words (kept from an earlier run) hold none of the new phrases, and in
+    # which no new regex matched, needs no parsed document: it has no codings of those patterns.
+    parse = []
     for sid in todo:
-        matcher_for(language_of[sid], needed[sid])
-    fill_cache([(language_of[sid], masked[sid]) for sid in todo], models=models, cache=cache,
+        entry, matcher = entries[sid], matcher_for(language_of[sid], needed[sid])
+        if "stances" in entry and "norms" in entry and not matcher.possible(
+                set(entry["norms"]), regex_cache.matches(matcher, _JOIN.join(masked[sid]))):
+            record(sid, [])
+        else:
+            parse.append(sid)
+    # Every matcher is built here, before the workers fork: they share it.
+    fill_cache([(language_of[sid], masked[sid]) for sid in parse], models=models, cache=cache,
                batch_size=batch_size, processes=processes)
 
     def match(sid: str) -> dict:
-        """Session ``sid``'s cache entry, with the codings of the codes it needed (in a worker)."""
+        """Session ``sid``'s entry, matched on its parsed documents (in a worker)."""
         language = language_of[sid]
         docs = parsed_docs(language, masked[sid], models=models, cache=cache, batch_size=batch_size)
         matcher = matcher_for(language, needed[sid])
         found_rows, stances = _match_session(docs, text_of[sid], by_session[sid], seg_by_turn,
                                              matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
-        entry = entries[sid]
-        codes = {c: digests[language][c] for c in needed[sid]}
-        entry["codes"] |= {digest: [] for digest in codes.values()}
-        for row in found_rows:
-            entry["codes"][codes[row["code"]]].append(row)
-        entry["stances"] = stances
-        rule_cache.save(keys[sid], entry, keep=set(digests[language].values()))
-        return entry
+        entries[sid]["stances"] = stances
+        entries[sid]["norms"] = sorted({token.norm_ for doc in docs for token in doc})
+        return record(sid, found_rows)
 
     # Sessions are matched in worker processes (a process start is worth it for a few only).
-    matched = forked_iter(match, todo, processes=processes if len(todo) >= 8 else 1)
+    matched = forked_iter(match, parse, processes=processes if len(parse) >= 8 else 1)
     if progress:
-        matched = progress(matched, "code", total=len(todo))
-    for sid, entry in zip(todo, matched):
+        matched = progress(matched, "code", total=len(parse))
+    for sid, entry in zip(parse, matched):
         entries[sid] = entry
     rows, stances = [], {}
     for sid in order:
         entry = entries[sid]
-        for digest in sorted(set(digests[language_of[sid]].values())):
-            rows += [{**row, "session_id": sid, "source": "rule", "confidence": 1.0} for row in entry["codes"][digest]]
+        for code, pattern, _ in _patterns(codebook, language_of[sid]):
+            digest = digests[language_of[sid]][rule_key(code, pattern)]
+            rows += [{**row, "coder": pattern, "session_id": sid, "source": "rule", "confidence": 1.0}
+                     for row in entry["patterns"][digest]]
         stances |= {segment: tuple(value) for segment, value in entry["stances"].items()}
     return rows, stances
 
@@ -139,27 +160,35 @@ def _match_session(docs, text, answers, seg_by_turn, matcher, regex_found):
 
 
 # Bump when the way rule codings are computed changes (matching, negation, clipping).
-RULES_CACHE_VERSION = "1"
+RULES_CACHE_VERSION = "2"
+
+
+def _patterns(codebook: Codebook, language: str):
+    """(code id, pattern id, pattern) of every code pattern in ``language``, in codebook order."""
+    for code in codebook.codes:
+        for index, pattern in enumerate(code.patterns_for(language)):
+            yield code.id, pattern_key(code.id, language, index, pattern), pattern
 
 
 def rule_digests(codebook: Codebook, language: str) -> dict[str, str]:
-    """{code id: a hash of what its rule codings in ``language`` depend on}: its patterns, and
-    the stance vocabulary (negation)."""
+    """{rule (:func:`pipeline.rules.rule_key`): a hash of what its codings in ``language``
+    depend on}: its code, the pattern itself (not its position in the list: adding a pattern
+    leaves the others' codings valid) and the stance vocabulary (negation)."""
     stance = json.dumps({kind: codebook.stance.words(kind, language) for kind in STANCE_KINDS}, sort_keys=True)
     digests = {}
-    for code in codebook.codes:
-        patterns = [[p.kind, p.value, p.id] for p in code.patterns_for(language)]
-        payload = json.dumps([RULES_CACHE_VERSION, NEGATION_WINDOW, code.id, language, patterns, stance])
-        digests[code.id] = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    for code, key, pattern in _patterns(codebook, language):
+        payload = json.dumps([RULES_CACHE_VERSION, NEGATION_WINDOW, code, language,
+                              [pattern.kind, pattern.value, pattern.id], stance])
+        digests[rule_key(code, key)] = hashlib.sha256(payload.encode()).hexdigest()[:32]
     return digests
 
 
 class RuleCache:
-    """Each session's rule codings, per code, and its segments' lexicon stances: one JSON file
-    per session under ``folder`` (None: nothing kept), keyed by the parser, the parsed texts, the
-    session's text and its segment bounds. Within it, codings are kept per code under a hash of the
-    code's patterns (:func:`rule_digests`), so after a codebook edit only the changed codes
-    are matched again."""
+    """Each session's rule codings, per pattern, its segments' lexicon stances and its words'
+    norms: one JSON file per session under ``folder`` (None: nothing kept), keyed by the parser,
+    the parsed texts, the session's text and its segment bounds. Within it, codings are kept per
+    pattern under a hash of the pattern (:func:`rule_digests`), so after a codebook edit only the
+    new or changed patterns are matched again, and only in sessions where they may match."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
@@ -176,17 +205,17 @@ class RuleCache:
         if self.folder is not None:
             try:
                 entry = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-                if isinstance(entry, dict) and isinstance(entry.get("codes"), dict):
+                if isinstance(entry, dict) and isinstance(entry.get("patterns"), dict):
                     return entry
             except (OSError, ValueError):
                 pass  # none yet, or damaged: matched again and overwritten
-        return {"codes": {}}
+        return {"patterns": {}}
 
     def save(self, key: str, entry: dict, *, keep: set[str]) -> None:
         if self.folder is None:
             return
-        # Codes' old patterns are dropped: the file holds the current codebook's codings only.
-        entry["codes"] = {digest: rows for digest, rows in entry["codes"].items() if digest in keep}
+        # Old patterns are dropped: the file holds the current codebook's codings only.
+        entry["patterns"] = {digest: rows for digest, rows in entry["patterns"].items() if digest in keep}
         write_atomic(self.folder / f"{key}.json", json.dumps(entry, sort_keys=True).encode())
 
 

@@ -34,6 +34,11 @@ def pattern_key(code_id: str, language: str, index: int, pattern: Pattern) -> st
     return pattern.id or f"{code_id}:{language}{index}"
 
 
+def rule_key(code_id: str, pattern: str) -> str:
+    """What names one pattern of one code in a matcher: ``code|pattern id``."""
+    return f"{code_id}|{pattern}"
+
+
 # Characters a case-insensitive literal may hold for :func:`required_text`: those whose matches
 # under ``re.IGNORECASE`` are exactly what :func:`caseless` folds onto them.
 # (Checked against every code point by tests/test_rules.py.)
@@ -148,23 +153,26 @@ class _Rule:
 class CodebookMatcher:
     """Finds every code pattern and stance word of one language in a doc."""
 
-    def __init__(self, nlp: Language, codebook: Codebook, language: str, codes: frozenset[str] | None = None):
-        """``codes``, if given, limits the code patterns to those codes (the stance vocabulary
-        is always matched: negation depends on it)."""
+    def __init__(self, nlp: Language, codebook: Codebook, language: str, rules: frozenset[str] | None = None):
+        """``rules``, if given, limits the code patterns to those (:func:`rule_key`); the stance
+        vocabulary is always matched: negation depends on it."""
         self.language = language
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
         self.tokens = Matcher(nlp.vocab)
         self.regexes: list[tuple[_Rule, re.Pattern]] = []
         self._needles: dict[str, tuple[frozenset[str], ...]] = {}  # regex source -> required_text
         self.rules: dict[str, _Rule] = {}
+        self._kinds: dict[str, str] = {}
+        self._phrase_norms: dict[str, frozenset[str]] = {}  # phrase rule -> the norms it is made of
         phrase_texts: list[tuple[str, str]] = []
         for code in codebook.codes:
-            if codes is not None and code.id not in codes:
-                continue
             for index, pattern in enumerate(code.patterns_for(language)):
-                key = f"{code.id}|{pattern_key(code.id, language, index, pattern)}"
                 rule = _Rule(code.id, pattern_key(code.id, language, index, pattern))
+                key = rule_key(rule.code, rule.pattern)
+                if rules is not None and key not in rules:
+                    continue
                 self.rules[key] = rule
+                self._kinds[key] = pattern.kind
                 if pattern.kind == "regex":
                     self.regexes.append((rule, re.compile(pattern.value, re.IGNORECASE)))
                     self._needles[pattern.value] = required_text(pattern.value)
@@ -183,10 +191,21 @@ class CodebookMatcher:
             by_key.setdefault(key, []).append(doc)
         for key, patterns in sorted(by_key.items()):
             self.phrases.add(key, patterns)
+            if key in self.rules:
+                self._phrase_norms[key] = frozenset(token.norm_ for doc in patterns for token in doc)
         # What each match id means, worked out once: (stance kind, or code and pattern id).
         strings = nlp.vocab.strings
         self._stance = {strings.add(f"stance|{kind}"): kind for kind in STANCE_KINDS}
         self._codes = {strings.add(key): (rule.code, rule.pattern) for key, rule in self.rules.items()}
+
+    def possible(self, norms: set[str], regex_found: list[tuple[int, int, str, str]]) -> frozenset[str]:
+        """The rules that may match a text whose tokens have ``norms`` and whose regex matches
+        are ``regex_found``: a phrase only if all its norms are there, a regex only if it
+        matched; token patterns always."""
+        matched = {rule_key(code, pattern) for _, _, code, pattern in regex_found}
+        return frozenset(key for key, kind in self._kinds.items()
+                         if kind == "tokens" or (kind == "regex" and key in matched)
+                         or (kind == "phrase" and self._phrase_norms.get(key, frozenset()) <= norms))
 
     def regex_matches(self, text: str, known: dict[str, list] | None = None) -> list[tuple[int, int, str, str]]:
         """(start, end, code, pattern id) of every regex pattern's matches in ``text``.
@@ -201,7 +220,7 @@ class CodebookMatcher:
         folded = None
         for rule, regex in self.regexes:
             if regex.pattern not in known:
-                needles = self._needles[regex.pattern]
+                needles = self._needles.get(regex.pattern, ())
                 if needles:
                     folded = caseless(text) if folded is None else folded
                     if not all(any(needle in folded for needle in among) for among in needles):

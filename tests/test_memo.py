@@ -181,6 +181,7 @@ def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path)
 
     matcher = CodebookMatcher.__new__(CodebookMatcher)
     matcher.regexes = [(rule, Fake(r"\bmesa\b", calls))]
+    matcher._needles = {}  # no required text: every pattern scans
     cache = RegexCache(tmp_path / "regex")
     text = "la mesa y otra mesa"
     assert cache.matches(matcher, text) == [(3, 7, "c", "p1"), (15, 19, "c", "p1")]
@@ -222,7 +223,8 @@ def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
     assert [m for _, t in texts for m in two.matches(matcher, t)] == [m for _, t in texts for m in one.matches(matcher, t)]
 
 
-def test_after_a_codebook_edit_only_the_edited_code_is_matched_again(tiny, tmp_path, monkeypatch):
+def test_after_a_codebook_edit_only_the_new_pattern_is_matched_and_only_where_it_may_match(tiny, tmp_path,
+                                                                                            monkeypatch):
     from pipeline import coding
 
     codebook, transcripts = tiny
@@ -231,19 +233,31 @@ def test_after_a_codebook_edit_only_the_edited_code_is_matched_again(tiny, tmp_p
     built = []
     real = coding.CodebookMatcher
 
-    def recording(nlp, book, language, codes=None):
-        built.append(codes)
-        return real(nlp, book, language, codes=codes)
+    def recording(nlp, book, language, rules=None):
+        built.append(rules)
+        return real(nlp, book, language, rules=rules)
 
     monkeypatch.setattr(coding, "CodebookMatcher", recording)
-    add_design_pattern(codebook, "taller")
+    add_design_pattern(codebook, "taller")  # "talleres" is in the Spanish session
     flow.run(codebook, transcripts, out)
-    edited = frozenset({"design_needs"})
-    assert built and set(built) == {edited}  # only the edited code's patterns ran again
+    assert built and set(built) == {frozenset({"design_needs|design_needs:es1"})}  # the new pattern alone
     fresh = tmp_path / "fresh"
     flow.run(codebook, transcripts, fresh)
     assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
-    # A damaged cache entry is matched again, with every code.
+    assert "taller" in (out / "codings.csv").read_text(encoding="utf-8").lower()
+    # A phrase whose words no session holds: no parsed document is read, and nothing is found.
+    monkeypatch.setattr(coding, "parsed_docs", lambda *a, **k: pytest.fail("a session was read again"))
+    codes = codebook / "codes.yaml"
+    codes.write_text(codes.read_text(encoding="utf-8").replace("es: [diseño, taller]", "es: [diseño, taller, inexistente]"),
+                     encoding="utf-8")
+    built.clear()
+    assert not flow.run(codebook, transcripts, out).up_to_date
+    assert set(built) == {frozenset({"design_needs|design_needs:es2"})}
+    monkeypatch.undo()
+    monkeypatch.setattr(coding, "CodebookMatcher", recording)
+    flow.run(codebook, transcripts, fresh)
+    assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
+    # A damaged cache entry is matched again, with every pattern.
     for entry in (out / ".cache" / "rules").iterdir():
         entry.write_text("{not json", encoding="utf-8")
     built.clear()
