@@ -105,6 +105,8 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             record(sid, [])
         else:
             parse.append(sid)
+    for entry in entries.values():
+        entry.pop("norms", None)  # on disk; not needed here any more
     # Every matcher is built here, before the workers fork: they share it.
     fill_cache([(language_of[sid], masked[sid]) for sid in parse], models=models, cache=cache,
                batch_size=batch_size, processes=processes)
@@ -118,7 +120,9 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
                                              matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
         entries[sid]["stances"] = stances
         entries[sid]["norms"] = sorted({token.norm_ for doc in docs for token in doc})
-        return record(sid, found_rows)
+        entry = record(sid, found_rows)
+        del entry["norms"]  # saved; not sent back
+        return entry
 
     # Sessions are matched in worker processes (a process start is worth it for a few only).
     matched = forked_iter(match, parse, processes=processes if len(parse) >= 8 else 1)
@@ -128,7 +132,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         entries[sid] = entry
     rows, stances = [], {}
     for sid in order:
-        entry = entries[sid]
+        entry = entries.pop(sid)  # each entry let go once read: memory does not hold them all twice
         for code, pattern, _ in _patterns(codebook, language_of[sid]):
             digest = digests[language_of[sid]][rule_key(code, pattern)]
             rows += [{**row, "coder": pattern, "session_id": sid, "source": "rule", "confidence": 1.0}
@@ -327,7 +331,8 @@ def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> lis
 
 
 def _with_stance(rows: list[dict], stances: dict) -> list[dict]:
-    out = []
+    """``rows`` with their lexicon (or coder's) stance, and accepted unless they say otherwise;
+    changed in place, so that a large corpus's codings are not held twice."""
     for row in rows:
         stance, hedged, positives, negatives = stances.get(row["segment_id"], ("neutral", False, 0, 0))
         if row.get("negated"):
@@ -336,8 +341,10 @@ def _with_stance(rows: list[dict], stances: dict) -> list[dict]:
         stance_by = "lexicon"
         if row.get("human_stance"):
             stance, stance_by = row["human_stance"], "coder"
-        out.append({**row, "stance": stance, "stance_by": stance_by, "hedged": hedged})
-    return out
+        row.update(stance=stance, stance_by=stance_by, hedged=hedged)
+        row.setdefault("memo", "")
+        row.setdefault("status", "accepted")
+    return rows
 
 
 def _resolve(codings: pd.DataFrame) -> pd.DataFrame:
@@ -380,8 +387,8 @@ def code_segments(
     rows, stances = _rule_codings(transcripts, turns, segments, codebook=codebook, models=models,
                                   cache=cache, batch_size=batch_size, processes=processes, progress=progress)
     rows = _roll_up(rows, codebook) + human_codings_by_segment(human, segments)
-    rows = [{"memo": "", "status": "accepted", **row} for row in _with_stance(rows, stances)]
-    codings = schemas.conform(rows, schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))
+    codings = schemas.conform(_with_stance(rows, stances), schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))
+    del rows
     if suggest is not None:
         suggested = suggest(segments, codings)
         if len(suggested):

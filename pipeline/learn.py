@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 MODEL_NAME = "segment-coder"
 CODEBOOK_WEIGHT = 0.5  # a codebook example counts half as much as a coded segment
+PREDICT_CHUNK = 4096  # segments whose suggestions are worked out together
 
 
 class SegmentCoder(ClassifierMixin, BaseEstimator):
@@ -195,15 +196,19 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
     uncoded = segments[~segments["segment_id"].isin(set(labels.index))]
     if uncoded.empty:
         return []
-    proba = model.predict_proba(uncoded[["text", "prompt"]])
     rows = []
-    for (segment, row) in zip(uncoded.itertuples(index=False), proba):
-        for code, p in zip(codes, row):
-            if p >= threshold:
-                rows.append({"segment_id": segment.segment_id, "session_id": segment.session_id, "code": code,
-                             "source": "model", "coder": MODEL_NAME, "start": segment.start, "end": segment.end,
-                             "match": "", "confidence": round(float(p), 4), "negated": False, "status": "suggested",
-                             "memo": ""})
+    # In chunks: the features of every uncoded segment of a large corpus at once take memory
+    # in proportion to it.
+    for first in range(0, len(uncoded), PREDICT_CHUNK):
+        chunk = uncoded.iloc[first:first + PREDICT_CHUNK]
+        proba = model.predict_proba(chunk[["text", "prompt"]])
+        for (segment, row) in zip(chunk.itertuples(index=False), proba):
+            for code, p in zip(codes, row):
+                if p >= threshold:
+                    rows.append({"segment_id": segment.segment_id, "session_id": segment.session_id, "code": code,
+                                 "source": "model", "coder": MODEL_NAME, "start": segment.start, "end": segment.end,
+                                 "match": "", "confidence": round(float(p), 4), "negated": False,
+                                 "status": "suggested", "memo": ""})
     return rows
 
 

@@ -41,6 +41,29 @@ def _segment_stance(stances) -> str:
     return "neutral"
 
 
+class _Names:
+    """The values behind a bit mask (see :func:`evidence_table`), each combination worked out
+    once and shared."""
+
+    def __init__(self, bits: dict[str, int]):
+        self.bits = bits
+        self._joined: dict[int, str] = {}
+        self._stance: dict[int, str] = {}
+
+    def _values(self, mask: int) -> list[str]:
+        return sorted(value for value, bit in self.bits.items() if mask & bit)
+
+    def joined(self, mask: int) -> str:
+        if mask not in self._joined:
+            self._joined[mask] = ", ".join(self._values(mask))
+        return self._joined[mask]
+
+    def stance(self, mask: int) -> str:
+        if mask not in self._stance:
+            self._stance[mask] = _segment_stance(self._values(mask))
+        return self._stance[mask]
+
+
 def counted_codings(codings: pd.DataFrame, *, include_suggestions: bool, min_confidence: float) -> pd.DataFrame:
     """The codings that count as evidence, with ``suggested`` marking model suggestions let in."""
     accepted = codings["status"] == "accepted"
@@ -57,25 +80,32 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
     expanded = counted.assign(question=counted["code"].map(questions_of)).explode("question").dropna(subset=["question"])
     if expanded.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    # Plain dictionaries: a pandas aggregation with Python functions per (segment, question)
-    # group took seconds on a large corpus.
+    # Plain dictionaries of small integers: a pandas aggregation with Python functions per
+    # (segment, question) group took seconds on a large corpus, and sets and lists per group
+    # took most of a run's memory. Codes, sources and stances are bits of one integer each.
+    bits = {column: {value: 1 << i for i, value in enumerate(sorted(set(expanded[column])))}
+            for column in ("code", "source", "stance")}
     found: dict[tuple[str, str], list] = {}
     for segment_id, question, code, source, stance, by, suggested in zip(*(expanded[c].tolist() for c in (
             "segment_id", "question", "code", "source", "stance", "stance_by", "suggested"))):
-        entry = found.setdefault((segment_id, question), [set(), set(), [], [], True])
-        entry[0].add(code)
-        entry[1].add(source)
+        entry = found.get((segment_id, question))
+        if entry is None:
+            entry = found[segment_id, question] = [0, 0, 0, 0, True]
+        entry[0] |= bits["code"][code]
+        entry[1] |= bits["source"][source]
         # A person's stance on a passage outweighs what a model or the lexicon made of it.
-        (entry[3] if by == "coder" else entry[2]).append(stance)
+        entry[3 if by == "coder" else 2] |= bits["stance"][stance]
         entry[4] = entry[4] and bool(suggested)
     keys = sorted(found)
+    names = {column: _Names(values) for column, values in bits.items()}
     grouped = pd.DataFrame({
         "segment_id": [k[0] for k in keys], "question": [k[1] for k in keys],
-        "codes": [", ".join(sorted(found[k][0])) for k in keys],
-        "sources": [", ".join(sorted(found[k][1])) for k in keys],
-        "stance": [_segment_stance(found[k][3] or found[k][2]) for k in keys],
+        "codes": [names["code"].joined(found[k][0]) for k in keys],
+        "sources": [names["source"].joined(found[k][1]) for k in keys],
+        "stance": [names["stance"].stance(found[k][3] or found[k][2]) for k in keys],
         "suggested": [found[k][4] for k in keys],
     })
+    del found
     meta = segments[["segment_id", "session_id", "stakeholder_group", "method", "region", "language",
                      "participants", "speaker", "start", "end", "text", "prompt"]]
     evidence = grouped.merge(meta, on="segment_id", how="left").assign(

@@ -104,6 +104,20 @@ def test_suggestions_only_for_segments_no_person_coded(tmp_path):
     assert queue["uncertainty"].is_monotonic_decreasing
 
 
+def test_suggestions_worked_out_in_chunks_are_the_same(tmp_path, monkeypatch):
+    from pipeline import learn
+
+    codebook, _ = write_evaluation(tmp_path)
+    book = load_codebook(codebook)
+    segments = synthetic()
+    human_part = segments[segments.session_id.isin(["S0", "S1", "S2"])]
+    codings = pd.DataFrame({"segment_id": human_part.segment_id, "source": "human",
+                            "code": ["monitoring" if "presupuesto" in t else "design_needs" for t in human_part.text]})
+    whole = suggest_codes(segments, codings, codebook=book, min_examples=5)
+    monkeypatch.setattr(learn, "PREDICT_CHUNK", 5)  # 24 uncoded segments: 5 chunks
+    assert whole and suggest_codes(segments, codings, codebook=book, min_examples=5) == whole
+
+
 def test_no_suggestions_without_enough_human_examples(tmp_path):
     codebook, _ = write_evaluation(tmp_path)
     segments = synthetic()
