@@ -456,7 +456,7 @@ def _scanner(book: Codebook, codebook_dir: Path, transcripts: pd.DataFrame, huma
     return privacy.Scanner(allowlist=_allowlist(book, transcripts),
                            private_names=_private_names(book, codebook_dir, private_names),
                            ner_model=_ner_model(book)[1], ner_language=_ner_model(book)[0],
-                           batch_size=book.evaluation.nlp.batch_size,
+                           batch_size=book.evaluation.nlp.batch_size, processes=book.evaluation.nlp.processes,
                            vocabulary=privacy.lowercase_vocabulary(texts))
 
 

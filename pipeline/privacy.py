@@ -50,6 +50,7 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.errors import InputError, ModelError, Problem
 from pipeline.outputs import restamped_zip
+from pipeline.workers import forked_iter
 
 POLICIES = ("block", "redact", "off")
 
@@ -345,7 +346,7 @@ class Scanner:
 
     def __init__(self, *, allowlist: Iterable[str] = (), private_names: Iterable[str] = (),
                  ner_model: str | None = None, ner_language: str = "es", batch_size: int = 64,
-                 vocabulary: frozenset[str] = frozenset()):
+                 vocabulary: frozenset[str] = frozenset(), processes: int = 1):
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
@@ -358,9 +359,27 @@ class Scanner:
         self.ner = _Ner(ner_model, batch_size, ner_language) if ner_model else None
         self.vocabulary = vocabulary
         self.stop_words = _stop_words()
+        self.processes = processes
 
     def scan(self, texts: list[str]) -> list[list[Hit]]:
-        """The findings in each text, merged where they overlap, in text order."""
+        """The findings in each text, merged where they overlap, in text order; in up to
+        ``processes`` forked worker processes, each scanning shares of the texts in turn."""
+        if self.processes <= 1 or len(texts) < 16:
+            return self._scan(texts)
+        if self.ner is not None:
+            self.ner.nlp  # loaded before the workers fork: they share it
+        size = sum(map(len, texts)) / (4 * self.processes)
+        shares, share, length = [], [], 0
+        for text in texts:
+            share.append(text)
+            length += len(text)
+            if length >= size:
+                shares.append(share)
+                share, length = [], 0
+        shares += [share] if share else []
+        return [hits for part in forked_iter(self._scan, shares, processes=self.processes) for hits in part]
+
+    def _scan(self, texts: list[str]) -> list[list[Hit]]:
         patterns = [self._patterns(text) for text in texts]
         names = self._names(texts)
         return [_merge(p + n) for p, n in zip(patterns, names)]

@@ -219,6 +219,18 @@ def test_each_kind_is_found_in_its_forms(scanner, text, expected):
     assert found == expected
 
 
+def test_worker_processes_find_what_one_process_finds(scanner):
+    texts = [f"{n}. Hablé con María Quispe Huamán ayer; mi DNI 4567891{n % 10}. Vino doña Carmen Apaza."
+             if n % 3 else f"{n}. La coordinación en Cusco mejoró." for n in range(40)]
+    alone = scanner.scan(texts)
+    scanner.processes = 2
+    try:
+        shared = scanner.scan(texts)
+    finally:
+        scanner.processes = 1
+    assert shared == alone and sum(map(len, alone)) >= 26 * 3
+
+
 @pytest.mark.parametrize("text", [
     "La coordinación con el Ministerio Público en Cusco mejoró en 2019-2020, con 1.200.000 soles.",
     "E: ¿Cómo fue? F: Muchísimas gracias. Bueno, la Fiscal Superior lo vio en la página www.",
