@@ -19,7 +19,6 @@ import importlib.metadata
 import unicodedata
 import warnings
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import spacy
 from spacy.language import Language
@@ -197,31 +196,6 @@ class DocCache:
         if self.folder is None:
             return
         write_atomic(self._path(self.key(nlp, texts)), DocBin(docs=docs, store_user_data=False).to_bytes())
-
-
-def parse_groups(
-    groups: Iterable[tuple[str, list[str]]],
-    *,
-    models: dict[str, str],
-    cache: DocCache,
-    batch_size: int = 64,
-    processes: int = 1,
-) -> Iterator[list[Doc]]:
-    """Parse groups of texts (one group per session: ``(language, texts)``), in order.
-
-    Yields one list of docs per group. With a cache, the groups not in it are first parsed
-    together, ``processes`` worker processes per language, each group written to the cache
-    as soon as it is complete; then every group is read back from the cache, one at a time,
-    so memory does not grow with the corpus. Without a cache each group is parsed in turn.
-    """
-    groups = list(groups)
-    if cache.folder is None:
-        for language, texts in groups:
-            yield list(load_pipeline(language, models.get(language)).pipe(texts, batch_size=batch_size))
-        return
-    fill_cache(groups, models=models, cache=cache, batch_size=batch_size, processes=processes)
-    for language, texts in groups:
-        yield parsed_docs(language, texts, models=models, cache=cache, batch_size=batch_size)
 
 
 def parsed_docs(language: str, texts: list[str], *, models: dict[str, str], cache: DocCache,

@@ -18,7 +18,8 @@ import pandas as pd
 from spacy.tokens import Doc, Span
 
 from pipeline import schemas
-from pipeline.nlp import DocCache, parse_groups
+from pipeline.nlp import DocCache, fill_cache, parsed_docs
+from pipeline.workers import forked_iter
 from pipeline.turns import INTERVIEWER, RESPONDENT, mask_notes
 
 _METADATA = [c.name for c in schemas.METADATA]
@@ -83,6 +84,40 @@ def _words(doc: Doc, start: int, end: int) -> int:
     return sum(1 for t in span if not (t.is_punct or t.is_space)) if span is not None else 0
 
 
+def _session_segments(sid: str, session: pd.Series, turns: pd.DataFrame, docs: list[Doc], max_sentences: int,
+                      max_chars: int) -> list[dict]:
+    """The segments of one session, whose respondent turns were parsed into ``docs``."""
+    text = session["text"]
+    metadata = {column: session[column] for column in _METADATA}
+    prompt = ("", "")
+    answers = iter(docs)
+    rows = []
+    for turn in turns.itertuples(index=False):
+        if turn.role == INTERVIEWER:
+            prompt = (turn.turn_id, text[turn.start:turn.end])
+            continue
+        doc = next(answers)
+        sentences = _sentences(doc, max_chars, mask_notes(text, turn.start, turn.end))
+        for number, group in enumerate(_groups(sentences, max_sentences, max_chars)):
+            start, end = group[0][0], group[-1][1]
+            rows.append({
+                "segment_id": f"{turn.turn_id}-s{number:02d}",
+                "session_id": sid,
+                "turn_id": turn.turn_id,
+                "speaker": turn.speaker,
+                "role": RESPONDENT,
+                "start": turn.start + start,
+                "end": turn.start + end,
+                "text": text[turn.start + start:turn.start + end],
+                "sentences": len(group),
+                "words": _words(doc, start, end),
+                "prompt_turn_id": prompt[0],
+                "prompt": prompt[1],
+                **metadata,
+            })
+    return rows
+
+
 def build_segments(
     transcripts: pd.DataFrame,
     turns: pd.DataFrame,
@@ -109,44 +144,23 @@ def build_segments(
     by_session = {sid: group for sid, group in turns.groupby("session_id", sort=True)}
     order = [sid for sid in sessions.index if sid in by_session]
 
-    def groups():
-        for sid in order:
-            text = sessions.at[sid, "text"]
-            answers = by_session[sid][by_session[sid]["role"] == RESPONDENT]
-            yield sessions.at[sid, "language"], [mask_notes(text, s, e) for s, e in zip(answers.start, answers.end)]
+    masked = {}
+    for sid in order:
+        text = sessions.at[sid, "text"]
+        answers = by_session[sid][by_session[sid]["role"] == RESPONDENT]
+        masked[sid] = [mask_notes(text, s, e) for s, e in zip(answers.start, answers.end)]
+    fill_cache([(sessions.at[sid, "language"], masked[sid]) for sid in order], models=models, cache=cache,
+               batch_size=batch_size, processes=processes)
 
-    parsed = parse_groups(groups(), models=models, cache=cache, batch_size=batch_size,
-                          processes=processes)
+    def segment(sid: str) -> list[dict]:
+        """Session ``sid``'s segments, from its parsed turns (in a worker)."""
+        docs = parsed_docs(sessions.at[sid, "language"], masked[sid], models=models, cache=cache,
+                           batch_size=batch_size)
+        return _session_segments(sid, sessions.loc[sid], by_session[sid], docs, max_sentences, max_chars)
+
+    # Sessions are segmented in worker processes (a process start is worth it for a few only).
+    done = forked_iter(segment, order, processes=processes if len(order) >= 8 else 1)
     if progress:
-        parsed = progress(parsed, "segment", total=len(order))
-    rows = []
-    for docs, sid in zip(parsed, order):
-        session = sessions.loc[sid]
-        text = session["text"]
-        metadata = {column: session[column] for column in _METADATA}
-        prompt = ("", "")
-        answers = iter(docs)
-        for turn in by_session[sid].itertuples(index=False):
-            if turn.role == INTERVIEWER:
-                prompt = (turn.turn_id, text[turn.start:turn.end])
-                continue
-            doc = next(answers)
-            sentences = _sentences(doc, max_chars, mask_notes(text, turn.start, turn.end))
-            for number, group in enumerate(_groups(sentences, max_sentences, max_chars)):
-                start, end = group[0][0], group[-1][1]
-                rows.append({
-                    "segment_id": f"{turn.turn_id}-s{number:02d}",
-                    "session_id": sid,
-                    "turn_id": turn.turn_id,
-                    "speaker": turn.speaker,
-                    "role": RESPONDENT,
-                    "start": turn.start + start,
-                    "end": turn.start + end,
-                    "text": text[turn.start + start:turn.start + end],
-                    "sentences": len(group),
-                    "words": _words(doc, start, end),
-                    "prompt_turn_id": prompt[0],
-                    "prompt": prompt[1],
-                    **metadata,
-                })
+        done = progress(done, "segment", total=len(order))
+    rows = [row for session_rows in done for row in session_rows]
     return schemas.conform(rows, schemas.SEGMENTS)

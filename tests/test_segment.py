@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import schemas
-from pipeline.nlp import DocCache, load_pipeline, parse_groups
+from pipeline.nlp import DocCache, fill_cache, load_pipeline, parsed_docs
 from pipeline.segment import build_segments
 from pipeline.turns import build_turns, note_spans
 
@@ -128,10 +128,11 @@ def test_worker_processes_parse_what_one_process_parses(tmp_path):
     sessions = [f"E: ¿Qué pasó en {n}?\nF: Hubo coordinación. No hubo presupuesto {n}.\nE: ¿Y?\nF: Talleres.\n"
                 for n in range(6)]
     groups = [("es", [s[s.index("F:"):]] * 3) for s in sessions]
-    one = [[d.to_json() for d in docs] for docs in parse_groups(groups, models={}, cache=DocCache(None))]
+    one = [[d.to_json() for d in parsed_docs(language, texts, models={}, cache=DocCache(None))]
+           for language, texts in groups]
     cache = DocCache(tmp_path / "cache")
-    two = [[d.to_json() for d in docs] for docs in parse_groups(groups, models={}, cache=cache, batch_size=2,
-                                                                 processes=2)]
+    assert fill_cache(groups, models={}, cache=cache, batch_size=2, processes=2) == len(groups)
+    two = [[d.to_json() for d in parsed_docs(language, texts, models={}, cache=cache)] for language, texts in groups]
     assert two == one
     assert len(list((tmp_path / "cache").rglob("*.spacy"))) == len(groups)
 
