@@ -317,17 +317,32 @@ def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> lis
     segments' order."""
     if human.empty:
         return []
-    coded = human.reset_index(drop=True).assign(_coding=lambda f: range(len(f)))
-    bounds = segments[["session_id", "segment_id", "start", "end"]].assign(_segment=lambda f: range(len(f)))
-    pairs = coded.merge(bounds, on="session_id", suffixes=("", "_segment"))
-    pairs = pairs[(pairs["start_segment"] < pairs["end"]) & (pairs["end_segment"] > pairs["start"])]
-    pairs = pairs.sort_values(["session_id", "_coding", "_segment"], kind="stable")
-    return pd.DataFrame({
-        "segment_id": pairs["segment_id"], "session_id": pairs["session_id"], "code": pairs["code"],
-        "source": "human", "coder": pairs["coder"],
-        "start": pairs[["start", "start_segment"]].max(axis=1), "end": pairs[["end", "end_segment"]].min(axis=1),
-        "match": "", "confidence": 1.0, "negated": False, "memo": pairs["memo"], "human_stance": pairs["stance"],
-    }).to_dict("records")
+    # Each session's segments by start (they do not overlap): a coding's segments are found by
+    # bisection, not by pairing every coding with every segment of its session (a large
+    # corpus's pairs took most of a run's memory).
+    by_session: dict[str, list[tuple[int, int, int, str]]] = {}
+    for index, (sid, segment_id, start, end) in enumerate(zip(*(segments[c].tolist() for c in (
+            "session_id", "segment_id", "start", "end")))):
+        by_session.setdefault(sid, []).append((start, end, index, segment_id))
+    for found in by_session.values():
+        found.sort()
+    ends = {sid: [end for _, end, _, _ in found] for sid, found in by_session.items()}
+    rows = []
+    coded = zip(*(human[c].tolist() for c in ("session_id", "code", "coder", "start", "end", "memo", "stance")))
+    for sid, code, coder, start, end, memo, stance in sorted(coded, key=lambda row: row[0]):  # stable: coding order
+        found = by_session.get(sid, [])
+        first = bisect.bisect_right(ends.get(sid, []), start)
+        overlapping = []
+        for seg_start, seg_end, index, segment_id in found[first:]:
+            if seg_start >= end:
+                break
+            if seg_end > start:
+                overlapping.append((index, segment_id, max(start, seg_start), min(end, seg_end)))
+        for _, segment_id, clipped_start, clipped_end in sorted(overlapping):
+            rows.append({"segment_id": segment_id, "session_id": sid, "code": code, "source": "human",
+                         "coder": coder, "start": clipped_start, "end": clipped_end, "match": "", "confidence": 1.0,
+                         "negated": False, "memo": memo, "human_stance": stance})
+    return rows
 
 
 def _with_stance(rows: list[dict], stances: dict) -> list[dict]:
