@@ -77,6 +77,7 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
     counted = counted_codings(codings, include_suggestions=include_suggestions, min_confidence=min_confidence)
     criterion_of = {q.id: q.criterion for q in codebook.evaluation.questions}
     questions_of = {code.id: codebook.questions_of(code.id) for code in codebook.codes}
+    counted = counted[["segment_id", "code", "source", "stance", "stance_by", "suggested"]]
     expanded = counted.assign(question=counted["code"].map(questions_of)).explode("question").dropna(subset=["question"])
     if expanded.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
@@ -106,13 +107,17 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
         "suggested": [found[k][4] for k in keys],
     })
     del found
-    meta = segments[["segment_id", "session_id", "stakeholder_group", "method", "region", "language",
-                     "participants", "speaker", "start", "end", "text", "prompt"]]
-    evidence = grouped.merge(meta, on="segment_id", how="left").assign(
-        criterion=lambda f: f["question"].map(criterion_of))
     order = {q: i for i, q in enumerate(codebook.evaluation.ids("questions"))}
-    evidence = evidence.assign(_order=evidence["question"].map(order))
-    return evidence.sort_values(["_order", "segment_id"], kind="stable")[EVIDENCE_COLUMNS].reset_index(drop=True)
+    grouped = grouped.assign(criterion=grouped["question"].map(criterion_of), _order=grouped["question"].map(order))
+    grouped = grouped.sort_values(["_order", "segment_id"], kind="stable").reset_index(drop=True)
+    # The segments' columns taken once, in the final order (a merge and then a sort would copy
+    # them twice more); a passage's text and prompt as categories, held once however many
+    # questions the passage serves.
+    meta = segments.set_index("segment_id")[["session_id", "stakeholder_group", "method", "region", "language",
+                                             "participants", "speaker", "start", "end", "text", "prompt"]]
+    meta = meta.astype({"text": "category", "prompt": "category"})
+    meta = meta.reindex(grouped["segment_id"]).reset_index(drop=True)
+    return pd.concat([grouped, meta], axis=1)[EVIDENCE_COLUMNS]
 
 
 def _cells(evidence: pd.DataFrame, row: str, column: str) -> pd.DataFrame:
