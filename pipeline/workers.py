@@ -1,4 +1,5 @@
-"""Work spread over forked worker processes, for the stages that fill a disk cache.
+"""Work spread over forked worker processes: the privacy scan, parsing (each worker writing the
+parse cache), segmenting, regex scans and rule matching, each over sessions or shares of texts.
 
 Forked workers inherit what the parent has loaded (spaCy pipelines, compiled patterns), so
 ``function`` may be a closure over objects that cannot be pickled; only the items and the
