@@ -14,8 +14,17 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.config import Evaluation
 from pipeline.errors import InputError, Problem, TranscriptError
-from pipeline.formats import read_text
+from pipeline.formats import ExtractedText, read_text
 from pipeline.register import read_register
+from pipeline.workers import forked_iter
+
+
+def _read(path: Path) -> tuple[ExtractedText | None, str, list[Problem]]:
+    """One transcript's text, the hash of its bytes, and its problems (in a worker)."""
+    try:
+        return read_text(path, str(path)), hashlib.sha256(path.read_bytes()).hexdigest(), []
+    except TranscriptError as exc:
+        return None, "", list(exc.problems)
 
 
 def read_transcripts(
@@ -42,13 +51,15 @@ def read_transcripts(
         register = read_register(folder, evaluation=evaluation, errors=collected)
         rows = register.to_dict("records")
     records = []
-    for row in (progress(rows, "read") if progress else rows):
+    # Read in worker processes: besides sharing the work, a worker's memory goes with it (a
+    # Word file leaves about a megabyte the main process would keep).
+    files = forked_iter(_read, [folder / row["file"] for row in rows],
+                        processes=evaluation.nlp.processes if len(rows) >= 8 else 1)
+    for row, (extracted, digest, problems) in zip(rows, progress(files, "read", total=len(rows)) if progress else files):
         path = folder / row["file"]
         name = str(path)
-        try:
-            extracted = read_text(path, name)
-        except TranscriptError as exc:
-            collected += exc.problems
+        if problems:
+            collected += problems
             continue
         declared = extracted.front_matter.get("session_id")
         if declared is not None and str(declared) != row["session_id"]:
@@ -63,7 +74,7 @@ def read_transcripts(
             "men": int(float(row["men"])) if row["men"] else None,
             "format": extracted.format,
             "encoding": extracted.encoding,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "sha256": digest,
             "text": extracted.text,
         })
     if errors is not None:

@@ -44,3 +44,27 @@ def test_parsing_in_workers_writes_the_cache_one_process_writes(tmp_path):
     for name in files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     assert fill_cache(groups, models={}, cache=two, processes=2) == 0
+
+
+def test_transcripts_read_in_workers_keep_order_and_report_each_bad_file(tmp_path):
+    from pipeline.config import load_evaluation
+    from pipeline.errors import InputError
+    from pipeline.ingest import read_transcripts
+
+    from conftest import REGISTER, S1, write_evaluation
+
+    rows = [f"s{n}.txt,S{n},interview,justice_sector,es,1,cusco,2024-09-01" for n in range(10)]
+    files = {f"s{n}.txt": S1.replace("fiscalía", f"fiscalía {n}") for n in range(10)}
+    files["s4.txt"] = b"\x00\x01\x02 not a transcript \xff\xfe"
+    files["s7.txt"] = ""
+    codebook, transcripts = write_evaluation(tmp_path, files=files,
+                                             register=REGISTER.splitlines()[0] + "\n" + "\n".join(rows) + "\n")
+    evaluation = load_evaluation(codebook)
+    assert evaluation.nlp.processes == 2
+    errors: list = []
+    table = read_transcripts(transcripts, evaluation=evaluation, errors=errors)
+    assert list(table["session_id"]) == [f"S{n}" for n in range(10) if n not in (4, 7)]
+    assert all(f"fiscalía {n}" in text for n, text in zip([0, 1, 2, 3, 5, 6, 8, 9], table["text"]))
+    assert sorted({p.file.rsplit("/", 1)[-1] for p in errors}) == ["s4.txt", "s7.txt"]
+    with pytest.raises(InputError, match="s4.txt"):
+        read_transcripts(transcripts, evaluation=evaluation)
