@@ -97,6 +97,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
                          processes=processes)
     # A session whose words (kept from an earlier run) hold none of the new phrases, and in
     # which no new regex matched, needs no parsed document: it has no codings of those patterns.
+    # (Every matcher the workers use is built here, before they fork: they share it.)
     parse = []
     for sid in todo:
         entry, matcher = entries[sid], matcher_for(language_of[sid], needed[sid])
@@ -107,7 +108,6 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             parse.append(sid)
     for entry in entries.values():
         entry.pop("norms", None)  # on disk; not needed here any more
-    # Every matcher is built here, before the workers fork: they share it.
     fill_cache([(language_of[sid], masked[sid]) for sid in parse], models=models, cache=cache,
                batch_size=batch_size, processes=processes)
 
@@ -128,7 +128,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     matched = forked_iter(match, parse, processes=processes if len(parse) >= 8 else 1)
     if progress:
         matched = progress(matched, "code", total=len(parse))
-    for sid, entry in zip(parse, matched):
+    for entry, sid in zip(matched, parse):  # the progress first, so that it ends
         entries[sid] = entry
     rows, stances = [], {}
     for sid in order:

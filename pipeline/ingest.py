@@ -55,7 +55,9 @@ def read_transcripts(
     # Word file leaves about a megabyte the main process would keep).
     files = forked_iter(_read, [folder / row["file"] for row in rows],
                         processes=evaluation.nlp.processes if len(rows) >= 8 else 1)
-    for row, (extracted, digest, problems) in zip(rows, progress(files, "read", total=len(rows)) if progress else files):
+    # The progress first: zip stops at the end of its first iterable, so the progress ends too.
+    read = progress(files, "read", total=len(rows)) if progress else files
+    for (extracted, digest, problems), row in zip(read, rows):
         path = folder / row["file"]
         name = str(path)
         if problems:
