@@ -247,7 +247,7 @@ class RegexCache:
         return self.folder / f"{hashlib.sha256(b'ignorecase' + bytes(1) + text.encode()).hexdigest()}.json"
 
     def matches(self, matcher: CodebookMatcher, text: str) -> list[tuple[int, int, str, str]]:
-        if self.folder is None:
+        if self.folder is None or not matcher.regexes:  # nothing to read for a matcher without regexes
             return matcher.regex_matches(text)
         path = self._path(text)
         known = self._read(path)
@@ -273,7 +273,8 @@ class RegexCache:
         returns how many were scanned."""
         if self.folder is None:
             return 0
-        missing = [(language, text) for language, text in texts if self._missing(matchers[language], text)]
+        missing = [(language, text) for language, text in texts
+                   if matchers[language].regexes and self._missing(matchers[language], text)]
 
         def scan(item: tuple[str, str]) -> None:  # the cache file is the result
             self.matches(matchers[item[0]], item[1])
