@@ -84,13 +84,18 @@ def synthetic(n_sessions=6, per_session=8):
     return pd.DataFrame(rows)
 
 
-def test_suggestions_only_for_segments_no_person_coded(tmp_path):
+def half_coded(tmp_path):
+    """(codebook, segments, human codings): six sessions, the first three coded by a person."""
     codebook, _ = write_evaluation(tmp_path)
-    book = load_codebook(codebook)
     segments = synthetic()
     human_part = segments[segments.session_id.isin(["S0", "S1", "S2"])]
     codings = pd.DataFrame({"segment_id": human_part.segment_id, "source": "human",
                             "code": ["monitoring" if "presupuesto" in t else "design_needs" for t in human_part.text]})
+    return load_codebook(codebook), segments, codings
+
+
+def test_suggestions_only_for_segments_no_person_coded(tmp_path):
+    book, segments, codings = half_coded(tmp_path)
     rows = suggest_codes(segments, codings, codebook=book, min_examples=5)
     suggested = pd.DataFrame(rows)
     assert set(suggested["session_id"]) <= {"S3", "S4", "S5"}
@@ -107,12 +112,7 @@ def test_suggestions_only_for_segments_no_person_coded(tmp_path):
 def test_suggestions_worked_out_in_chunks_are_the_same(tmp_path, monkeypatch):
     from pipeline import learn
 
-    codebook, _ = write_evaluation(tmp_path)
-    book = load_codebook(codebook)
-    segments = synthetic()
-    human_part = segments[segments.session_id.isin(["S0", "S1", "S2"])]
-    codings = pd.DataFrame({"segment_id": human_part.segment_id, "source": "human",
-                            "code": ["monitoring" if "presupuesto" in t else "design_needs" for t in human_part.text]})
+    book, segments, codings = half_coded(tmp_path)
     whole = suggest_codes(segments, codings, codebook=book, min_examples=5)
     monkeypatch.setattr(learn, "PREDICT_CHUNK", 5)  # 24 uncoded segments: 5 chunks
     assert whole and suggest_codes(segments, codings, codebook=book, min_examples=5) == whole
