@@ -54,6 +54,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     rule_cache = RuleCache(folder / "rules" if folder is not None else None)
     languages = sorted(set(language_of.values()))
     digests = {language: rule_digests(codebook, language) for language in languages}
+    lexicon = {language: stance_digest(codebook, language) for language in languages}
 
     # What each session still needs: the patterns that changed since it was cached.
     # (Keyed without loading a pipeline: a rerun that needs none does not load one.)
@@ -96,12 +97,13 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         regex_cache.fill({language: matcher_for(language, rules)}, [(language, _JOIN.join(masked[sid])) for sid in sids],
                          processes=processes)
     # A session whose words (kept from an earlier run) hold none of the new phrases, and in
-    # which no new regex matched, needs no parsed document: it has no codings of those patterns.
+    # which no new regex matched, needs no parsed document: it has no codings of those patterns,
+    # and its segments' stances stand unless the stance vocabulary changed.
     # (Every matcher the workers use is built here, before they fork: they share it.)
     parse = []
     for sid in todo:
         entry, matcher = entries[sid], matcher_for(language_of[sid], needed[sid])
-        if "stances" in entry and "norms" in entry and not matcher.possible(
+        if entry.get("lexicon") == lexicon[language_of[sid]] and "norms" in entry and not matcher.possible(
                 set(entry["norms"]), regex_cache.matches(matcher, _JOIN.join(masked[sid]))):
             record(sid, [])
         else:
@@ -119,6 +121,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         found_rows, stances = _match_session(docs, text_of[sid], by_session[sid], seg_by_turn,
                                              matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
         entries[sid]["stances"] = stances
+        entries[sid]["lexicon"] = lexicon[language]
         entries[sid]["norms"] = sorted({token.norm_ for doc in docs for token in doc})
         entry = record(sid, found_rows)
         del entry["norms"]  # saved; not sent back
@@ -164,7 +167,7 @@ def _match_session(docs, text, answers, seg_by_turn, matcher, regex_found):
 
 
 # Bump when the way rule codings are computed changes (matching, negation, clipping).
-RULES_CACHE_VERSION = "2"
+RULES_CACHE_VERSION = "3"
 
 
 def _patterns(codebook: Codebook, language: str):
@@ -174,22 +177,29 @@ def _patterns(codebook: Codebook, language: str):
             yield code.id, pattern_key(code.id, language, index, pattern), pattern
 
 
+def stance_digest(codebook: Codebook, language: str) -> str:
+    """A hash of what segment stances and negation in ``language`` depend on: the stance
+    vocabulary and how it is applied."""
+    stance = {kind: codebook.stance.words(kind, language) for kind in STANCE_KINDS}
+    payload = json.dumps([RULES_CACHE_VERSION, NEGATION_WINDOW, language, stance], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
 def rule_digests(codebook: Codebook, language: str) -> dict[str, str]:
     """{rule (:func:`pipeline.rules.rule_key`): a hash of what its codings in ``language``
     depend on}: its code, the pattern itself (not its position in the list: adding a pattern
     leaves the others' codings valid) and the stance vocabulary (negation)."""
-    stance = json.dumps({kind: codebook.stance.words(kind, language) for kind in STANCE_KINDS}, sort_keys=True)
+    lexicon = stance_digest(codebook, language)
     digests = {}
     for code, key, pattern in _patterns(codebook, language):
-        payload = json.dumps([RULES_CACHE_VERSION, NEGATION_WINDOW, code, language,
-                              [pattern.kind, pattern.value, pattern.id], stance])
+        payload = json.dumps([lexicon, code, [pattern.kind, pattern.value, pattern.id]])
         digests[rule_key(code, key)] = hashlib.sha256(payload.encode()).hexdigest()[:32]
     return digests
 
 
 class RuleCache:
-    """Each session's rule codings, per pattern, its segments' lexicon stances and its words'
-    norms: one JSON file per session under ``folder`` (None: nothing kept), keyed by the parser,
+    """Each session's rule codings, per pattern, its segments' lexicon stances (with a hash of
+    the vocabulary that judged them) and its words' norms: one JSON file per session under ``folder`` (None: nothing kept), keyed by the parser,
     the parsed texts, the session's text and its segment bounds. Within it, codings are kept per
     pattern under a hash of the pattern (:func:`rule_digests`), so after a codebook edit only the
     new or changed patterns are matched again, and only in sessions where they may match."""

@@ -264,3 +264,28 @@ def test_after_a_codebook_edit_only_the_new_pattern_is_matched_and_only_where_it
     flow.run(codebook, transcripts, out, force=True)
     assert built and set(built) == {None}
     assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
+
+
+def test_a_stance_vocabulary_edit_judges_every_session_again(tmp_path):
+    # S3 holds none of the codes' words, so no pattern may match there; its segment is coded
+    # by a person without a stance, so the lexicon judges it, and the edit changes that.
+    from conftest import CODES_YAML, REGISTER, S1, S2
+
+    # Token patterns may match anywhere: without them a session can have no possible pattern.
+    codes = CODES_YAML.replace(", {tokens: [{LEMMA: coordinación}], id: coord-token}]", "]") \
+                      .replace(', {tokens: [{LOWER: outcome}, {LOWER: indicators, OP: "?"}]}]', "]")
+    assert "tokens" not in codes
+    files = {"s1.txt": S1, "s2.txt": S2, "s3.txt": "Interviewer: How was it?\nOfficer: It was useful for us.\n",
+             "coding/a.csv": "session_id,code,coder,quote\nS3,monitoring,A,It was useful for us.\n"}
+    codebook, transcripts = write_evaluation(
+        tmp_path, files=files, codes=codes, register=REGISTER + "s3.txt,S3,interview,donor,en,1,lima,2024-09-03\n")
+    out, fresh = tmp_path / "reports", tmp_path / "fresh"
+    flow.run(codebook, transcripts, out)
+    assert "useful" not in (codebook / "stance.yaml").read_text(encoding="utf-8")
+    stance = codebook / "stance.yaml"
+    stance.write_text(stance.read_text(encoding="utf-8").replace("[helpful,", "[useful, helpful,"), encoding="utf-8")
+    flow.run(codebook, transcripts, out)
+    flow.run(codebook, transcripts, fresh)
+    codings = pd.read_csv(out / "codings.csv")
+    assert codings.loc[codings["session_id"] == "S3", "stance"].tolist() == ["positive"]
+    assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
