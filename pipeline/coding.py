@@ -24,7 +24,7 @@ from pipeline import schemas
 from pipeline.codebook import Codebook
 from pipeline.memo import write_atomic
 from pipeline.nlp import DocCache, fill_cache, load_pipeline, parse_identity, parsed_docs
-from pipeline.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, negated, pattern_key, rule_key,
+from pipeline.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
                             segment_stance)
 from pipeline.turns import RESPONDENT, mask_notes
 from pipeline.workers import forked_iter, forked_map
@@ -136,7 +136,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     rows, stances = [], {}
     for sid in order:
         entry = entries.pop(sid)  # each entry let go once read: memory does not hold them all twice
-        for code, pattern, _ in _patterns(codebook, language_of[sid]):
+        for code, pattern, _ in code_patterns(codebook, language_of[sid]):
             digest = digests[language_of[sid]][rule_key(code, pattern)]
             rows += [{**row, "coder": pattern, "session_id": sid, "source": "rule", "confidence": 1.0}
                      for row in entry["patterns"][digest]]
@@ -170,13 +170,6 @@ def _match_session(docs, text, answers, seg_by_turn, matcher, regex_found):
 RULES_CACHE_VERSION = "3"
 
 
-def _patterns(codebook: Codebook, language: str):
-    """(code id, pattern id, pattern) of every code pattern in ``language``, in codebook order."""
-    for code in codebook.codes:
-        for index, pattern in enumerate(code.patterns_for(language)):
-            yield code.id, pattern_key(code.id, language, index, pattern), pattern
-
-
 def stance_digest(codebook: Codebook, language: str) -> str:
     """A hash of what segment stances and negation in ``language`` depend on: the stance
     vocabulary and how it is applied."""
@@ -191,7 +184,7 @@ def rule_digests(codebook: Codebook, language: str) -> dict[str, str]:
     leaves the others' codings valid) and the stance vocabulary (negation)."""
     lexicon = stance_digest(codebook, language)
     digests = {}
-    for code, key, pattern in _patterns(codebook, language):
+    for code, key, pattern in code_patterns(codebook, language):
         payload = json.dumps([lexicon, code, [pattern.kind, pattern.value, pattern.id]])
         digests[rule_key(code, key)] = hashlib.sha256(payload.encode()).hexdigest()[:32]
     return digests

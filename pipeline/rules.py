@@ -39,6 +39,13 @@ def rule_key(code_id: str, pattern: str) -> str:
     return f"{code_id}|{pattern}"
 
 
+def code_patterns(codebook: Codebook, language: str):
+    """(code id, pattern id, pattern) of every code pattern in ``language``, in codebook order."""
+    for code in codebook.codes:
+        for index, pattern in enumerate(code.patterns_for(language)):
+            yield code.id, pattern_key(code.id, language, index, pattern), pattern
+
+
 # Characters a case-insensitive literal may hold for :func:`required_text`: those whose matches
 # under ``re.IGNORECASE`` are exactly what :func:`caseless` folds onto them.
 # (Checked against every code point by tests/test_rules.py.)
@@ -165,21 +172,20 @@ class CodebookMatcher:
         self._kinds: dict[str, str] = {}
         self._phrase_norms: dict[str, frozenset[str]] = {}  # phrase rule -> the norms it is made of
         phrase_texts: list[tuple[str, str]] = []
-        for code in codebook.codes:
-            for index, pattern in enumerate(code.patterns_for(language)):
-                rule = _Rule(code.id, pattern_key(code.id, language, index, pattern))
-                key = rule_key(rule.code, rule.pattern)
-                if rules is not None and key not in rules:
-                    continue
-                self.rules[key] = rule
-                self._kinds[key] = pattern.kind
-                if pattern.kind == "regex":
-                    self.regexes.append((rule, re.compile(pattern.value, re.IGNORECASE)))
-                    self._needles[pattern.value] = required_text(pattern.value)
-                elif pattern.kind == "tokens":
-                    self.tokens.add(key, [pattern.tokens()])
-                else:
-                    phrase_texts.append((key, pattern.value))
+        for code_id, pattern_id, pattern in code_patterns(codebook, language):
+            rule = _Rule(code_id, pattern_id)
+            key = rule_key(code_id, pattern_id)
+            if rules is not None and key not in rules:
+                continue
+            self.rules[key] = rule
+            self._kinds[key] = pattern.kind
+            if pattern.kind == "regex":
+                self.regexes.append((rule, re.compile(pattern.value, re.IGNORECASE)))
+                self._needles[pattern.value] = required_text(pattern.value)
+            elif pattern.kind == "tokens":
+                self.tokens.add(key, [pattern.tokens()])
+            else:
+                phrase_texts.append((key, pattern.value))
         stance = codebook.stance
         for kind in STANCE_KINDS:
             for word in stance.words(kind, language):

@@ -68,3 +68,28 @@ def test_transcripts_read_in_workers_keep_order_and_report_each_bad_file(tmp_pat
     assert sorted({p.file.rsplit("/", 1)[-1] for p in errors}) == ["s4.txt", "s7.txt"]
     with pytest.raises(InputError, match="s4.txt"):
         read_transcripts(transcripts, evaluation=evaluation)
+
+
+def test_a_run_in_worker_processes_writes_what_one_process_writes(tmp_path, capsys):
+    # Ten sessions: reading, the privacy scan, segmenting and rule matching go to the workers.
+    from pipeline import flow
+    from pipeline.progress import log_progress
+
+    from conftest import EVALUATION_YAML, REGISTER, S1, write_evaluation
+
+    rows = [f"s{n}.txt,S{n},interview,justice_sector,es,1,cusco,2024-09-01" for n in range(10)]
+    files = {f"s{n}.txt": S1.replace("fiscalía", f"fiscalía número {n}") + ("F: Diseño útil.\n" * n) for n in range(10)}
+    register = REGISTER.splitlines()[0] + "\n" + "\n".join(rows) + "\n"
+    outputs = []
+    for processes in (1, 2):
+        evaluation = EVALUATION_YAML.replace("nlp:\n", f"nlp:\n  processes: {processes}\n", 1)
+        codebook, transcripts = write_evaluation(tmp_path / str(processes), evaluation=evaluation, files=files,
+                                                 register=register)
+        out = tmp_path / str(processes) / "out"
+        flow.run(codebook, transcripts, out, progress=log_progress())
+        outputs.append(out)
+    for name in ("segments.csv", "codings.csv", "evidence.json", "sessions.csv"):
+        assert (outputs[0] / name).read_bytes() == (outputs[1] / name).read_bytes(), name
+    printed = capsys.readouterr().err
+    for stage in ("read", "segment", "code"):  # each stage's progress ends with its total
+        assert f"[{stage}] 10/10 done in" in printed
