@@ -1,5 +1,6 @@
-"""Work spread over forked worker processes: the privacy scan, parsing (each worker writing the
-parse cache), segmenting, regex scans and rule matching, each over sessions or shares of texts.
+"""Work spread over forked worker processes: reading transcripts, the privacy scan, parsing
+(each worker writing the parse cache), segmenting, regex scans and rule matching, each over
+sessions or shares of texts.
 
 Forked workers inherit what the parent has loaded (spaCy pipelines, compiled patterns), so
 ``function`` may be a closure over objects that cannot be pickled; only the items and the
