@@ -25,16 +25,22 @@ typing the command):
   rewrote.
 
 Each measurement's wall time is taken by this process around the child; its peak memory is the
-largest sum of resident set sizes (RSS) of the child and all its descendants (e.g. spaCy
-``n_process`` workers), sampled every 50 ms with psutil (pages shared between forked workers
-count once per process, so this errs high); its CPU time comes from ``getrusage`` of the
-finished child, and CPU time / wall time says how many cores it kept busy. Throughput is the
+largest sum of resident set sizes (RSS) of the child and all its descendants (e.g. its
+worker processes), sampled every 50 ms with psutil (pages shared between forked workers count
+once per process, so this errs high). The proportional set size (PSS, shared pages split
+between the processes that share them) is sampled at most once a second, and when the RSS
+reaches a new peak at most twice a second: the kernel walks every page of a process to count
+it, some 15 ms of CPU for each 600 MB process, which every 50 ms took most of a core from the
+run it measured. The bench's own CPU time while it samples is reported as ``sampler``. The
+child's CPU time comes from ``getrusage`` of the finished child, and CPU time / wall time says
+how many cores it kept busy. Throughput is the
 same numerator for every measurement at a size: the words of the corpus, counted as
 whitespace-separated tokens of every transcript's normalised text (``pipeline.formats.read_text``).
 
 A time budget (``--budget``, minutes) bounds the whole run: before a size, its time is
-extrapolated linearly from the previous size, and the bench stops there, saying so, if it would
-not fit; a child still running when the budget ends is stopped and marked ``timeout``.
+extrapolated from the sizes before it (:func:`estimate`), and the bench stops there, saying so,
+if it would not fit; a child still running when the budget ends is stopped and marked
+``timeout``.
 """
 
 from __future__ import annotations
@@ -73,6 +79,9 @@ DESCRIPTION = {
     "warm-same": "pipeline run again, nothing changed",
 }
 SAMPLE_EVERY = 0.05  # seconds between RSS samples
+PSS_EVERY = 1.0  # seconds between PSS samples ...
+PSS_AT_PEAK_EVERY = 0.5  # ... or, when the RSS reaches a new peak, this
+FAMILY_EVERY = 0.2  # seconds between looks for new worker processes
 # The edit of warm-edit: one more lemma phrase for one code, inserted as a line of YAML.
 EDIT_FILE = "codes_effectiveness.yaml"
 EDIT_CODE = "justice_capacity"
@@ -86,25 +95,48 @@ SKIP_WORDS = re.compile(r"\b(skip\w*|unchanged|up[ -]to[ -]date|reus\w*|nothing 
 
 # ------------------------------------------------------------------ measuring one child
 
-def _tree_memory(process: psutil.Process) -> tuple[int, int]:
-    """(summed RSS, summed PSS) of ``process`` and its descendants, in bytes.
+class _TreeMemory:
+    """Peak summed RSS and PSS of a process and its descendants, sampled as cheaply as they
+    can be: RSS (``/proc/PID/statm``) every call, the process tree every :data:`FAMILY_EVERY`
+    seconds, PSS (``/proc/PID/smaps_rollup``, which walks the process's pages) every
+    :data:`PSS_EVERY` seconds and at a new RSS peak at most every :data:`PSS_AT_PEAK_EVERY`."""
 
-    RSS counts a page shared by forked workers once per process; PSS splits it between them,
-    so its sum is what the tree really holds.
-    """
-    rss = pss = 0
-    try:
-        family = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0, 0
-    for member in family:
-        try:
-            memory = member.memory_full_info()
-            rss += memory.rss
-            pss += getattr(memory, "pss", memory.rss)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            pass
-    return rss, pss
+    def __init__(self, process: psutil.Process):
+        self.process = process
+        self.family: list[psutil.Process] = [process]
+        self.peak_rss = self.peak_pss = 0
+        self._family_at = self._pss_at = -math.inf
+
+    def _members(self, now: float) -> list[psutil.Process]:
+        if now - self._family_at >= FAMILY_EVERY:
+            self._family_at = now
+            try:
+                self.family = [self.process, *self.process.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                self.family = []
+        return self.family
+
+    def sample(self) -> None:
+        now = time.perf_counter()
+        rss = 0
+        members = self._members(now)
+        for member in members:
+            try:
+                rss += member.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+        since = now - self._pss_at
+        if since >= PSS_EVERY or (rss > self.peak_rss and since >= PSS_AT_PEAK_EVERY):
+            self._pss_at = now
+            pss = 0
+            for member in members:
+                try:
+                    memory = member.memory_full_info()
+                    pss += getattr(memory, "pss", memory.rss)
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    pass
+            self.peak_pss = max(self.peak_pss, pss)
+        self.peak_rss = max(self.peak_rss, rss)
 
 
 def _machine_busy() -> float:
@@ -132,16 +164,16 @@ def measure(argv: list[str], *, logs: Path, name: str, timeout: float) -> dict:
     logs.mkdir(parents=True, exist_ok=True)
     out_path, err_path = logs / f"{name}.stdout", logs / f"{name}.stderr"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler_before = resource.getrusage(resource.RUSAGE_SELF)
     machine_before = _machine_busy()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         popen = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT, stdin=subprocess.DEVNULL)
         process = psutil.Process(popen.pid)
-        peak = peak_pss = 0
+        memory = _TreeMemory(process)
         timed_out = False
         while True:
-            rss, pss = _tree_memory(process)
-            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+            memory.sample()
             try:
                 popen.wait(timeout=SAMPLE_EVERY)
                 break
@@ -152,15 +184,18 @@ def measure(argv: list[str], *, logs: Path, name: str, timeout: float) -> dict:
                     break
         seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    others = max(0.0, _machine_busy() - machine_before - cpu)
+    sampler = (sampler_after.ru_utime - sampler_before.ru_utime) + (sampler_after.ru_stime - sampler_before.ru_stime)
+    others = max(0.0, _machine_busy() - machine_before - cpu - sampler)
     stdout = out_path.read_text(encoding="utf-8", errors="replace")
     stderr = err_path.read_text(encoding="utf-8", errors="replace")
     status = "timeout" if timed_out else ("ok" if popen.returncode == 0 else "failed")
     return {"status": status, "exit_code": popen.returncode, "seconds": round(seconds, 3),
             "cpu_seconds": round(cpu, 3), "cores_busy": round(cpu / seconds, 2) if seconds else None,
             "other_cores_busy": round(others / seconds, 2) if seconds else None,
-            "peak_rss_mb": round(peak / 2**20, 1), "peak_pss_mb": round(peak_pss / 2**20, 1),
+            "sampler_cores_busy": round(sampler / seconds, 2) if seconds else None,
+            "peak_rss_mb": round(memory.peak_rss / 2**20, 1), "peak_pss_mb": round(memory.peak_pss / 2**20, 1),
             "stdout": stdout, "stderr": stderr}
 
 
@@ -281,7 +316,8 @@ def run_size(size: int, *, args, work: Path, deadline: float, log) -> dict:
         log(f"[{size}x] {name:9} {measured['status']:7} {measured['seconds']:8.1f} s  "
             f"{measured['words_per_second']:>10,.0f} words/s  {measured['peak_rss_mb']:7.0f} MB RSS "
             f"({measured['peak_pss_mb']:.0f} PSS)  "
-            f"{measured['cores_busy']} cores busy (others {measured['other_cores_busy']})")
+            f"{measured['cores_busy']} cores busy (others {measured['other_cores_busy']}, "
+            f"sampler {measured['sampler_cores_busy']})")
         if measured["status"] != "ok":
             log(f"[{size}x] {name} {measured['status']} (exit code {measured['exit_code']}); end of its stderr:\n"
                 + _tail(stderr))
@@ -292,16 +328,43 @@ def run_size(size: int, *, args, work: Path, deadline: float, log) -> dict:
     return result
 
 
-def estimate(previous: dict, size: int, naive_sizes: set[int]) -> float:
-    """Seconds ``size`` should take, from the previous size's, growing linearly with words."""
-    factor = size / previous["size"]
-    seconds = previous["build_seconds"] * factor
+ESTIMATE_MARGIN = 1.15  # on the extrapolation from two sizes, which leaves out any growth faster than linear
+
+
+def _extrapolate(points: list[tuple[int, float]], size: int) -> float:
+    """Seconds at ``size`` from (size, seconds) measured at smaller sizes: from the last two, a
+    fixed cost plus a cost per copy (times :data:`ESTIMATE_MARGIN`), at most the linear growth
+    of the last one; from one, linear growth."""
+    last_size, last = points[-1]
+    linear = last * size / last_size
+    if len(points) < 2:
+        return linear
+    first_size, first = points[-2]
+    per_copy = (last - first) / (last_size - first_size)
+    if per_copy <= 0:
+        return linear
+    return min(linear, (last + per_copy * (size - last_size)) * ESTIMATE_MARGIN)
+
+
+def estimate(results: list[dict], size: int, naive_sizes: set[int]) -> float:
+    """Seconds ``size`` should take, from the sizes measured before it (:func:`_extrapolate`,
+    for building the corpus and for each run).
+
+    Linear growth from the last size alone overstates a larger size, since fixed costs
+    (imports, model loading, starting worker processes) do not grow with the corpus: at 10x it
+    put the 50x runs at 9.1 minutes, which took 7.7. A run that overruns the estimate is still
+    stopped when the budget ends.
+    """
+    previous = results[-1]
+    seconds = _extrapolate([(r["size"], r["build_seconds"]) for r in results], size)
     for name, run in previous["runs"].items():
         if name == "naive" and size not in naive_sizes:
             continue
-        seconds += run.get("seconds", 0) * factor
+        points = [(r["size"], r["runs"][name]["seconds"]) for r in results
+                  if r["runs"].get(name, {}).get("seconds") is not None]
+        seconds += _extrapolate(points, size) if points else 0
     if size in naive_sizes and "naive" not in previous["runs"]:
-        seconds += previous["runs"].get("cold", {}).get("seconds", 0) * factor * 3  # a rough guess
+        seconds += previous["runs"].get("cold", {}).get("seconds", 0) * size / previous["size"] * 3  # a rough guess
     return seconds
 
 
@@ -421,7 +484,7 @@ def checks(results: list[dict]) -> dict:
 
 def table(results: list[dict]) -> str:
     head = (f"{'size':>5}  {'run':10} {'status':8} {'seconds':>8} {'words':>10} {'words/s':>10} "
-            f"{'x naive':>8} {'peak RSS MB':>11} {'PSS MB':>7} {'cores':>5} {'others':>6}")
+            f"{'x naive':>8} {'peak RSS MB':>11} {'PSS MB':>7} {'cores':>5} {'others':>6} {'sampler':>7}")
     lines = [head, "-" * len(head)]
     for result in results:
         naive, naive_size = _naive_for(results, result["size"])
@@ -438,7 +501,7 @@ def table(results: list[dict]) -> str:
             lines.append(f"{result['size']:>4}x  {name:10} {run['status']:8} {run['seconds']:8.1f} "
                          f"{result['words']:>10,} {run['words_per_second']:>10,.0f} {ratio:>8} "
                          f"{run['peak_rss_mb']:>11.0f} {run['peak_pss_mb']:>7.0f} {run['cores_busy']:>5} "
-                         f"{run['other_cores_busy']:>6}")
+                         f"{run['other_cores_busy']:>6} {run.get('sampler_cores_busy', ''):>7}")
     return "\n".join(lines)
 
 
@@ -528,10 +591,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for size in args.sizes:
             if results:
-                needed = estimate(results[-1], size, args.naive_sizes)
+                needed = estimate(results, size, args.naive_sizes)
                 left = deadline - time.perf_counter()
                 if needed > left:
-                    stopped = (f"stopped before {size}x: extrapolating {results[-1]['size']}x linearly it needs "
+                    stopped = (f"stopped before {size}x: extrapolating from the sizes before it, it needs "
                                f"about {needed / 60:.1f} min and {max(left, 0) / 60:.1f} min of the "
                                f"{args.budget:g}-minute budget are left (--budget to change it)")
                     log(stopped)
@@ -570,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print("peak RSS / PSS: largest sum over the run's process tree (PSS splits pages shared by forked workers); "
           "cores: CPU time of the run / its wall time; others: the same for every other process on the machine "
-          "meanwhile")
+          "meanwhile; sampler: the same for this bench's memory sampling")
     if any(r["runs"].get("naive") is None for r in results):
         print("* compared with the naive reference of a smaller size (it is not run at this size)")
     busy = [f"{r['size']}x {name}" for r in results for name, run in r["runs"].items()

@@ -158,3 +158,35 @@ def test_the_codebook_edit_keeps_the_codebook_valid(tmp_path):
     edit_codebook(codebook)
     code = next(c for c in load_codebook(codebook).codes if c.id == EDIT_CODE)
     assert EDIT_PHRASE in str(code.patterns)
+
+
+def test_the_memory_sampler_counts_the_worker_processes_of_a_run(tmp_path):
+    """A child that starts a grandchild holding 200 MB: the tree's peak holds it, in RSS and PSS."""
+    pytest.importorskip("psutil")
+    from benchmarks.bench import measure
+
+    script = ("import subprocess, sys\n"
+              "holder = 'import time; data = bytearray(200 * 2**20); data[::4096] = b\"x\" * len(data[::4096]); time.sleep(2)'\n"
+              "subprocess.run([sys.executable, '-c', holder], check=True)\n")
+    measured = measure([sys.executable, "-c", script], logs=tmp_path, name="tree", timeout=60)
+    assert measured["status"] == "ok"
+    assert measured["peak_rss_mb"] >= 200
+    assert measured["peak_pss_mb"] >= 200
+    assert measured["sampler_cores_busy"] is not None
+
+
+def test_a_size_is_extrapolated_as_a_fixed_cost_plus_a_cost_per_copy():
+    pytest.importorskip("psutil")
+    from benchmarks.bench import ESTIMATE_MARGIN, _extrapolate, estimate
+
+    assert _extrapolate([(1, 20.0)], 10) == pytest.approx(200.0)  # one size: linear
+    # 20 s at 1x and 65 s at 10x: 15 s fixed, 5 s a copy; 50x is 265 s, with the margin.
+    assert _extrapolate([(1, 20.0), (10, 65.0)], 50) == pytest.approx(265.0 * ESTIMATE_MARGIN)
+    # Never above linear growth from the last size, and linear when time did not grow.
+    assert _extrapolate([(1, 1.0), (10, 100.0)], 50) == pytest.approx(500.0)
+    assert _extrapolate([(1, 3.0), (10, 2.0)], 50) == pytest.approx(10.0)
+    results = [{"size": 1, "build_seconds": 1.0, "runs": {"naive": {"seconds": 10.0}, "cold": {"seconds": 20.0},
+                                                          "warm-edit": {"status": "failed"}}},
+               {"size": 10, "build_seconds": 10.0, "runs": {"naive": {"seconds": 100.0}, "cold": {"seconds": 65.0}}}]
+    # The naive reference is not run at 50x, so it does not count; building grows linearly.
+    assert estimate(results, 50, {1, 10}) == pytest.approx(50.0 + 265.0 * ESTIMATE_MARGIN)
