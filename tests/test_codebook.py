@@ -146,7 +146,8 @@ def test_patterns_that_do_not_compile(copy):
     found = plant(copy, "codes:\n" + code("planted", "    questions: [EQ1]\n    patterns:\n      es:\n"
                                                      "        - {regex: \"(sin cerrar\"}\n"
                                                      "        - {tokens: [{LEMA: rotación}]}\n"
-                                                     "        - {phrase: \"\"}\n"))
+                                                     "        - {phrase: \"\"}\n"
+                                                     "        - {tokens: [{TEXT: {REGEX: \"(sin\"}}]}\n"))
     assert found[0] == (f"{copy}/codes_planted.yaml, line 11 (codes[0].patterns.es[0]): the regular "
                         "expression '(sin cerrar' does not compile: missing ), unterminated subpattern at "
                         "position 0. Correct it (README.md, 'Patterns', shows each kind).")
@@ -155,7 +156,11 @@ def test_patterns_that_do_not_compile(copy):
     assert "LEMA" in found[1].split("pattern:", 1)[1]
     assert found[2].startswith(f"{copy}/codes_planted.yaml, line 13 (codes[0].patterns.es[2]): the phrase "
                                "must be a non-empty text.")
-    assert len(found) == 3
+    # A token pattern's regex is compiled by spaCy, which raises re.error rather than ValueError.
+    assert found[3].startswith(f"{copy}/codes_planted.yaml, line 14 (codes[0].patterns.es[3]): the token "
+                               "pattern [{\"TEXT\": {\"REGEX\": \"(sin\"}}] is not a valid spaCy pattern: "
+                               "missing ), unterminated subpattern")
+    assert len(found) == 4
 
 
 def test_a_double_quoted_regex_escape_is_caught(copy):
