@@ -42,12 +42,19 @@ def fold(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def lemma_table(language: str):
-    """spaCy's lookup lemmas for ``language`` (from spacy-lookups-data), or an empty mapping."""
-    try:
-        from spacy.lookups import load_lookups
+def lemma_table(language: str) -> dict[str, str]:
+    """spaCy's lookup lemmas for ``language`` (from spacy-lookups-data), or an empty mapping.
 
-        return load_lookups(language, ["lemma_lookup"]).get_table("lemma_lookup")
+    A plain dict read from the package's data file: spaCy's own ``Table`` hashes every one of
+    the half million Spanish forms as it loads, which took 1.4 s against 0.3 s."""
+    try:
+        from spacy.lookups import load_language_data
+        from spacy.util import registry
+
+        if language not in registry.lookups:
+            return {}
+        tables = registry.lookups.get(language)
+        return dict(load_language_data(tables["lemma_lookup"])) if "lemma_lookup" in tables else {}
     except (ValueError, KeyError, ImportError, OSError):
         return {}
 

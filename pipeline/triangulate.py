@@ -100,6 +100,7 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
     rows = []
     for question in codebook.evaluation.questions:
         own = evidence[evidence["question"] == question.id]
+        heard = set(own["stakeholder_group"].unique())
         sessions = own.drop_duplicates("session_id")
         counts = {"segments": own["segment_id"].nunique(), "sessions": len(sessions),
                   "participants": int(sessions["participants"].sum()),
@@ -125,7 +126,7 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
             **{f"{s}_sessions": int(leaning.get(s, 0)) for s in ("positive", "negative", "mixed")},
             "majority": majority,
             "diverging_groups": "; ".join(f"{g} ({share:.0%})" for g, share in diverging.items()),
-            "gaps": ", ".join(g for g in interviewed if g not in set(own["stakeholder_group"])),
+            "gaps": ", ".join(g for g in interviewed if g not in heard),
         })
     return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
 

@@ -38,19 +38,24 @@ def column_letters(number: int) -> str:
 
 
 def _cell(reference: str, value) -> str:
+    return f'<c r="{reference}"{_tail(value)}'
+
+
+def _tail(value) -> str:
+    """A cell's XML after ``<c r="A1"``, from its value."""
     if value is None or value == "":
-        return f'<c r="{reference}"/>'  # an empty cell (openpyxl writes an empty string as one too)
+        return "/>"  # an empty cell (openpyxl writes an empty string as one too)
     if isinstance(value, str):
         text = escape(_ILLEGAL.sub("", value))
         space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-        return f'<c r="{reference}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+        return f' t="inlineStr"><is><t{space}>{text}</t></is></c>'
     if isinstance(value, bool):
-        return f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
+        return f' t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
-            return f'<c r="{reference}"/>'
-        return f'<c r="{reference}"><v>{value!r}</v></c>'
-    return _cell(reference, str(value))
+            return "/>"
+        return f'><v>{value!r}</v></c>'
+    return _tail(str(value))
 
 
 def _plain(value):
@@ -64,38 +69,37 @@ def _plain(value):
     return value
 
 
-def _column_cells(letter: str, values: list, kind: str) -> list[str]:
-    """The cells of one column, rows 2 onwards; by the column's kind where all values share it."""
-    if kind == "text":
-        out = []
-        for number, value in enumerate(values, 2):
-            if isinstance(value, str) and value:
-                text = escape(_ILLEGAL.sub("", value))
-                space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-                out.append(f'<c r="{letter}{number}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
-            else:  # "", or missing however the dtype spells it (None, NaN, pd.NA)
-                out.append(_cell(f"{letter}{number}", _plain(value)))
-        return out
-    if kind == "int":
+def _column_cells(letter: str, values: list, integers: bool) -> list[str]:
+    """The cells of one column, rows 2 onwards. Each distinct value's XML is made once: a
+    quote, a group or a code recurs on many rows (at 10x the sample, 1.3 million cells)."""
+    if integers:
         return [f'<c r="{letter}{number}"><v>{value}</v></c>' for number, value in enumerate(values, 2)]
-    return [_cell(f"{letter}{number}", _plain(value)) for number, value in enumerate(values, 2)]
+    tails: dict[tuple[type, object], str] = {}  # by type too: True, 1 and 1.0 are equal keys
+    out = []
+    for number, value in enumerate(values, 2):
+        if not isinstance(value, str):
+            value = _plain(value)
+        try:
+            key = (type(value), value)
+            tail = tails.get(key)
+            if tail is None:
+                tail = tails[key] = _tail(value)
+        except TypeError:  # an unhashable value
+            tail = _tail(value)
+        out.append(f'<c r="{letter}{number}"{tail}')
+    return out
 
 
-def _kind(series: pd.Series) -> str:
+def _integers(series: pd.Series) -> bool:
+    """Whether every value of ``series`` is an integer (not a boolean), none missing."""
     dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "other"
-    if pd.api.types.is_integer_dtype(dtype) and not series.hasnans:
-        return "int"
-    if pd.api.types.is_string_dtype(dtype):
-        return "text"
-    return "other"
+    return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) and not series.hasnans
 
 
 def sheet_xml(frame: pd.DataFrame) -> str:
     letters = [column_letters(i) for i in range(len(frame.columns))]
     header = "".join(_cell(f"{letter}1", str(c)) for letter, c in zip(letters, frame.columns))
-    columns = [_column_cells(letter, frame[c].tolist(), _kind(frame[c])) for letter, c in zip(letters, frame.columns)]
+    columns = [_column_cells(letter, frame[c].tolist(), _integers(frame[c])) for letter, c in zip(letters, frame.columns)]
     last = f"{letters[-1] if letters else 'A'}{len(frame) + 1}"
     parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}">'
              f'<dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>']

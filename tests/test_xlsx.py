@@ -52,3 +52,12 @@ def test_the_file_is_the_same_bytes_every_time():
 def test_sheet_names_that_clash_once_cut_are_refused():
     with pytest.raises(ValueError, match="31 characters"):
         workbook({"x" * 31 + "a": pd.DataFrame(), "x" * 31 + "b": pd.DataFrame()})
+
+
+def test_equal_values_of_different_types_keep_their_own_type():
+    """Cells are made once per distinct value: True, 1 and 1.0 are equal in Python, not in a cell."""
+    frame = pd.DataFrame({"mixed": pd.array([True, 1, 1.0, "1", None, True, 1, float("nan"), 1.5], dtype=object)})
+    rows = list(openpyxl.load_workbook(io.BytesIO(workbook({"t": frame}))).worksheets[0].iter_rows(values_only=True))
+    values = [r[0] for r in rows[1:]]
+    assert values == [True, 1, 1, "1", None, True, 1, None, 1.5]
+    assert [type(v) for v in values] == [bool, int, float, str, type(None), bool, int, type(None), float]
