@@ -27,7 +27,7 @@ from pipeline.nlp import DocCache, fill_cache, load_pipeline, parse_identity, pa
 from pipeline.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
                             segment_stance)
 from pipeline.turns import RESPONDENT, mask_notes
-from pipeline.workers import forked_iter, forked_map
+from pipeline.workers import FEW_SESSIONS, forked_iter, forked_map
 
 
 def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int, int, str] | None:
@@ -127,8 +127,8 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         del entry["norms"]  # saved; not sent back
         return entry
 
-    # Sessions are matched in worker processes (a process start is worth it for a few only).
-    matched = forked_iter(match, parse, processes=processes if len(parse) >= 8 else 1)
+    # Sessions are matched in worker processes, unless they are too few to be worth one.
+    matched = forked_iter(match, parse, processes=processes, min_items=FEW_SESSIONS)
     if progress:
         matched = progress(matched, "code", total=len(parse))
     for entry, sid in zip(matched, parse):  # the progress first, so that it ends
@@ -192,10 +192,11 @@ def rule_digests(codebook: Codebook, language: str) -> dict[str, str]:
 
 class RuleCache:
     """Each session's rule codings, per pattern, its segments' lexicon stances (with a hash of
-    the vocabulary that judged them) and its words' norms: one JSON file per session under ``folder`` (None: nothing kept), keyed by the parser,
-    the parsed texts, the session's text and its segment bounds. Within it, codings are kept per
-    pattern under a hash of the pattern (:func:`rule_digests`), so after a codebook edit only the
-    new or changed patterns are matched again, and only in sessions where they may match."""
+    the vocabulary that judged them) and its words' norms: one JSON file per session under
+    ``folder`` (None: nothing kept), keyed by the parser, the parsed texts, the session's text
+    and its segment bounds. Within it, codings are kept per pattern under a hash of the pattern
+    (:func:`rule_digests`), so after a codebook edit only the new or changed patterns are
+    matched again, and only in sessions where they may match."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
@@ -283,7 +284,7 @@ class RegexCache:
             self.matches(matchers[item[0]], item[1])
 
         # In worker processes: ``re`` holds the GIL, so threads would not help.
-        forked_map(scan, missing, processes=processes if len(missing) >= 8 else 1)
+        forked_map(scan, missing, processes=processes, min_items=FEW_SESSIONS)
         return len(missing)
 
 

@@ -16,7 +16,7 @@ from pipeline.config import Evaluation
 from pipeline.errors import InputError, Problem, TranscriptError
 from pipeline.formats import ExtractedText, read_text
 from pipeline.register import read_register
-from pipeline.workers import forked_iter
+from pipeline.workers import FEW_SESSIONS, forked_iter
 
 
 def _read(path: Path) -> tuple[ExtractedText | None, str, list[Problem]]:
@@ -54,7 +54,7 @@ def read_transcripts(
     # Read in worker processes: besides sharing the work, a worker's memory goes with it (a
     # Word file leaves about a megabyte the main process would keep).
     files = forked_iter(_read, [folder / row["file"] for row in rows],
-                        processes=evaluation.nlp.processes if len(rows) >= 8 else 1)
+                        processes=evaluation.nlp.processes, min_items=FEW_SESSIONS)
     # The progress first: zip stops at the end of its first iterable, so the progress ends too.
     read = progress(files, "read", total=len(rows)) if progress else files
     for (extracted, digest, problems), row in zip(read, rows):

@@ -19,7 +19,7 @@ from spacy.tokens import Doc, Span
 
 from pipeline import schemas
 from pipeline.nlp import DocCache, fill_cache, parsed_docs
-from pipeline.workers import forked_iter
+from pipeline.workers import FEW_SESSIONS, forked_iter
 from pipeline.turns import INTERVIEWER, RESPONDENT, mask_notes
 
 _METADATA = [c.name for c in schemas.METADATA]
@@ -158,8 +158,8 @@ def build_segments(
                            batch_size=batch_size)
         return _session_segments(sid, sessions.loc[sid], by_session[sid], docs, max_sentences, max_chars)
 
-    # Sessions are segmented in worker processes (a process start is worth it for a few only).
-    done = forked_iter(segment, order, processes=processes if len(order) >= 8 else 1)
+    # Sessions are segmented in worker processes, unless they are too few to be worth one.
+    done = forked_iter(segment, order, processes=processes, min_items=FEW_SESSIONS)
     if progress:
         done = progress(done, "segment", total=len(order))
     rows = [row for session_rows in done for row in session_rows]

@@ -19,20 +19,26 @@ Result = TypeVar("Result")
 
 _TASK: Callable | None = None  # what forked workers call: set in the parent just before forking
 
+# Sessions (or texts) below which starting worker processes costs more than it saves.
+FEW_SESSIONS = 8
 
-def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int) -> list[Result]:
-    """``[function(item) for item in items]``, computed in up to ``processes`` forked workers.
+
+def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int,
+               min_items: int = 2) -> list[Result]:
+    """``[function(item) for item in items]``, computed in up to ``processes`` forked workers;
+    here, in order, when there are fewer than ``min_items`` items.
 
     A worker's exception is raised here.
     """
-    return list(forked_iter(function, items, processes=processes))
+    return list(forked_iter(function, items, processes=processes, min_items=min_items))
 
 
-def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int) -> Iterator[Result]:
+def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int,
+                min_items: int = 2) -> Iterator[Result]:
     """:func:`forked_map`, yielding each result, in order, as soon as it and those before it
     are done (for a progress bar)."""
     items = list(items)
-    if processes <= 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if processes <= 1 or len(items) < max(2, min_items) or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(function, items)
         return
     global _TASK

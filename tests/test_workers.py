@@ -22,6 +22,9 @@ def test_forked_workers_give_the_results_of_one_process_in_order():
     assert [value for value, _ in forked] == [n * n for n in range(20)]
     assert os.getpid() not in {pid for _, pid in forked}  # the work was done elsewhere
     assert [pid for _, pid in forked_map(square, range(3), processes=1)] == [os.getpid()] * 3
+    # Fewer items than min_items are done here; as many go to the workers.
+    assert [pid for _, pid in forked_map(square, range(7), processes=2, min_items=8)] == [os.getpid()] * 7
+    assert os.getpid() not in {pid for _, pid in forked_map(square, range(8), processes=2, min_items=8)}
 
 
 def test_a_workers_error_is_raised_here():
