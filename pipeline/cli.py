@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import pyarrow
+
 from pipeline import __version__, flow, refi
 from pipeline.codebook import load_codebook
 from pipeline.codesheet import import_code_sheet, write_code_sheet
@@ -222,6 +224,10 @@ def _codebook(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A setting of the whole process, so made here, where the process starts: Arrow's own
+    # allocator (mimalloc) keeps what the string columns of freed tables took; the system's
+    # gives it back (78 MB less at the peak of a run on 10x the sample).
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

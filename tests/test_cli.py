@@ -33,6 +33,16 @@ def test_validate_on_the_sample_exits_0():
     assert done.stdout.startswith("No problems found.")
 
 
+def test_the_command_line_gives_arrow_memory_back_to_the_system(monkeypatch):
+    """Arrow's default allocator keeps freed memory; a run from the command line uses the system's."""
+    import pyarrow
+
+    monkeypatch.setattr(pyarrow, "set_memory_pool", lambda pool: chosen.append(pool.backend_name))
+    chosen: list[str] = []
+    main([])
+    assert chosen == ["system"]
+
+
 def test_no_command_prints_help(capsys):
     assert run_cli() == 2
     assert "run" in capsys.readouterr().out
