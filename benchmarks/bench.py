@@ -33,9 +33,9 @@ reaches a new peak at most twice a second: the kernel walks every page of a proc
 it, some 15 ms of CPU for each 600 MB process, which every 50 ms took most of a core from the
 run it measured. The bench's own CPU time while it samples is reported as ``sampler``. The
 child's CPU time comes from ``getrusage`` of the finished child, and CPU time / wall time says
-how many cores it kept busy. Throughput is the
-same numerator for every measurement at a size: the words of the corpus, counted as
-whitespace-separated tokens of every transcript's normalised text (``pipeline.formats.read_text``).
+how many cores it kept busy. Throughput is the same numerator for every measurement at a size:
+the words of the corpus, counted as whitespace-separated tokens of every transcript's
+normalised text (``pipeline.formats.read_text``).
 
 A time budget (``--budget``, minutes) bounds the whole run: before a size, its time is
 extrapolated from the sizes before it (:func:`estimate`), and the bench stops there, saying so,

@@ -143,9 +143,10 @@ def assign_stances(codings: pd.DataFrame, segments: pd.DataFrame, *, method: str
 def _judge(texts: list[str], training: pd.DataFrame, seed: int, cache: Path | None) -> dict[str, str]:
     """{passage: stance} for ``texts``: read from the cache, the rest predicted and added to it."""
     tables, key = TableCache(None if cache is None else Path(cache)), frame_key(training, seed, "stance-1")
-    known = tables.get(key)
-    known = {} if known is None or not {"text", "stance"} <= set(known.columns) else dict(
-        zip(known["text"], known["stance"]))
+    table = tables.get(key)
+    known: dict[str, str] = {}
+    if table is not None and {"text", "stance"} <= set(table.columns):  # else damaged: judged again
+        known = dict(zip(table["text"], table["stance"]))
     missing = sorted(set(texts) - set(known))
     if missing:
         model = fit_stance(training["text"].tolist(), training["stance"].tolist(), seed)

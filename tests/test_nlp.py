@@ -8,7 +8,7 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.nlp import load_pipeline
+from pipeline.nlp import lemma_table, load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,3 +30,11 @@ def test_numpy_blas_and_fewer_attribute_rules_keep_every_tag_and_lemma():
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     for a, b in zip(ours.pipe(paragraphs), shipped.pipe(paragraphs)):
         assert [(t.pos_, str(t.morph), t.lemma_) for t in a] == [(t.pos_, str(t.morph), t.lemma_) for t in b]
+
+
+def test_lookup_lemmas_fill_what_the_rules_and_a_blank_pipeline_miss():
+    assert lemma_table("es")["útiles"] == "útil"
+    assert lemma_table("en")["protocols"] == "protocol"
+    assert lemma_table("xx") == {}  # no lookups for the multi-language tokenizer
+    # A blank pipeline's lookup is case-sensitive; the lower-cased word's lemma is used.
+    assert [t.norm_ for t in load_pipeline("en", None)("Protocols were useful")] == ["protocol", "be", "useful"]
