@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -27,6 +27,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from pipeline.workers import forked_map
 
 MODEL_NAME = "segment-coder"
 CODEBOOK_WEIGHT = 0.5  # a codebook example counts half as much as a coded segment
@@ -77,8 +79,10 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         # One model per code, independent of the others: fitted side by side in worker
         # processes, each with its own fixed seed, so the result does not depend on n_jobs.
         # Not threads: liblinear's dual solver draws from one random generator per process.
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
-            delayed(self._fit_label)(X, target, sample_weight) for target in targets)
+        # Forked workers share X and the loaded libraries; joblib's fresh interpreters each
+        # imported scikit-learn and received X (at 10x the sample, 10.5 s against 7.4 s).
+        self.estimators_ = forked_map(lambda target: self._fit_label(X, target, sample_weight), targets,
+                                      processes=effective_n_jobs(self.n_jobs))
         self.fitted_labels_ = np.array([model is not None for model in self.estimators_])
         return self
 
@@ -198,10 +202,14 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
         return []
     rows = []
     # In chunks: the features of every uncoded segment of a large corpus at once take memory
-    # in proportion to it.
-    for first in range(0, len(uncoded), PREDICT_CHUNK):
+    # in proportion to it. Chunks are worked out side by side in forked workers.
+    def probabilities_from(first: int) -> np.ndarray:
+        return model.predict_proba(uncoded.iloc[first:first + PREDICT_CHUNK][["text", "prompt"]])
+
+    firsts = range(0, len(uncoded), PREDICT_CHUNK)
+    probabilities = forked_map(probabilities_from, firsts, processes=effective_n_jobs(n_jobs))
+    for first, proba in zip(firsts, probabilities):
         chunk = uncoded.iloc[first:first + PREDICT_CHUNK]
-        proba = model.predict_proba(chunk[["text", "prompt"]])
         for (segment, row) in zip(chunk.itertuples(index=False), proba):
             for code, p in zip(codes, row):
                 if p >= threshold:

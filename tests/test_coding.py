@@ -109,13 +109,15 @@ def test_suggestions_only_for_segments_no_person_coded(tmp_path):
     assert queue["uncertainty"].is_monotonic_decreasing
 
 
-def test_suggestions_worked_out_in_chunks_are_the_same(tmp_path, monkeypatch):
+def test_suggestions_worked_out_in_chunks_and_in_workers_are_the_same(tmp_path, monkeypatch):
     from pipeline import learn
 
     book, segments, codings = half_coded(tmp_path)
     whole = suggest_codes(segments, codings, codebook=book, min_examples=5)
     monkeypatch.setattr(learn, "PREDICT_CHUNK", 5)  # 24 uncoded segments: 5 chunks
     assert whole and suggest_codes(segments, codings, codebook=book, min_examples=5) == whole
+    # Codes fitted and chunks predicted in two forked workers.
+    assert suggest_codes(segments, codings, codebook=book, min_examples=5, n_jobs=2) == whole
 
 
 def test_no_suggestions_without_enough_human_examples(tmp_path):
