@@ -285,7 +285,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_csv("unplaced_quotes.csv", unplaced)
         human_codings = codings[codings["source"] == "human"]
         if human_codings["coder"].nunique() >= 2:
-            figures = measure_reliability(segments, human_codings, codebook=book)
+            figures = _reliability(segments, human_codings, book, memo.JsonCache(out / CACHE_FOLDER / "reliability"))
             staged.write_json("reliability.json", figures)
             staged.write_text("reliability.html", marked({"reliability.html": reliability_report(
                 figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}",
@@ -403,6 +403,18 @@ def _suggester(book: Codebook, cache: memo.TableCache):
         return rows.to_dict("records")
 
     return suggest
+
+
+def _reliability(segments: pd.DataFrame, human: pd.DataFrame, book: Codebook, cache: memo.JsonCache) -> dict:
+    """:func:`pipeline.reliability.measure_reliability` of the human codings, cached on what it
+    reads (the segments' ids, sessions and text, the human codings, the questions each code
+    serves, and the module itself): editing a code's patterns does not recompute it."""
+    serves = [(code.id, book.questions_of(code.id)) for code in book.codes]
+    source = hashlib.sha256(Path(__file__).with_name("reliability.py").read_bytes()).hexdigest()
+    key = memo.frame_key(segments[["segment_id", "session_id", "text"]],
+                         human[["segment_id", "session_id", "code", "coder", "start", "end", "memo"]],
+                         serves, book.evaluation.ids("questions"), source)
+    return cache.get_or_compute(key, lambda: measure_reliability(segments, human, codebook=book))
 
 
 def _allowlist(book: Codebook, transcripts: pd.DataFrame) -> list[str]:

@@ -5,7 +5,8 @@
   pipeline's own source. A run whose fingerprint equals the one in the output folder's
   ``manifest.json``, with every output still there, has nothing to do (:func:`up_to_date`).
 - :class:`TableCache` keeps a stage's result table under a key that hashes that stage's inputs,
-  so a stage whose inputs did not change is read back instead of recomputed.
+  so a stage whose inputs did not change is read back instead of recomputed; :class:`JsonCache`
+  does the same for results that are not tables.
 
 Hidden files (a leading dot) are not inputs: editors and the parse cache keep theirs there.
 """
@@ -96,29 +97,49 @@ def frame_key(*parts) -> str:
 class TableCache:
     """Parquet files under ``folder``, one per key; ``folder=None`` caches nothing."""
 
+    suffix = ".parquet"
+
     def __init__(self, folder: Path | None):
         self.folder = folder
 
-    def get(self, key: str) -> pd.DataFrame | None:
-        """The table kept under ``key``, or None (nothing kept, or a damaged entry)."""
-        path = None if self.folder is None else self.folder / f"{key}.parquet"
+    def _load(self, path: Path):
+        return pd.read_parquet(path)
+
+    def _dump(self, value) -> bytes:
+        buffer = io.BytesIO()
+        value.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+
+    def get(self, key: str):
+        """The value kept under ``key``, or None (nothing kept, or a damaged entry)."""
+        path = None if self.folder is None else self.folder / f"{key}{self.suffix}"
         if path is None or not path.is_file():
             return None
         try:
-            return pd.read_parquet(path)
+            return self._load(path)
         except (OSError, ValueError):
             return None  # a damaged entry is computed again and overwritten
 
-    def put(self, key: str, frame: pd.DataFrame) -> None:
+    def put(self, key: str, value) -> None:
         if self.folder is None:
             return
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        write_atomic(self.folder / f"{key}.parquet", buffer.getvalue())
+        write_atomic(self.folder / f"{key}{self.suffix}", self._dump(value))
 
-    def get_or_compute(self, key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        frame = self.get(key)
-        if frame is None:
-            frame = compute()
-            self.put(key, frame)
-        return frame
+    def get_or_compute(self, key: str, compute: Callable[[], object]):
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            self.put(key, value)
+        return value
+
+
+class JsonCache(TableCache):
+    """:class:`TableCache` for what JSON holds (dicts, lists, strings, numbers) instead of tables."""
+
+    suffix = ".json"
+
+    def _load(self, path: Path):
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def _dump(self, value) -> bytes:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")

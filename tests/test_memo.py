@@ -94,6 +94,36 @@ def test_editing_a_codes_patterns_does_not_refit_the_model(tiny, tmp_path, monke
     assert calls == [4, 4]
 
 
+def test_reliability_is_computed_again_only_when_the_human_coding_changes(tiny, tmp_path, monkeypatch):
+    codebook, transcripts = tiny
+    (transcripts / "coding").mkdir()
+    coding = transcripts / "coding" / "double.csv"
+    coding.write_text("session_id,code,coder,quote\n"
+                      "S1,coordination,A,con las mesas de trabajo\nS1,coordination,B,con las mesas de trabajo\n"
+                      "S2,monitoring,A,Weak on outcomes\nS2,design_needs,B,Weak on outcomes\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    flow.run(codebook, transcripts, out)
+    before = (out / "reliability.json").read_bytes()
+    calls = []
+    real = flow.measure_reliability
+    monkeypatch.setattr(flow, "measure_reliability", lambda *a, **k: calls.append(1) or real(*a, **k))
+    add_design_pattern(codebook, "necesidad")
+    assert not flow.run(codebook, transcripts, out).up_to_date
+    assert calls == [] and (out / "reliability.json").read_bytes() == before
+    coding.write_text(coding.read_text(encoding="utf-8").replace("S2,design_needs,B", "S2,monitoring,B"),
+                      encoding="utf-8")
+    flow.run(codebook, transcripts, out)
+    assert calls == [1] and (out / "reliability.json").read_bytes() != before
+
+
+def test_a_damaged_cached_value_is_computed_again(tmp_path):
+    cache = memo.JsonCache(tmp_path)
+    assert cache.get_or_compute("k", lambda: {"alpha": 0.5, "units": [1, None]}) == {"alpha": 0.5, "units": [1, None]}
+    assert cache.get_or_compute("k", lambda: pytest.fail("computed again")) == {"alpha": 0.5, "units": [1, None]}
+    (tmp_path / "k.json").write_bytes(b"\xff{garbage")
+    assert cache.get_or_compute("k", lambda: {"alpha": 1.0}) == {"alpha": 1.0}
+
+
 def test_a_damaged_cached_table_is_computed_again(tmp_path):
     cache = memo.TableCache(tmp_path)
     frame = pd.DataFrame({"a": [1, 2]})

@@ -47,6 +47,18 @@ def test_cohens_kappa_artstein_and_poesio_2008():
     assert round(cohen_kappa(a, b), 3) == 0.348
 
 
+def test_cohens_kappa_equals_scikit_learns():
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(4)
+    for labels, size in ((2, 40), (2, 3), (3, 200), (5, 1000)):
+        a, b = rng.integers(0, labels, size), rng.integers(0, labels, size)
+        if len(set(a) | set(b)) > 1:
+            assert cohen_kappa(a, b) == float(cohen_kappa_score(a, b))
+    a = np.array([1.0, 0.0, 1.0, 1.0, 0.0])  # the 0/1 floats reliability passes
+    assert cohen_kappa(a, a[::-1]) == float(cohen_kappa_score(a, a[::-1]))
+
+
 def test_undefined_statistics_are_none_not_nan():
     assert krippendorff_alpha([[1, 1, 1], [1, 1, 1]]) is None
     assert cohen_kappa([0, 0], [0, 0]) is None
