@@ -416,3 +416,13 @@ def code_segments(
                           "hedged": stances.get(row["segment_id"], ("", False))[1]} for row in suggested]
             codings = pd.concat([codings, schemas.conform(suggested, schemas.CODINGS)], ignore_index=True)
     return schemas.conform(_resolve(codings), schemas.CODINGS)
+
+
+def review_queue(codings: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    """Model suggestions, most uncertain first: a person's decision on those teaches the model most."""
+    model = codings[codings["source"] == "model"]
+    queue = model.merge(segments[["segment_id", "speaker", "text", "prompt"]], on="segment_id", how="left")
+    queue = queue.assign(uncertainty=(1 - (queue["confidence"] - 0.5).abs() * 2).round(4))
+    queue = queue.sort_values(["uncertainty", "segment_id", "code"], ascending=[False, True, True], kind="stable")
+    return queue[["segment_id", "session_id", "code", "confidence", "uncertainty", "speaker", "prompt", "text"]] \
+        .reset_index(drop=True)

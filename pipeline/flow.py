@@ -28,11 +28,9 @@ from pipeline import memo, privacy, schemas
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.config import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
-from pipeline.coding import code_segments, human_codings_by_segment
-from pipeline.evaluate import evaluate_coder
+from pipeline.coding import code_segments, human_codings_by_segment, review_queue
 from pipeline.human import read_human_coding
 from pipeline.ingest import read_transcripts
-from pipeline.learn import review_queue, suggest_codes
 from pipeline.stance import STANCE_BY, assign_stances
 from pipeline.stance import cross_validate as cross_validate_stance
 from pipeline.reliability import measure_reliability, reliability_report
@@ -397,10 +395,17 @@ def _suggester(book: Codebook, cache: memo.TableCache):
         human = codings.loc[codings["source"] == "human", ["segment_id", "code"]].drop_duplicates()
         key = memo.frame_key(segments[["segment_id", "session_id", "start", "end", "text", "prompt"]],
                              human.sort_values(["segment_id", "code"]), texts, settings.model_dump())
-        rows = cache.get_or_compute(key, lambda: pd.DataFrame(suggest_codes(
-            segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
-            random_state=settings.seed, n_jobs=book.evaluation.nlp.processes)))
-        return rows.to_dict("records")
+
+        def fit() -> pd.DataFrame:
+            # Imported here: scikit-learn takes a second to import, and a run whose suggestions
+            # come from the cache (after a pattern edit) does not need it.
+            from pipeline.learn import suggest_codes
+
+            return pd.DataFrame(suggest_codes(
+                segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
+                random_state=settings.seed, n_jobs=book.evaluation.nlp.processes))
+
+        return cache.get_or_compute(key, fit).to_dict("records")
 
     return suggest
 
@@ -560,6 +565,8 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
              cache_dir: Path | str | None = None) -> dict:
     """Measure rules, model and baseline against the human coding in ``files`` (see
     :mod:`pipeline.evaluate`); only the coded sessions are read."""
+    from pipeline.evaluate import evaluate_coder  # scikit-learn: see _suggester
+
     book, transcripts, turns, segments, human, nlp = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
     evaluation = book.evaluation
     codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)

@@ -145,6 +145,7 @@ def load_pipeline(language: str, model: str | None) -> Language:
     return nlp
 
 
+@functools.lru_cache(maxsize=None)
 def parse_identity(language: str, model: str | None) -> str:
     """What parsing ``language`` depends on, without loading the pipeline: the model package
     and its installed version (or a blank pipeline), spaCy's version and :data:`CACHE_VERSION`.

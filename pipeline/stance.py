@@ -24,16 +24,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from pipeline.memo import TableCache, frame_key
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 STANCES = ("positive", "negative", "mixed", "neutral")
 STANCE_BY = ("coder", "model", "lexicon")
@@ -71,6 +70,12 @@ def _sentences_around(text: str, start: int, end: int) -> str:
 
 def make_stance_model(seed: int = 0) -> Pipeline:
     """Passage text -> stance: word and character n-grams, multinomial logistic regression."""
+    # scikit-learn is imported where a model is made: a run whose stances all come from the
+    # cache (or from the lexicon) does not spend a second importing it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion([
         ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
@@ -161,6 +166,9 @@ def cross_validate(codings: pd.DataFrame, segments: pd.DataFrame, *, folds: int 
     ``codings`` holds the coders' stances (``stance_by`` ``coder``) and, in ``lexicon_stance``,
     what the vocabulary says of the same passages.
     """
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import GroupKFold
+
     mask = labelled(codings)
     coded = codings[mask].reset_index(drop=True)
     if len(coded) < folds or coded["session_id"].nunique() < folds or coded["stance"].nunique() < 2:

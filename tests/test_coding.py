@@ -7,7 +7,8 @@ import pytest
 
 from pipeline import flow, schemas
 from pipeline.codebook import load_codebook
-from pipeline.learn import review_queue, suggest_codes
+from pipeline.coding import review_queue
+from pipeline.learn import suggest_codes
 
 from conftest import write_evaluation
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from pipeline import flow, memo
+from pipeline import flow, learn, memo
 
 from conftest import S1, S2, write_evaluation
 
@@ -24,6 +26,20 @@ def add_design_pattern(codebook, word: str):
     path.write_text(path.read_text(encoding="utf-8").replace("es: [diseño]", f"es: [diseño, {word}]"),
                     encoding="utf-8")
     return path
+
+
+def test_a_rerun_after_a_pattern_edit_does_not_import_scikit_learn(tiny, tmp_path):
+    codebook, transcripts = tiny
+    flow.run(codebook, transcripts, tmp_path / "reports")
+    add_design_pattern(codebook, "necesidad")
+    # The rerun in a fresh interpreter (this one has imported scikit-learn for other tests):
+    # the model's suggestions come from the cache, so nothing needs scikit-learn or SciPy.
+    script = ("import sys; from pipeline import cli, flow; "
+              "result = flow.run(sys.argv[1], sys.argv[2], sys.argv[3]); assert not result.up_to_date; "
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
+    done = subprocess.run([sys.executable, "-c", script, str(codebook), str(transcripts), str(tmp_path / "reports")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_an_unchanged_rerun_redoes_nothing_and_rewrites_nothing(tiny, tmp_path, monkeypatch):
@@ -80,7 +96,7 @@ def test_editing_a_codes_patterns_does_not_refit_the_model(tiny, tmp_path, monke
                  "source": "model", "coder": "segment-coder", "start": int(first.start), "end": int(first.end),
                  "match": "", "confidence": 0.75, "negated": False, "status": "suggested", "memo": ""}]
 
-    monkeypatch.setattr(flow, "suggest_codes", fake_suggest)
+    monkeypatch.setattr(learn, "suggest_codes", fake_suggest)
     flow.run(codebook, transcripts, out)
     path = add_design_pattern(codebook, "necesidad")
     result = flow.run(codebook, transcripts, out)
