@@ -1,6 +1,6 @@
-"""Work spread over forked worker processes: reading transcripts, the privacy scan, parsing
-(each worker writing the parse cache), segmenting, regex scans and rule matching, each over
-sessions or shares of texts.
+"""Work spread over forked worker processes and this one: reading transcripts, the privacy
+scan, parsing (each process writing the parse cache), segmenting, regex scans, rule matching
+and the model's fit and predictions, each over sessions, shares of texts, codes or chunks.
 
 Forked workers inherit what the parent has loaded (spaCy pipelines, compiled patterns), so
 ``function`` may be a closure over objects that cannot be pickled; only the items and the
@@ -36,7 +36,12 @@ def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, pro
 def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int,
                 min_items: int = 2) -> Iterator[Result]:
     """:func:`forked_map`, yielding each result, in order, as soon as it and those before it
-    are done (for a progress bar)."""
+    are done (for a progress bar).
+
+    ``processes`` counts this process, which works through items too while ``processes - 1``
+    forked workers do the others: a worker starts out sharing every page this process holds,
+    and resident memory, summed over processes, counts those pages once in each.
+    """
     items = list(items)
     if processes <= 1 or len(items) < max(2, min_items) or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(function, items)
@@ -44,12 +49,41 @@ def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, pr
     global _TASK
     _TASK = function
     try:
+        workers = min(processes - 1, len(items) - 1)
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=context,
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                     initializer=_one_blas_thread) as pool:
-            yield from pool.map(_call, items)
+            yield from _shared(function, items, pool, ahead=2 * workers)
     finally:
         _TASK = None
+
+
+def _shared(function: Callable, items: list, pool: concurrent.futures.Executor, ahead: int) -> Iterator:
+    """``function`` over ``items``, results in order: up to ``ahead`` items at a time queued
+    for ``pool``, and whenever the result due is not ready yet, the next item done here.
+    Items done here run with one BLAS thread, as in the workers, so that a result does not
+    depend on which process worked it out (the consumer's code between two results runs so
+    too)."""
+    from threadpoolctl import threadpool_limits
+
+    futures: dict[int, concurrent.futures.Future] = {}
+    here: dict[int, object] = {}
+    following = 0  # the first item not yet taken, by the pool or here
+    with threadpool_limits(1):
+        for due in range(len(items)):
+            while True:
+                while following < len(items) and sum(not f.done() for f in futures.values()) < ahead:
+                    futures[following] = pool.submit(_call, items[following])
+                    following += 1
+                if due in here:
+                    result = here.pop(due)
+                    break
+                if futures[due].done() or following == len(items):
+                    result = futures.pop(due).result()
+                    break
+                here[following] = function(items[following])
+                following += 1
+            yield result
 
 
 def _one_blas_thread() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -15,16 +16,30 @@ def test_forked_workers_give_the_results_of_one_process_in_order():
     lock = threading.Lock()  # cannot be pickled: a forked worker inherits it with the closure
 
     def square(n):
+        time.sleep(0.01)  # long enough that this process cannot be left nothing to do
         with lock:
             return n * n, os.getpid()
 
     forked = forked_map(square, range(20), processes=2)
     assert [value for value, _ in forked] == [n * n for n in range(20)]
-    assert os.getpid() not in {pid for _, pid in forked}  # the work was done elsewhere
+    # Two processes: this one and one forked worker, which did some of the items.
+    assert len({pid for _, pid in forked}) == 2 and os.getpid() in {pid for _, pid in forked}
+    three = forked_map(square, range(20), processes=3)
+    assert [value for value, _ in three] == [n * n for n in range(20)] and len({pid for _, pid in three}) <= 3
     assert [pid for _, pid in forked_map(square, range(3), processes=1)] == [os.getpid()] * 3
-    # Fewer items than min_items are done here; as many go to the workers.
+    # Fewer items than min_items are done here; as many are shared with a worker.
     assert [pid for _, pid in forked_map(square, range(7), processes=2, min_items=8)] == [os.getpid()] * 7
-    assert os.getpid() not in {pid for _, pid in forked_map(square, range(8), processes=2, min_items=8)}
+    assert len({pid for _, pid in forked_map(square, range(8), processes=2, min_items=8)}) == 2
+
+
+def test_items_done_here_run_with_one_blas_thread_as_in_the_workers():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads(n):
+        return os.getpid(), max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"),
+                                default=1)
+
+    assert {threads for _, threads in forked_map(blas_threads, range(12), processes=2)} == {1}
 
 
 def test_a_workers_error_is_raised_here():
