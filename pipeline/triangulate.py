@@ -71,7 +71,11 @@ def session_stances(evidence: pd.DataFrame) -> pd.DataFrame:
 def divergence(evidence: pd.DataFrame, threshold: float, min_sessions: int) -> tuple[str, dict[str, float]]:
     """(majority stance, {group: share of its assessing sessions opposing it}) for one question's
     evidence (rows with ``session_id``, ``stakeholder_group`` and ``stance``)."""
-    sessions = session_stances(evidence)
+    return _divergence(session_stances(evidence), threshold, min_sessions)
+
+
+def _divergence(sessions: pd.DataFrame, threshold: float, min_sessions: int) -> tuple[str, dict[str, float]]:
+    """:func:`divergence` from the sessions' leanings (:func:`session_stances`)."""
     positive, negative = _weights(sessions["stance"])
     if not positive and not negative:
         return "neutral", {}
@@ -98,16 +102,19 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
     rubric = codebook.evaluation.triangulation
     interviewed = sorted(set(transcripts["stakeholder_group"]))
     rows = []
+    # Each question's rows in one pass (a filter per question read the whole table each time).
+    by_question = {question: rows_ for question, rows_ in evidence.groupby("question", sort=False, observed=True)}
     for question in codebook.evaluation.questions:
-        own = evidence[evidence["question"] == question.id]
+        own = by_question.get(question.id, evidence.iloc[:0])
         heard = set(own["stakeholder_group"].unique())
         sessions = own.drop_duplicates("session_id")
         counts = {"segments": own["segment_id"].nunique(), "sessions": len(sessions),
                   "participants": int(sessions["participants"].sum()),
                   "groups": own["stakeholder_group"].nunique(), "methods": own["method"].nunique(),
                   "regions": own.loc[own["region"] != "", "region"].nunique()}
-        majority, diverging = divergence(own, rubric.divergence_threshold, rubric.min_stance_sessions)
-        leaning = session_stances(own)["stance"].value_counts()
+        leanings = session_stances(own)
+        majority, diverging = _divergence(leanings, rubric.divergence_threshold, rubric.min_stance_sessions)
+        leaning = leanings["stance"].value_counts()
         unresolved = len(diverging) + (1 if majority == "divided" else 0)
         if _meets(rubric.strong, counts["sessions"], counts["groups"], counts["methods"], unresolved):
             rating, level = "strong", rubric.strong
