@@ -68,7 +68,9 @@ def counted_codings(codings: pd.DataFrame, *, include_suggestions: bool, min_con
     """The codings that count as evidence, with ``suggested`` marking model suggestions let in."""
     accepted = codings["status"] == "accepted"
     suggested = (codings["source"] == "model") & (codings["confidence"] >= min_confidence) & include_suggestions
-    return codings[accepted | suggested].assign(suggested=suggested[accepted | suggested])
+    # Plain booleans: a column of Arrow's is read one Python object at a time.
+    keep = (accepted | suggested).to_numpy(dtype=bool)
+    return codings[keep].assign(suggested=suggested.to_numpy(dtype=bool)[keep])
 
 
 def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: Codebook,
@@ -84,11 +86,13 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
     # Plain dictionaries of small integers: a pandas aggregation with Python functions per
     # (segment, question) group took seconds on a large corpus, and sets and lists per group
     # took most of a run's memory. Codes, sources and stances are bits of one integer each.
-    bits = {column: {value: 1 << i for i, value in enumerate(sorted(set(expanded[column])))}
+    bits = {column: {value: 1 << i for i, value in enumerate(sorted(expanded[column].unique()))}
             for column in ("code", "source", "stance")}
     found: dict[tuple[str, str], list] = {}
-    for segment_id, question, code, source, stance, by, suggested in zip(*(expanded[c].tolist() for c in (
-            "segment_id", "question", "code", "source", "stance", "stance_by", "suggested"))):
+    # Through to_numpy: the exploded column is a pyarrow one, whose tolist reads a value at a time.
+    columns = ("segment_id", "question", "code", "source", "stance", "stance_by", "suggested")
+    for segment_id, question, code, source, stance, by, suggested in zip(
+            *(expanded[c].to_numpy(object).tolist() for c in columns)):
         entry = found.get((segment_id, question))
         if entry is None:
             entry = found[segment_id, question] = [0, 0, 0, 0, True]
