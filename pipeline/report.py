@@ -211,9 +211,9 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     evidence_rows = _records(evidence.drop(columns=["start", "end"]))
     filters = [{"key": "stakeholder_group", "label": "Group", "options": [{"value": g, "label": groups[g]} for g in interviewed]}]
     for key, label in (("region", "Region"), ("method", "Method"), ("language", "Language"), ("stance", "Stance")):
-        values = sorted(v for v in set(evidence[key]) if v) if len(evidence) else []
+        values = sorted(v for v in evidence[key].unique() if v) if len(evidence) else []
         filters.append({"key": key, "label": label, "options": [{"value": v, "label": v} for v in values]})
-    code_ids = sorted({c for codes in evidence["codes"] for c in codes.split(", ")}) if len(evidence) else []
+    code_ids = sorted({c for codes in evidence["codes"].unique() for c in codes.split(", ")}) if len(evidence) else []
     filters.append({"key": "code", "label": "Code", "options": [{"value": c, "label": c} for c in code_ids]})
     page = {"title": f"Evidence matrix: {title}", "language": language,
             "subtitle": f"{len(transcripts)} sessions · {int(transcripts['participants'].sum())} participants · "

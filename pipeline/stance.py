@@ -41,11 +41,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 def passages(codings: pd.DataFrame, segments: pd.DataFrame) -> list[str]:
     """The text each coding's stance is judged on, in ``codings``' order."""
-    text_of = dict(zip(segments["segment_id"], segments["text"]))
-    start_of = dict(zip(segments["segment_id"], segments["start"]))
+    # Columns as lists: iterating an Arrow-backed column reads one Python object at a time.
+    text_of = dict(zip(segments["segment_id"].tolist(), segments["text"].tolist()))
+    start_of = dict(zip(segments["segment_id"].tolist(), segments["start"].tolist()))
     out = []
-    for segment_id, source, start, end in zip(codings["segment_id"], codings["source"], codings["start"],
-                                              codings["end"]):
+    for segment_id, source, start, end in zip(*(codings[c].tolist() for c in ("segment_id", "source", "start", "end"))):
         text, offset = text_of.get(segment_id, ""), start_of.get(segment_id, 0)
         if source == "model":
             out.append(text)

@@ -140,8 +140,8 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
 
 def saturation(evidence: pd.DataFrame, transcripts: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
     """New codes found as sessions are added in register order: (session_id, new_codes, total_codes)."""
-    counted = codings[codings["segment_id"].isin(set(evidence["segment_id"]))]
-    codes_of = {session: set(codes) for session, codes in counted.groupby("session_id")["code"]}
+    counted = codings[codings["segment_id"].isin(evidence["segment_id"].unique())]
+    codes_of = {session: set(codes.tolist()) for session, codes in counted.groupby("session_id")["code"]}
     seen: set[str] = set()
     rows = []
     for session in transcripts.sort_values("session_id", kind="stable")["session_id"]:
