@@ -114,7 +114,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
                batch_size=batch_size, processes=processes)
 
     def match(sid: str) -> dict:
-        """Session ``sid``'s entry, matched on its parsed documents (in a worker)."""
+        """Session ``sid``'s entry, matched on its parsed documents (here or in a worker)."""
         language = language_of[sid]
         docs = parsed_docs(language, masked[sid], models=models, cache=cache, batch_size=batch_size)
         matcher = matcher_for(language, needed[sid])
@@ -127,7 +127,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         del entry["norms"]  # saved; not sent back
         return entry
 
-    # Sessions are matched in worker processes, unless they are too few to be worth one.
+    # Sessions are matched beside worker processes, unless they are too few to be worth one.
     matched = forked_iter(match, parse, processes=processes, min_items=FEW_SESSIONS)
     if progress:
         matched = progress(matched, "code", total=len(parse))

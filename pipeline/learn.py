@@ -202,7 +202,7 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
         return []
     rows = []
     # In chunks: the features of every uncoded segment of a large corpus at once take memory
-    # in proportion to it. Chunks are worked out side by side in forked workers.
+    # in proportion to it. Chunks are worked out side by side (pipeline.workers).
     def probabilities_from(first: int) -> np.ndarray:
         return model.predict_proba(uncoded.iloc[first:first + PREDICT_CHUNK][["text", "prompt"]])
 

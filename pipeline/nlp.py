@@ -2,9 +2,9 @@
 
 Only the components a step needs are loaded: for segmentation and rule coding that is the
 tokenizer, the tagger/morphologizer and the lemmatizer, plus a rule-based sentencizer and
-``folded_norms`` (``token.norm_`` = the folded lemma the codebook's rules match on, computed in
-the worker processes and kept in the cache); the parser and the named-entity recogniser (the
-expensive parts) stay out.
+``folded_norms`` (``token.norm_`` = the folded lemma the codebook's rules match on, computed
+where each transcript is parsed and kept in the cache); the parser and the named-entity
+recogniser (the expensive parts) stay out.
 
 Parsed documents are cached as one ``DocBin`` per session, keyed by a hash of the texts and
 of the pipeline's identity (model name and version, spaCy version, components), so a second
@@ -95,8 +95,8 @@ def _drop_tag_rules(nlp: Language) -> None:
 def with_numpy_blas(nlp: Language) -> Language:
     """``nlp`` with its neural networks' matrix products done by numpy's BLAS, not thinc's
     default (blis): on the 2-core machine CI runs on that parses the sample 1.8 times faster,
-    with the same tags and lemmas for every one of its 285,853 tokens. Worker processes use
-    one BLAS thread each (:mod:`pipeline.workers`)."""
+    with the same tags and lemmas for every one of its 285,853 tokens. Processes sharing the
+    work use one BLAS thread each (:mod:`pipeline.workers`)."""
     ops = NumpyOps(use_blis=False)
     for _, component in nlp.pipeline:
         model = getattr(component, "model", None)
@@ -221,11 +221,11 @@ def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], c
                batch_size: int = 64, processes: int = 1) -> int:
     """Parse the groups missing from ``cache`` and store them; returns how many were parsed.
 
-    With ``processes`` > 1, whole groups are parsed in that many worker processes, each of
-    which writes its groups to the cache itself: the main process neither tokenizes nor
-    (de)serialises a document per text, as spaCy's ``n_process`` does (at 10x the sample
-    that cost the main process about 40 s, mostly srsly's registry lookups per document).
-    Workers are forked (:mod:`pipeline.workers`), so they share the loaded pipelines.
+    With ``processes`` > 1, whole groups are shared between that many processes (this one
+    and forked workers, :mod:`pipeline.workers`), each of which writes its groups to the cache
+    itself: no document is (de)serialised per text between processes, as spaCy's ``n_process``
+    does (at 10x the sample that cost the main process about 40 s, mostly srsly's registry
+    lookups per document). Forked workers share the loaded pipelines.
     """
     if cache.folder is None:
         return 0  # nothing to fill: each group is parsed where it is needed

@@ -363,7 +363,8 @@ class Scanner:
 
     def scan(self, texts: list[str]) -> list[list[Hit]]:
         """The findings in each text, merged where they overlap, in text order; in up to
-        ``processes`` forked worker processes, each scanning shares of the texts in turn."""
+        ``processes`` processes (this one and forked workers), each scanning shares of the
+        texts in turn."""
         if self.processes <= 1 or len(texts) < 16:
             return self._scan(texts)
         if self.ner is not None:

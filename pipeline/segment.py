@@ -153,12 +153,12 @@ def build_segments(
                batch_size=batch_size, processes=processes)
 
     def segment(sid: str) -> list[dict]:
-        """Session ``sid``'s segments, from its parsed turns (in a worker)."""
+        """Session ``sid``'s segments, from its parsed turns (here or in a worker)."""
         docs = parsed_docs(sessions.at[sid, "language"], masked[sid], models=models, cache=cache,
                            batch_size=batch_size)
         return _session_segments(sid, sessions.loc[sid], by_session[sid], docs, max_sentences, max_chars)
 
-    # Sessions are segmented in worker processes, unless they are too few to be worth one.
+    # Sessions are segmented beside worker processes, unless they are too few to be worth one.
     done = forked_iter(segment, order, processes=processes, min_items=FEW_SESSIONS)
     if progress:
         done = progress(done, "segment", total=len(order))

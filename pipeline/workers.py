@@ -24,23 +24,25 @@ FEW_SESSIONS = 8
 
 
 def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int,
-               min_items: int = 2) -> list[Result]:
-    """``[function(item) for item in items]``, computed in up to ``processes`` forked workers;
-    here, in order, when there are fewer than ``min_items`` items.
+               min_items: int = 2, share: bool = True) -> list[Result]:
+    """``[function(item) for item in items]``, computed by ``processes`` processes (see
+    :func:`forked_iter`); here, in order, when there are fewer than ``min_items`` items.
 
     A worker's exception is raised here.
     """
-    return list(forked_iter(function, items, processes=processes, min_items=min_items))
+    return list(forked_iter(function, items, processes=processes, min_items=min_items, share=share))
 
 
 def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int,
-                min_items: int = 2) -> Iterator[Result]:
+                min_items: int = 2, share: bool = True) -> Iterator[Result]:
     """:func:`forked_map`, yielding each result, in order, as soon as it and those before it
     are done (for a progress bar).
 
     ``processes`` counts this process, which works through items too while ``processes - 1``
     forked workers do the others: a worker starts out sharing every page this process holds,
-    and resident memory, summed over processes, counts those pages once in each.
+    and resident memory, summed over processes, counts those pages once in each. With
+    ``share=False`` this process only waits, and ``processes`` workers do every item: for
+    work that leaves memory behind in the process that did it.
     """
     items = list(items)
     if processes <= 1 or len(items) < max(2, min_items) or "fork" not in multiprocessing.get_all_start_methods():
@@ -49,11 +51,14 @@ def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, pr
     global _TASK
     _TASK = function
     try:
-        workers = min(processes - 1, len(items) - 1)
+        workers = min(processes - 1 if share else processes, len(items) - 1 if share else len(items))
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                     initializer=_one_blas_thread) as pool:
-            yield from _shared(function, items, pool, ahead=2 * workers)
+            if share:
+                yield from _shared(function, items, pool, ahead=2 * workers)
+            else:
+                yield from pool.map(_call, items)
     finally:
         _TASK = None
 

@@ -30,6 +30,10 @@ def test_forked_workers_give_the_results_of_one_process_in_order():
     # Fewer items than min_items are done here; as many are shared with a worker.
     assert [pid for _, pid in forked_map(square, range(7), processes=2, min_items=8)] == [os.getpid()] * 7
     assert len({pid for _, pid in forked_map(square, range(8), processes=2, min_items=8)}) == 2
+    # share=False: the workers do every item, this process none.
+    alone = forked_map(square, range(8), processes=2, share=False)
+    assert [value for value, _ in alone] == [n * n for n in range(8)]
+    assert os.getpid() not in {pid for _, pid in alone}
 
 
 def test_items_done_here_run_with_one_blas_thread_as_in_the_workers():
