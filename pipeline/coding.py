@@ -400,21 +400,26 @@ def code_segments(
 
     Reads TRANSCRIPTS, TURNS and SEGMENTS, and ``human``: placed human codings (columns of
     :data:`pipeline.human.HUMAN_COLUMNS`). ``suggest``, if given, is called with
-    ``(segments, human_and_rule_codings)`` and returns model codings (rows of CODINGS).
+    ``(segments, human_codings)`` (rows of CODINGS) and returns model codings (rows of CODINGS).
     """
     for frame, table in ((transcripts, schemas.TRANSCRIPTS), (turns, schemas.TURNS), (segments, schemas.SEGMENTS)):
         schemas.check(frame, table)
+    human_rows = human_codings_by_segment(human, segments)
+    suggested = []
+    if suggest is not None:
+        # The model learns from the human coding alone, so it is asked before the rules run:
+        # this process is smaller then, and so are the workers it forks to fit the model.
+        suggested = suggest(segments, schemas.conform(_with_stance([dict(row) for row in human_rows], {}),
+                                                      schemas.CODINGS))
     rows, stances = _rule_codings(transcripts, turns, segments, codebook=codebook, models=models,
                                   cache=cache, batch_size=batch_size, processes=processes, progress=progress)
-    rows = _roll_up(rows, codebook) + human_codings_by_segment(human, segments)
+    rows = _roll_up(rows, codebook) + human_rows
     codings = schemas.conform(_with_stance(rows, stances), schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))
-    del rows
-    if suggest is not None:
-        suggested = suggest(segments, codings)
-        if len(suggested):
-            suggested = [{**row, "stance": stances.get(row["segment_id"], ("neutral",))[0], "stance_by": "lexicon",
-                          "hedged": stances.get(row["segment_id"], ("", False))[1]} for row in suggested]
-            codings = pd.concat([codings, schemas.conform(suggested, schemas.CODINGS)], ignore_index=True)
+    del rows, human_rows
+    if len(suggested):
+        suggested = [{**row, "stance": stances.get(row["segment_id"], ("neutral",))[0], "stance_by": "lexicon",
+                      "hedged": stances.get(row["segment_id"], ("", False))[1]} for row in suggested]
+        codings = pd.concat([codings, schemas.conform(suggested, schemas.CODINGS)], ignore_index=True)
     return schemas.conform(_resolve(codings), schemas.CODINGS)
 
 
