@@ -156,13 +156,14 @@ def _hashes(folder: Path, names: list[str]) -> dict[str, str]:
 
 
 def _versions() -> dict[str, str]:
-    found = {"evidence-pipeline": pipeline.__version__}
-    for package in PACKAGES:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    return {"evidence-pipeline": pipeline.__version__, **{package: _version(package) for package in PACKAGES}}
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _relative(problem: Problem, roots: dict[str, str]) -> dict:
@@ -413,12 +414,13 @@ def _suggester(book: Codebook, cache: memo.TableCache):
 def _reliability(segments: pd.DataFrame, human: pd.DataFrame, book: Codebook, cache: memo.JsonCache) -> dict:
     """:func:`pipeline.reliability.measure_reliability` of the human codings, cached on what it
     reads (the segments' ids, sessions and text, the human codings, the questions each code
-    serves, and the module itself): editing a code's patterns does not recompute it."""
+    serves, the module itself and the krippendorff package's version): editing a code's patterns
+    does not recompute it."""
     serves = [(code.id, book.questions_of(code.id)) for code in book.codes]
     source = hashlib.sha256(Path(__file__).with_name("reliability.py").read_bytes()).hexdigest()
     key = memo.frame_key(segments[["segment_id", "session_id", "text"]],
                          human[["segment_id", "session_id", "code", "coder", "start", "end", "memo"]],
-                         serves, book.evaluation.ids("questions"), source)
+                         serves, book.evaluation.ids("questions"), source, _version("krippendorff"))
     return cache.get_or_compute(key, lambda: measure_reliability(segments, human, codebook=book))
 
 

@@ -94,21 +94,20 @@ def frame_key(*parts) -> str:
     return digest.hexdigest()
 
 
-class TableCache:
-    """Parquet files under ``folder``, one per key; ``folder=None`` caches nothing."""
+class _Cache:
+    """Files under ``folder``, one per key, each holding one value (``_load`` and ``_dump``
+    say how); ``folder=None`` caches nothing."""
 
-    suffix = ".parquet"
+    suffix = ""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
 
     def _load(self, path: Path):
-        return pd.read_parquet(path)
+        raise NotImplementedError
 
     def _dump(self, value) -> bytes:
-        buffer = io.BytesIO()
-        value.to_parquet(buffer, index=False)
-        return buffer.getvalue()
+        raise NotImplementedError
 
     def get(self, key: str):
         """The value kept under ``key``, or None (nothing kept, or a damaged entry)."""
@@ -133,8 +132,22 @@ class TableCache:
         return value
 
 
-class JsonCache(TableCache):
-    """:class:`TableCache` for what JSON holds (dicts, lists, strings, numbers) instead of tables."""
+class TableCache(_Cache):
+    """Tables, as Parquet files."""
+
+    suffix = ".parquet"
+
+    def _load(self, path: Path) -> pd.DataFrame:
+        return pd.read_parquet(path)
+
+    def _dump(self, value: pd.DataFrame) -> bytes:
+        buffer = io.BytesIO()
+        value.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+
+
+class JsonCache(_Cache):
+    """What JSON holds (dicts, lists, strings, numbers), as JSON files."""
 
     suffix = ".json"
 

@@ -130,6 +130,10 @@ def test_reliability_is_computed_again_only_when_the_human_coding_changes(tiny, 
                       encoding="utf-8")
     flow.run(codebook, transcripts, out)
     assert calls == [1] and (out / "reliability.json").read_bytes() != before
+    # Another version of the package that computes alpha measures again.
+    monkeypatch.setattr(flow, "_version", lambda package: "9.9" if package == "krippendorff" else "1.0")
+    flow.run(codebook, transcripts, out, force=True)
+    assert calls == [1, 1]
 
 
 def test_a_damaged_cached_value_is_computed_again(tmp_path):
