@@ -210,11 +210,12 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
     probabilities = forked_map(probabilities_from, firsts, processes=effective_n_jobs(n_jobs))
     for first, proba in zip(firsts, probabilities):
         chunk = uncoded.iloc[first:first + PREDICT_CHUNK]
-        for (segment, row) in zip(chunk.itertuples(index=False), proba):
+        columns = zip(*(chunk[c].tolist() for c in ("segment_id", "session_id", "start", "end")))
+        for (segment_id, session_id, start, end), row in zip(columns, proba):
             for code, p in zip(codes, row):
                 if p >= threshold:
-                    rows.append({"segment_id": segment.segment_id, "session_id": segment.session_id, "code": code,
-                                 "source": "model", "coder": MODEL_NAME, "start": segment.start, "end": segment.end,
+                    rows.append({"segment_id": segment_id, "session_id": session_id, "code": code,
+                                 "source": "model", "coder": MODEL_NAME, "start": start, "end": end,
                                  "match": "", "confidence": round(float(p), 4), "negated": False,
                                  "status": "suggested", "memo": ""})
     return rows
