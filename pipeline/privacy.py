@@ -277,13 +277,22 @@ def allowlist_terms(terms: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out, key=len, reverse=True))
 
 
+def _by_first_character(terms: tuple[str, ...]) -> str:
+    """An alternation of ``terms`` that tries, at each position, only the terms starting with
+    its character, in their order: it matches what ``t1|t2|...`` matches (a match starts with
+    one character), and the regex engine does not try every term at every word."""
+    groups: dict[str, list[str]] = {}
+    for term in terms:
+        groups.setdefault(term[0], []).append(re.escape(term[1:]))
+    return "|".join(re.escape(first) + "(?:" + "|".join(rests) + ")" for first, rests in groups.items())
+
+
 class _Allowed:
     """Where allowlisted terms occur in a text (folded, whole words)."""
 
     def __init__(self, terms: tuple[str, ...]):
         self.terms = set(terms)
-        self.pattern = (re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
-                        if terms else None)
+        self.pattern = re.compile(r"(?<!\w)(?:" + _by_first_character(terms) + r")(?!\w)") if terms else None
 
     def spans(self, folded: str) -> list[tuple[int, int]]:
         return [m.span() for m in self.pattern.finditer(folded)] if self.pattern else []
@@ -381,15 +390,16 @@ class Scanner:
         return [hits for part in forked_iter(self._scan, shares, processes=self.processes) for hits in part]
 
     def _scan(self, texts: list[str]) -> list[list[Hit]]:
-        patterns = [self._patterns(text) for text in texts]
-        names = self._names(texts)
+        # Each text folded and searched for allowlisted terms once, for both kinds of finding.
+        folded = [_fold(text) for text in texts]
+        allowed = [self.allowed.spans(f) for f in folded]
+        patterns = [self._patterns(*item) for item in zip(texts, folded, allowed)]
+        names = self._names(texts, folded, allowed)
         return [_merge(p + n) for p, n in zip(patterns, names)]
 
-    def _patterns(self, text: str) -> list[Hit]:
+    def _patterns(self, text: str, folded: str, allowed: list[tuple[int, int]]) -> list[Hit]:
         if not text.strip():
             return []
-        folded = _fold(text)
-        allowed = self.allowed.spans(folded)
         hits = []
         for result in self.analyzer.analyze(text=text, language=_LANGUAGE, score_threshold=0.0):
             kind = _ENTITY_KINDS.get(result.entity_type)
@@ -426,15 +436,14 @@ class Scanner:
             found.append(span)
         return found
 
-    def _names(self, texts: list[str]) -> list[list[Hit]]:
+    def _names(self, texts: list[str], folded_texts: list[str], allowed_spans: list[list[tuple[int, int]]]
+               ) -> list[list[Hit]]:
         """Person names from NER, run only on the sentences that hold a candidate word."""
         out: list[list[Hit]] = [[] for _ in texts]
         if self.ner is None:
             return out
         pieces = []  # (text index, sentence start, sentence, candidates, allowed spans, folded text)
-        for index, text in enumerate(texts):
-            folded = _fold(text)
-            allowed = self.allowed.spans(folded)
+        for index, (text, folded, allowed) in enumerate(zip(texts, folded_texts, allowed_spans)):
             candidates = self._candidates(text, folded, allowed)
             if not candidates:
                 continue

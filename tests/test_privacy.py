@@ -19,6 +19,8 @@ import docx
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import flow, privacy
 from pipeline.cli import main
@@ -474,3 +476,12 @@ def test_the_sample_scans_clean_with_the_network_blocked(monkeypatch, tmp_path):
     result = flow.privacy_scan(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "findings.csv")
     assert result.counts["findings"] == 0 and result.counts["sessions"] == 60
     assert network.attempts == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=st.lists(st.text(alphabet="ab .-(", min_size=1, max_size=5), min_size=1, max_size=8, unique=True),
+       text=st.text(alphabet="ab .-(x", max_size=40))
+def test_allowlisted_terms_are_found_as_a_plain_alternation_finds_them(terms, text):
+    terms = tuple(sorted(terms, key=len, reverse=True))
+    plain = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
+    assert privacy._Allowed(terms).spans(text) == [m.span() for m in plain.finditer(text)]
