@@ -485,3 +485,16 @@ def test_allowlisted_terms_are_found_as_a_plain_alternation_finds_them(terms, te
     terms = tuple(sorted(terms, key=len, reverse=True))
     plain = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
     assert privacy._Allowed(terms).spans(text) == [m.span() for m in plain.finditer(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="ab .@/\n\t-", max_size=40))
+def test_address_like_runs_are_those_the_plain_pattern_finds(text):
+    assert privacy._ADDRESS_LIKE.sub(" ", text) == re.sub(r"\S*(?:@|/|\w\.\w)\S*", " ", text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="aZ1 .(«\"-", max_size=40))
+def test_dotted_words_are_those_the_plain_pattern_finds(text):
+    plain = r"[^\s\"'()<>\[\]«»“”]*[A-Za-z0-9]\.[A-Za-z][^\s\"'()<>\[\]«»“”]*"
+    assert [m.span() for m in privacy._DOTTED.finditer(text)] == [m.span() for m in re.finditer(plain, text)]
