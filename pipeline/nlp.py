@@ -79,6 +79,9 @@ def folded_lemma(lemma: str, text: str, lower: str, pos: str, table: dict[str, s
     return fold(lemma)
 
 
+# Distinct inputs a component keeps what it worked out for (about 35 MB at most; the sample has
+# 10,000), then starts over.
+_MAX_CACHED = 100_000
 _NORM_INPUTS = [IDS["LEMMA"], IDS["ORTH"], IDS["LOWER"], IDS["POS"]]
 
 
@@ -97,7 +100,7 @@ class FoldedNorms:
         lemma, orth, lower, pos = key
         strings = self.strings
         norm = folded_lemma(strings[lemma], strings[orth], strings[lower], strings[pos] if pos else "", self.table)
-        if len(self._norms) >= 1_000_000:
+        if len(self._norms) >= _MAX_CACHED:
             self._norms.clear()  # memory stays bounded on a large corpus
         self._norms[key] = found = strings.add(norm)
         return found
@@ -134,7 +137,7 @@ class ArrayLemmatizer:
         lemma = key[-1]
         if self.lemmatizer.overwrite or not lemma:
             lemma = self.strings.add(self.lemmatizer.lemmatize(doc[index])[0])
-        if len(self._lemmas) >= 1_000_000:
+        if len(self._lemmas) >= _MAX_CACHED:
             self._lemmas.clear()  # memory stays bounded on a large corpus
         self._lemmas[key] = lemma
         return lemma
