@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
@@ -24,15 +25,23 @@ FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 _DOC_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
-def stable_zip(members: dict[str, bytes]) -> bytes:
+def stable_zip(members: dict[str, bytes | Iterable[bytes]]) -> bytes:
     """A zip of ``members`` in name order, every entry at a fixed time: the same members give
-    the same bytes (Word and Excel files are such zips)."""
+    the same bytes (Word and Excel files are such zips). A member given as pieces (an iterable
+    of bytes) is compressed as they come, never whole in memory; the zip is the same as with
+    the pieces joined (tested)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, members[name])
+            content = members[name]
+            if isinstance(content, bytes):
+                archive.writestr(info, content)
+            else:
+                with archive.open(info, "w") as entry:
+                    for piece in content:
+                        entry.write(piece)
     return out.getvalue()
 
 

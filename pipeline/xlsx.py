@@ -3,7 +3,7 @@
 ``matrices.xlsx`` holds every matrix and every quote: at 10x the sample that is 1.3 million
 cells, and openpyxl, even in write-only mode, took about 10 s building a cell object per value.
 Plain tables need none of what it offers (styles, formulas, merged cells), so each sheet is
-written here as one XML string: text as inline strings, numbers as numbers, booleans as
+written here as XML strings, a few thousand rows at a time: text as inline strings, numbers as numbers, booleans as
 booleans, missing values as empty cells. The zip is deterministic (entries in name order at
 a fixed time: :func:`pipeline.outputs.stable_zip`), so reruns are byte-identical. The tests
 read it back with openpyxl; no Excel or LibreOffice was at hand to open it.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Iterable, Iterator
 from xml.sax.saxutils import escape
 
 import pandas as pd
@@ -25,6 +26,7 @@ _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+ROWS_PER_PIECE = 2000  # rows of a sheet made into XML and compressed together
 
 
 def column_letters(number: int) -> str:
@@ -69,14 +71,14 @@ def _plain(value):
     return value
 
 
-def _column_cells(letter: str, values: list, integers: bool) -> list[str]:
-    """The cells of one column, rows 2 onwards. Each distinct value's XML is made once: a
-    quote, a group or a code recurs on many rows (at 10x the sample, 1.3 million cells)."""
+def _column_cells(letter: str, values: list, integers: bool, first_row: int = 2) -> list[str]:
+    """The cells of one column, ``values`` from row ``first_row`` on. Each distinct value's XML
+    is made once: a quote, a group or a code recurs on many rows."""
     if integers:
-        return [f'<c r="{letter}{number}"><v>{value}</v></c>' for number, value in enumerate(values, 2)]
+        return [f'<c r="{letter}{number}"><v>{value}</v></c>' for number, value in enumerate(values, first_row)]
     tails: dict[tuple[type, object], str] = {}  # by type too: True, 1 and 1.0 are equal keys
     out = []
-    for number, value in enumerate(values, 2):
+    for number, value in enumerate(values, first_row):
         if not isinstance(value, str):
             value = _plain(value)
         try:
@@ -96,16 +98,25 @@ def _integers(series: pd.Series) -> bool:
     return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) and not series.hasnans
 
 
-def sheet_xml(frame: pd.DataFrame) -> str:
+def sheet_pieces(frame: pd.DataFrame) -> Iterator[str]:
+    """A sheet's XML, :data:`ROWS_PER_PIECE` rows at a time: a large evaluation's quotes sheet
+    is never one string (at 50x the sample that took a gigabyte)."""
     letters = [column_letters(i) for i in range(len(frame.columns))]
     header = "".join(_cell(f"{letter}1", str(c)) for letter, c in zip(letters, frame.columns))
-    columns = [_column_cells(letter, frame[c].tolist(), _integers(frame[c])) for letter, c in zip(letters, frame.columns)]
     last = f"{letters[-1] if letters else 'A'}{len(frame) + 1}"
-    parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}">'
-             f'<dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>']
-    parts += [f'<row r="{number}">{"".join(cells)}</row>' for number, cells in enumerate(zip(*columns), 2)]
-    parts.append("</sheetData></worksheet>")
-    return "".join(parts)
+    yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}">'
+           f'<dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>')
+    integers = [_integers(frame[c]) for c in frame.columns]
+    for first in range(0, len(frame), ROWS_PER_PIECE):
+        rows = frame.iloc[first:first + ROWS_PER_PIECE]
+        columns = [_column_cells(letter, rows[c].tolist(), integer, first + 2)
+                   for letter, c, integer in zip(letters, frame.columns, integers)]
+        yield "".join(f'<row r="{number}">{"".join(cells)}</row>' for number, cells in enumerate(zip(*columns), first + 2))
+    yield "</sheetData></worksheet>"
+
+
+def sheet_xml(frame: pd.DataFrame) -> str:
+    return "".join(sheet_pieces(frame))
 
 
 def workbook(tables: dict[str, pd.DataFrame]) -> bytes:
@@ -159,6 +170,7 @@ def workbook(tables: dict[str, pd.DataFrame]) -> bytes:
             '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
             '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'),
     }
+    members: dict[str, bytes | Iterable[bytes]] = {name: text.encode("utf-8") for name, text in files.items()}
     for number, frame in enumerate(tables.values(), 1):
-        files[f"xl/worksheets/sheet{number}.xml"] = sheet_xml(frame)
-    return stable_zip({name: text.encode("utf-8") for name, text in files.items()})
+        members[f"xl/worksheets/sheet{number}.xml"] = (piece.encode("utf-8") for piece in sheet_pieces(frame))
+    return stable_zip(members)

@@ -10,6 +10,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+import pipeline.xlsx
+from pipeline.outputs import stable_zip
 from pipeline.xlsx import column_letters, workbook
 
 
@@ -61,3 +63,22 @@ def test_equal_values_of_different_types_keep_their_own_type():
     values = [r[0] for r in rows[1:]]
     assert values == [True, 1, 1, "1", None, True, 1, None, 1.5]
     assert [type(v) for v in values] == [bool, int, float, str, type(None), bool, int, type(None), float]
+
+
+def test_a_member_given_in_pieces_zips_as_the_whole_does():
+    rng = np.random.default_rng(0)
+    words = np.array(["coordinación", "mesa", "fiscal", "<c r=", "1", "\n", "ñ"])
+    pieces = ["".join(rng.choice(words, size=int(n))).encode() for n in rng.integers(0, 40_000, size=60)]
+    assert sum(map(len, pieces)) > 2_000_000
+    assert stable_zip({"a.xml": iter(pieces), "b": b"x"}) == stable_zip({"a.xml": b"".join(pieces), "b": b"x"})
+
+
+def test_sheets_written_a_few_rows_at_a_time_are_the_same_bytes(monkeypatch):
+    frame = pd.DataFrame({"text": [f"quote {i % 7} <&>" for i in range(53)], "n": np.arange(53),
+                          "share": [i / 3 for i in range(53)]})
+    tables = {"quotes": frame, "empty": frame.head(0), "one": frame.head(1)}
+    whole = workbook(tables)
+    monkeypatch.setattr(pipeline.xlsx, "ROWS_PER_PIECE", 5)
+    assert workbook(tables) == whole
+    rows = list(openpyxl.load_workbook(io.BytesIO(whole)).worksheets[0].iter_rows(values_only=True))
+    assert rows[1:] == [(f"quote {i % 7} <&>", i, i / 3) for i in range(53)]
