@@ -14,8 +14,9 @@ import re
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, TextIO
 
 import pandas as pd
 
@@ -55,6 +56,30 @@ def restamped_zip(data: bytes) -> bytes:
     return stable_zip(members)
 
 
+SPLICE = "\0pieces\0"  # where a Spliced text's pieces go
+
+
+@dataclass(frozen=True)
+class Spliced:
+    """A text file too large to hold as one string: ``text``, with the strings ``pieces``
+    yields written in place of :data:`SPLICE` (which ``text`` holds once) as they come."""
+
+    text: str
+    pieces: Iterable[str]
+
+    @classmethod
+    def of(cls, pieces: Iterable[str]) -> "Spliced":
+        """A file that is nothing but ``pieces``."""
+        return cls(SPLICE, pieces)
+
+    def write(self, out: TextIO) -> None:
+        before, _, after = self.text.partition(SPLICE)
+        out.write(before)
+        for piece in self.pieces:
+            out.write(piece)
+        out.write(after)
+
+
 class StagedOutputs:
     """Collect output files under ``folder`` and publish them together.
 
@@ -84,8 +109,12 @@ class StagedOutputs:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def write_text(self, name: str, text: str) -> None:
-        self.path(name).write_text(text, encoding="utf-8", newline="\n")
+    def write_text(self, name: str, text: str | Spliced) -> None:
+        if isinstance(text, Spliced):
+            with self.path(name).open("w", encoding="utf-8", newline="\n") as out:
+                text.write(out)
+        else:
+            self.path(name).write_text(text, encoding="utf-8", newline="\n")
 
     def write_json(self, name: str, data) -> None:
         self.write_text(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")

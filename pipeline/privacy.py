@@ -40,7 +40,7 @@ import io
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Iterable
@@ -49,7 +49,7 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import InputError, ModelError, Problem
-from pipeline.outputs import restamped_zip
+from pipeline.outputs import Spliced, restamped_zip
 from pipeline.workers import forked_iter
 
 POLICIES = ("block", "redact", "off")
@@ -785,12 +785,14 @@ def _move(frame: pd.DataFrame, edits_of: dict, cells: dict, *, texts: dict | Non
 # Policy 'off': a warning in every report
 
 
-def mark_unscanned(files: dict[str, str | bytes]) -> dict[str, str | bytes]:
+def mark_unscanned(files: dict[str, str | Spliced | bytes]) -> dict[str, str | Spliced | bytes]:
     """``files`` with :data:`OFF_WARNING` as a banner at the top of every HTML page, Markdown
-    file and Word document; other files unchanged."""
+    file and Word document (of a :class:`Spliced` file, in its text); other files unchanged."""
     out = {}
     for name, content in files.items():
-        if name.endswith(".html") and isinstance(content, str):
+        if isinstance(content, Spliced):
+            content = replace(content, text=mark_unscanned({name: content.text})[name])
+        elif name.endswith(".html") and isinstance(content, str):
             banner = (f'<div role="alert" class="privacy-off" style="background:#b00020;color:#fff;padding:.75rem 2rem;'
                       f'font-weight:600">{escape(OFF_WARNING)}</div>')
             content = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + banner, content, count=1)

@@ -2,7 +2,9 @@
 
 ``render_reports`` yields every report as ``(file name, text or bytes)``, one at a time, so
 the flow writes each (atomically, with the others) before the next is built and a large
-evaluation never holds every report in memory at once. HTML is self-contained (inline CSS and script, no network request) and every
+evaluation never holds every report in memory at once. The largest (the evidence matrix's
+data, ``evidence.json``, the matrices' CSV files) come as :class:`pipeline.outputs.Spliced`
+text, made and written a few thousand rows at a time. HTML is self-contained (inline CSS and script, no network request) and every
 quote is escaped text: data reaches the page as JSON in a ``<script type="application/json">``
 block and is put on the page with ``textContent``, never as markup. Spreadsheets and Word
 files are written with fixed timestamps so that the same input gives the same bytes.
@@ -18,7 +20,7 @@ from typing import Iterator
 import pandas as pd
 
 from pipeline.codebook import Codebook
-from pipeline.outputs import restamped_zip
+from pipeline.outputs import SPLICE, Spliced, restamped_zip
 from pipeline.render import render
 from pipeline.xlsx import workbook
 
@@ -33,9 +35,39 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def _safe_json(data) -> str:
-    # "</script>" inside a quote must not close the data block.
-    return json.dumps(data, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
+ROWS_PER_PIECE = 2000  # rows of a large table turned into text together
+
+
+def _json_pieces(data: dict, **options) -> Iterator[str]:
+    """``json.dumps(data, sort_keys=True, **options)`` in pieces, where ``data``'s tables are
+    lists of records (:func:`_records`) made :data:`ROWS_PER_PIECE` rows at a time: at 50x the
+    sample, the evidence as one list of records and one string took a gigabyte."""
+    options = {**options, "sort_keys": True}
+    yield "{"
+    for number, key in enumerate(sorted(data)):
+        yield (", " if number else "") + json.dumps(key, **options) + ": "
+        value = data[key]
+        if not isinstance(value, pd.DataFrame):
+            yield json.dumps(value, **options)
+            continue
+        yield "["
+        for first in range(0, len(value), ROWS_PER_PIECE):
+            # A list's JSON is its items' JSON between brackets, joined by ", ".
+            yield (", " if first else "") + json.dumps(_records(value.iloc[first:first + ROWS_PER_PIECE]), **options)[1:-1]
+        yield "]"
+    yield "}"
+
+
+def _safe_json(data: dict) -> Iterator[str]:
+    """:func:`_json_pieces` for a page's data block: "</script>" inside a quote must not close it."""
+    for piece in _json_pieces(data, ensure_ascii=False):
+        yield piece.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _csv_pieces(frame: pd.DataFrame) -> Iterator[str]:
+    """``frame.to_csv(index=False)``, :data:`ROWS_PER_PIECE` rows at a time."""
+    for first in range(0, max(len(frame), 1), ROWS_PER_PIECE):
+        yield frame.iloc[first:first + ROWS_PER_PIECE].to_csv(index=False, header=first == 0, lineterminator="\n")
 
 
 def _counting(settings) -> str:
@@ -208,7 +240,6 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
         frame = matrices[key]
         tables.append({"anchor": key, "title": title_, "headings": list(frame.columns),
                        "rows": frame.astype(str).values.tolist()})
-    evidence_rows = _records(evidence.drop(columns=["start", "end"]))
     filters = [{"key": "stakeholder_group", "label": "Group", "options": [{"value": g, "label": groups[g]} for g in interviewed]}]
     for key, label in (("region", "Region"), ("method", "Method"), ("language", "Language"), ("stance", "Stance")):
         values = sorted(v for v in evidence[key].unique() if v) if len(evidence) else []
@@ -218,12 +249,11 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     page = {"title": f"Evidence matrix: {title}", "language": language,
             "subtitle": f"{len(transcripts)} sessions · {int(transcripts['participants'].sum())} participants · "
                         f"{evidence['segment_id'].nunique() if len(evidence) else 0} coded segments"}
-    yield "evidence_matrix.html", render("evidence_matrix.html.j2", {
+    yield "evidence_matrix.html", Spliced(render("evidence_matrix.html.j2", {
         "page": page, "counting": counting, "filters": filters, "criteria": criteria, "other_tables": tables,
         "groups": [{"id": g, "label": groups[g], "short": g.replace("_", " ")} for g in interviewed],
-        "data_json": _safe_json({"evidence": evidence_rows, "groups": groups}),
-    })
-    del evidence_rows
+        "data_json": SPLICE,
+    }), _safe_json({"evidence": evidence[[c for c in evidence.columns if c not in ("start", "end")]], "groups": groups}))
     yield from _transcript_pages(transcripts, turns, segments, evidence, language)
     questions = _question_context(codebook, findings, evidence, language)
     context = {"page": {"title": f"Triangulation report: {title}", "language": language,
@@ -236,7 +266,6 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
               "quotes": evidence, "saturation": saturation_curve}
     yield "matrices.xlsx", workbook(sheets)
     for name, frame in sheets.items():
-        yield f"matrices/{name}.csv", frame.to_csv(index=False, lineterminator="\n")
+        yield f"matrices/{name}.csv", Spliced.of(_csv_pieces(frame))
     # No indentation: Python's JSON encoder in C only serves unindented output (6x faster).
-    yield "evidence.json", json.dumps({name: _records(frame) for name, frame in sheets.items()},
-                                      ensure_ascii=False, sort_keys=True, default=str) + "\n"
+    yield "evidence.json", Spliced(SPLICE + "\n", _json_pieces(sheets, ensure_ascii=False, default=str))

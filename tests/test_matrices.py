@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -12,9 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pipeline.report
 from pipeline import flow, schemas
 from pipeline.codebook import load_codebook
 from pipeline.matrices import build_evidence_matrices
+from pipeline.outputs import SPLICE, Spliced
 from pipeline.triangulate import divergence, triangulate
 
 from conftest import S1, S2, write_evaluation
@@ -142,3 +145,25 @@ def test_sessions_not_segments_make_the_majority():
     even = _assessments(("s1", "a", ["positive", "negative"]), ("s2", "b", ["positive"]), ("s3", "c", ["negative"]))
     assert divergence(even, 0.6, 2)[0] == "divided"
     assert divergence(_assessments(("s1", "a", ["neutral"])), 0.6, 2) == ("neutral", {})
+
+
+def _written(spliced: Spliced) -> str:
+    out = io.StringIO()
+    spliced.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 23])
+def test_large_reports_written_in_pieces_are_what_one_call_gives(monkeypatch, rows):
+    monkeypatch.setattr(pipeline.report, "ROWS_PER_PIECE", 5)
+    frame = pd.DataFrame({"quote": [f"cita {i} </script> ñ \"x\"" for i in range(rows)],
+                          "n": list(range(rows)), "share": [i / 3 for i in range(rows)],
+                          "stance": pd.array([None if i % 4 == 0 else "positive" for i in range(rows)], dtype="string")})
+    data = {"quotes": frame, "groups": {"b": "Bé", "a": ["<x>", 1.5]}, "empty": frame.head(0)}
+    whole = json.dumps({k: pipeline.report._records(v) if isinstance(v, pd.DataFrame) else v for k, v in data.items()},
+                       ensure_ascii=False, sort_keys=True, default=str)
+    assert "".join(pipeline.report._json_pieces(data, ensure_ascii=False, default=str)) == whole
+    assert "".join(pipeline.report._safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
+    assert "".join(pipeline.report._csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
+    assert _written(Spliced(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
+    assert _written(Spliced.of(["x", "y"])) == "xy"
