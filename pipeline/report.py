@@ -41,7 +41,7 @@ ROWS_PER_PIECE = 2000  # rows of a large table turned into text together
 def _json_pieces(data: dict, **options) -> Iterator[str]:
     """``json.dumps(data, sort_keys=True, **options)`` in pieces, where ``data``'s tables are
     lists of records (:func:`_records`) made :data:`ROWS_PER_PIECE` rows at a time: at 50x the
-    sample, the evidence as one list of records and one string took a gigabyte."""
+    sample, the evidence matrix page built whole took a gigabyte more than the run held."""
     options = {**options, "sort_keys": True}
     yield "{"
     for number, key in enumerate(sorted(data)):

