@@ -11,6 +11,8 @@ for, the items are done here, in order.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import functools
 import multiprocessing
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -50,6 +52,7 @@ def forked_iter(function: Callable[[Item], Result], items: Iterable[Item], *, pr
         return
     global _TASK
     _TASK = function
+    release_freed_memory()  # before forking: the workers would map it too
     try:
         workers = min(processes - 1 if share else processes, len(items) - 1 if share else len(items))
         context = multiprocessing.get_context("fork")
@@ -89,6 +92,24 @@ def _shared(function: Callable, items: list, pool: concurrent.futures.Executor, 
                 here[following] = function(items[following])
                 following += 1
             yield result
+
+
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc's
+    except (OSError, AttributeError):
+        return None  # another C library: nothing to do
+
+
+def release_freed_memory() -> None:
+    """Hand back to the system the memory the C heap keeps after Python freed it (glibc's
+    ``malloc_trim``; elsewhere nothing): the tables of earlier steps otherwise stay counted in
+    this process's resident memory, and in every worker forked from it (at 10x the sample,
+    100 MB of the 600 MB this process held before the rules ran)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _one_blas_thread() -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pipeline.nlp import DocCache, fill_cache
-from pipeline.workers import forked_map
+from pipeline.workers import _malloc_trim, forked_map, release_freed_memory
 
 
 def test_forked_workers_give_the_results_of_one_process_in_order():
@@ -115,3 +115,22 @@ def test_a_run_in_worker_processes_writes_what_one_process_writes(tmp_path, caps
     printed = capsys.readouterr().err
     for stage in ("read", "segment", "code"):  # each stage's progress ends with its total
         assert f"[{stage}] 10/10 done in" in printed
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(_malloc_trim() is None or not os.path.exists("/proc/self/statm"),
+                    reason="needs glibc's malloc_trim and /proc (Linux)")
+def test_memory_freed_in_the_heap_goes_back_to_the_system():
+    # 200 MB of heap blocks (under glibc's mmap threshold), then one kept above them: freeing
+    # the blocks leaves their memory in the heap, counted as resident, until it is trimmed.
+    blocks = [bytearray(2000) for _ in range(100_000)]
+    kept = bytearray(2000)
+    del blocks
+    before = _resident_mb()
+    release_freed_memory()
+    assert before - _resident_mb() > 100
+    assert kept is not None
