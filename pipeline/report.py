@@ -4,8 +4,8 @@
 the flow writes each (atomically, with the others) before the next is built and a large
 evaluation never holds every report in memory at once. The largest (the evidence matrix's
 data, ``evidence.json``, the matrices' CSV files) come as :class:`pipeline.outputs.Spliced`
-text, made and written a few thousand rows at a time. HTML is self-contained (inline CSS and script, no network request) and every
-quote is escaped text: data reaches the page as JSON in a ``<script type="application/json">``
+text, made and written a few thousand rows at a time. HTML is self-contained (inline CSS and
+script, no network request) and every quote is escaped text: data reaches the page as JSON in a ``<script type="application/json">``
 block and is put on the page with ``textContent``, never as markup. Spreadsheets and Word
 files are written with fixed timestamps so that the same input gives the same bytes.
 """

@@ -3,8 +3,8 @@
 ``matrices.xlsx`` holds every matrix and every quote: at 10x the sample that is 1.3 million
 cells, and openpyxl, even in write-only mode, took about 10 s building a cell object per value.
 Plain tables need none of what it offers (styles, formulas, merged cells), so each sheet is
-written here as XML strings, a few thousand rows at a time: text as inline strings, numbers as numbers, booleans as
-booleans, missing values as empty cells. The zip is deterministic (entries in name order at
+written here as XML, a few thousand rows at a time: text as inline strings, numbers as
+numbers, booleans as booleans, missing values as empty cells. The zip is deterministic (entries in name order at
 a fixed time: :func:`pipeline.outputs.stable_zip`), so reruns are byte-identical. The tests
 read it back with openpyxl; no Excel or LibreOffice was at hand to open it.
 """
