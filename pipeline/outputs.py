@@ -67,6 +67,10 @@ class Spliced:
     text: str
     pieces: Iterable[str]
 
+    def __post_init__(self):
+        if self.text.count(SPLICE) != 1:
+            raise ValueError(f"a spliced text must hold {SPLICE!r} once; it holds it {self.text.count(SPLICE)} times")
+
     @classmethod
     def of(cls, pieces: Iterable[str]) -> "Spliced":
         """A file that is nothing but ``pieces``."""

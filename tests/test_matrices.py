@@ -167,3 +167,6 @@ def test_large_reports_written_in_pieces_are_what_one_call_gives(monkeypatch, ro
     assert "".join(pipeline.report._csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
     assert _written(Spliced(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
     assert _written(Spliced.of(["x", "y"])) == "xy"
+    for text in ("no marker", SPLICE * 2):
+        with pytest.raises(ValueError, match="once"):
+            Spliced(text, [])
