@@ -38,7 +38,7 @@ from pipeline.manual import codebook_manual
 from pipeline.matrices import build_evidence_matrices
 from pipeline.report import render_reports
 from pipeline.triangulate import saturation, triangulate
-from pipeline.nlp import DocCache
+from pipeline.nlp import DocCache, release_lookup_tables
 from pipeline.outputs import StagedOutputs
 from pipeline.segment import build_segments
 from pipeline.turns import RESPONDENT, build_turns
@@ -238,6 +238,10 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                "batch_size": evaluation.nlp.batch_size, "processes": evaluation.nlp.processes}
         prepared = _prepared(book, codebook, folder, out, policy=privacy_policy, private_names=private_names,
                              progress=progress, nlp=nlp)
+        # The NER model and the lookup lemmas serve the privacy scan and the parse only: let go,
+        # so that neither this process nor the workers it forks from here on hold them.
+        privacy.release_models()
+        release_lookup_tables()
         guarded, segments = prepared.guarded, prepared.segments
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         suggest = _suggester(book, memo.TableCache(out / CACHE_FOLDER / "model"))

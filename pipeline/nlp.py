@@ -144,6 +144,13 @@ def distinct(docs: list[Doc], attr: str) -> set[str]:
     return {strings[int(value)] for value in hashes}
 
 
+def release_lookup_tables() -> None:
+    """Let go of the lookup lemmas :func:`lemma_table` loaded (about 75 MB for Spanish), once
+    parsing is done: workers forked later would each count them too. A later parse loads them
+    again."""
+    lemma_table.cache_clear()
+
+
 def _drop_tag_rules(nlp: Language) -> None:
     """Remove the attribute rules that set nothing but ``token.tag_``, which no step reads
     (the Spanish model's copy each POS into the tag): 13% of the parse, with the same POS,

@@ -350,6 +350,12 @@ def _load_ner(model: str, language: str):
     return with_numpy_blas(nlp)
 
 
+def release_models() -> None:
+    """Let go of the NER models the scans loaded (:func:`_load_ner`), once scanning is done:
+    workers forked later would each count them too. A later scan loads them again."""
+    _load_ner.cache_clear()
+
+
 # ---------------------------------------------------------------------------------------------
 # The scanner
 

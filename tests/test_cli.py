@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import flow, schemas
+from pipeline import coding, flow, learn, privacy, schemas
 from pipeline.cli import main
+from pipeline.nlp import lemma_table
 
 from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 
@@ -169,6 +170,29 @@ def test_run_on_the_sample_with_the_spanish_model(tmp_path):
     bounds = codings.merge(segments[["segment_id", "start", "end"]], on="segment_id", suffixes=("", "_segment"))
     assert ((bounds.start >= bounds.start_segment) & (bounds.end <= bounds.end_segment)).all()
     assert (bounds.start < bounds.end).all()
+
+
+def test_the_ner_model_and_lookup_lemmas_are_let_go_before_the_coding_stage_forks(tmp_path, monkeypatch):
+    """Loaded for the privacy scan and the parse, they are not held (in this process, and in the
+    workers it forks) while the model is fitted or the rules are matched."""
+    held = {"fit": [], "rules": []}
+    suggest_codes, forked_iter = learn.suggest_codes, coding.forked_iter
+
+    def sizes():
+        return privacy._load_ner.cache_info().currsize, lemma_table.cache_info().currsize
+
+    def fit(*args, **kwargs):
+        held["fit"].append(sizes())
+        return suggest_codes(*args, **kwargs)
+
+    def match(*args, **kwargs):
+        held["rules"].append(sizes())
+        return forked_iter(*args, **kwargs)
+
+    monkeypatch.setattr(learn, "suggest_codes", fit)
+    monkeypatch.setattr(coding, "forked_iter", match)
+    flow.run(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "reports")
+    assert held == {"fit": [(0, 0)], "rules": [(0, 0)]}
 
 
 def test_other_warnings_are_shown_not_recorded_and_do_not_stall_the_run(tiny, tmp_path, monkeypatch):
