@@ -23,7 +23,8 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.codebook import Codebook
 from pipeline.memo import write_atomic
-from pipeline.nlp import DocCache, distinct, fill_cache, load_pipeline, parse_identity, parsed_docs
+from pipeline.nlp import (DocCache, distinct, fill_cache, load_pipeline, parse_identity, parsed_docs,
+                          release_lookup_tables)
 from pipeline.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
                             segment_stance)
 from pipeline.turns import RESPONDENT, mask_notes
@@ -112,6 +113,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         entry.pop("norms", None)  # on disk; not needed here any more
     fill_cache([(language_of[sid], masked[sid]) for sid in parse], models=models, cache=cache,
                batch_size=batch_size, processes=processes)
+    release_lookup_tables()  # the matchers' patterns and the missing docs are parsed: let go before forking
 
     def match(sid: str) -> dict:
         """Session ``sid``'s entry, matched on its parsed documents (here or in a worker)."""
@@ -125,7 +127,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         entries[sid]["norms"] = sorted(distinct(docs, "NORM"))
         entry = record(sid, found_rows)
         del entry["norms"]  # saved; not sent back
-        return entry
+        return entries.pop(sid)  # a worker does not keep it once sent: this process puts it back
 
     # Sessions are matched beside worker processes, unless they are too few to be worth one.
     matched = forked_iter(match, parse, processes=processes, min_items=FEW_SESSIONS)
