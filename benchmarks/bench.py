@@ -35,7 +35,7 @@ run it measured. The bench's own CPU time while it samples is reported as ``samp
 child's CPU time comes from ``getrusage`` of the finished child, and CPU time / wall time says
 how many cores it kept busy. Throughput is the same numerator for every measurement at a size:
 the words of the corpus, counted as whitespace-separated tokens of every transcript's
-normalised text (``pipeline.formats.read_text``).
+normalised text (``pipeline.stages.ingest.formats.read_text``).
 
 A time budget (``--budget``, minutes) bounds the whole run: before a size, its time is
 extrapolated from the sizes before it (:func:`estimate`), and the bench stops there, saying so,
@@ -613,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "machine": {"cores": cores, "usable_cores": usable, "platform": platform.platform(),
                     "python": platform.python_version(), "memory_mb": round(psutil.virtual_memory().total / 2**20)},
-        "words": "whitespace-separated tokens of every transcript's normalised text (pipeline.formats.read_text), "
+        "words": "whitespace-separated tokens of every transcript's normalised text (pipeline.stages.ingest.formats.read_text), "
                  "the same numerator for every run at a size",
         "runs": DESCRIPTION,
         "naive_note": "a size without its own naive run is compared with the largest smaller size's naive "

@@ -23,11 +23,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import load_evaluation
-from pipeline.formats import FORMATS, decode, read_text
-from pipeline.ingest import read_transcripts
-from pipeline.register import find_register
-from pipeline.turns import RESPONDENT, build_turns
+from pipeline.config.evaluation import load_evaluation
+from pipeline.stages.ingest.formats import FORMATS, decode, read_text
+from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.ingest.register import find_register
+from pipeline.stages.turns import RESPONDENT, build_turns
 
 _UNITS_ES = ("cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince "
              "dieciséis diecisiete dieciocho diecinueve veinte veintiuno veintidós veintitrés veinticuatro "

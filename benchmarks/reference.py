@@ -12,7 +12,7 @@ patterns (``phrase`` entries and plain strings; ``tokens`` and ``regex`` are lef
 ``floor``: ``spacy.blank("es")``'s tokenizer over the same texts: reading the files and cutting
 them into tokens, below which no pipeline can go.
 
-Both read the texts as the pipeline does (``pipeline.formats.read_text``: Word, subtitles and
+Both read the texts as the pipeline does (``pipeline.stages.ingest.formats.read_text``: Word, subtitles and
 encodings handled), print one JSON line of counts on stdout, and keep no document in memory.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.formats import read_text
+from pipeline.stages.ingest.formats import read_text
 
 
 def texts(folder: Path):

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pyarrow
 
-from pipeline import __version__, flow, refi
-from pipeline.codebook import load_codebook
-from pipeline.codesheet import import_code_sheet, write_code_sheet
+from pipeline import __version__, flow
+from pipeline.exchange import refi
+from pipeline.config.codebook import load_codebook
+from pipeline.config.code_sheet import import_code_sheet, write_code_sheet
 from pipeline.errors import InputError, PipelineError, Problem
-from pipeline.privacy import POLICIES
-from pipeline.scaffold import init_evaluation
-from pipeline.triangulate import RATINGS
-from pipeline.progress import terminal_progress
+from pipeline.stages.privacy import POLICIES
+from pipeline.config.scaffold import init_evaluation
+from pipeline.stages.triangulate import RATINGS
+from pipeline.runtime.progress import terminal_progress
 
 DEFAULT_CODEBOOK = "codebook"
 DEFAULT_TRANSCRIPTS = "transcripts_sample"

@@ -24,24 +24,26 @@ from pathlib import Path
 import pandas as pd
 
 import pipeline
-from pipeline import memo, privacy, schemas
-from pipeline.codebook import Codebook, load_codebook
-from pipeline.config import Evaluation, load_evaluation
+from pipeline import schemas
+from pipeline.runtime import cache as memo
+from pipeline.stages import privacy
+from pipeline.config.codebook import Codebook, load_codebook
+from pipeline.config.evaluation import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
-from pipeline.coding import code_segments, human_codings_by_segment, review_queue
-from pipeline.human import read_human_coding
-from pipeline.ingest import read_transcripts
-from pipeline.stance import STANCE_BY, assign_stances
-from pipeline.stance import cross_validate as cross_validate_stance
-from pipeline.reliability import measure_reliability, reliability_report
-from pipeline.manual import codebook_manual
-from pipeline.matrices import build_evidence_matrices
-from pipeline.report import render_reports
-from pipeline.triangulate import saturation, triangulate
-from pipeline.nlp import DocCache, release_lookup_tables
-from pipeline.outputs import StagedOutputs
-from pipeline.segment import build_segments
-from pipeline.turns import RESPONDENT, build_turns
+from pipeline.stages.coding.combine import code_segments, human_codings_by_segment, review_queue
+from pipeline.stages.coding.human import read_human_coding
+from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.stance import STANCE_BY, assign_stances
+from pipeline.stages.stance import cross_validate as cross_validate_stance
+from pipeline.analysis.reliability import measure_reliability, reliability_report
+from pipeline.reports.manual import codebook_manual
+from pipeline.stages.matrices import build_evidence_matrices
+from pipeline.reports.build import render_reports
+from pipeline.stages.triangulate import saturation, triangulate
+from pipeline.nlp.pipelines import DocCache, release_lookup_tables
+from pipeline.runtime.outputs import StagedOutputs
+from pipeline.stages.segment import build_segments
+from pipeline.stages.turns import RESPONDENT, build_turns
 
 CACHE_FOLDER = ".cache"
 CODING_FOLDER = "coding"
@@ -214,13 +216,13 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     under ``interim/``. Raises :class:`InputError` with every problem before writing anything.
 
     Before segmentation the privacy guard scans every text an output may contain (see
-    :mod:`pipeline.privacy`) and applies ``privacy_policy`` (default: the config's
+    :mod:`pipeline.stages.privacy`) and applies ``privacy_policy`` (default: the config's
     ``privacy.policy``): ``block`` raises :class:`InputError` listing each finding, ``redact``
     replaces each by a placeholder everywhere and writes ``redaction_log.csv``, ``off`` marks every
     report as unchecked. ``private_names`` overrides ``privacy.private_names``.
 
     If nothing a run reads has changed since the run that wrote ``out_dir`` (same fingerprint,
-    see :mod:`pipeline.memo`) and its outputs are all there, nothing is redone, unless ``force``.
+    see :mod:`pipeline.runtime.cache`) and its outputs are all there, nothing is redone, unless ``force``.
     Within a run, parsed documents, everything up to the segments (see :func:`_prepared`) and the
     model's suggestions are cached under ``out_dir/.cache``.
     """
@@ -265,7 +267,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     # Reports only some runs write (redact policy, two coders) are removed when a run does not.
     with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices", REDACTION_LOG, "reliability.html",
                                    "reliability.json")) as staged:
-        # Each report is written as soon as it is built (see pipeline.report).
+        # Each report is written as soon as it is built (see pipeline.reports.build).
         for name, content in render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
                                             matrices=matrices, findings=findings, saturation_curve=curve,
                                             codebook=book, language=evaluation.evaluation.languages[0]):
@@ -377,7 +379,7 @@ def _prepare(book: Codebook, codebook: Path, folder: Path, *, policy, private_na
 
 
 def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, private_names) -> str | None:
-    """What the run in ``out`` depends on (see :func:`pipeline.memo.fingerprint`); None when
+    """What the run in ``out`` depends on (see :func:`pipeline.runtime.cache.fingerprint`); None when
     evaluation.yaml cannot be read, so the run goes on and reports why."""
     evaluation = _evaluation_or_none(codebook)
     if evaluation is None:
@@ -388,7 +390,7 @@ def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, pr
 
 
 def _suggester(book: Codebook, cache: memo.TableCache):
-    """The model's suggestions for a run (see :func:`pipeline.learn.suggest_codes`), or None when
+    """The model's suggestions for a run (see :func:`pipeline.stages.coding.learned.suggest_codes`), or None when
     switched off. They depend only on the segments, the human coding and the codebook's texts,
     so they are cached on those: editing a code's patterns does not refit the model."""
     settings = book.evaluation.suggestions
@@ -404,7 +406,7 @@ def _suggester(book: Codebook, cache: memo.TableCache):
         def fit() -> pd.DataFrame:
             # Imported here: scikit-learn takes a second to import, and a run whose suggestions
             # come from the cache (after a pattern edit) does not need it.
-            from pipeline.learn import suggest_codes
+            from pipeline.stages.coding.learned import suggest_codes
 
             return pd.DataFrame(suggest_codes(
                 segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
@@ -416,12 +418,12 @@ def _suggester(book: Codebook, cache: memo.TableCache):
 
 
 def _reliability(segments: pd.DataFrame, human: pd.DataFrame, book: Codebook, cache: memo.JsonCache) -> dict:
-    """:func:`pipeline.reliability.measure_reliability` of the human codings, cached on what it
+    """:func:`pipeline.analysis.reliability.measure_reliability` of the human codings, cached on what it
     reads (the segments' ids, sessions and text, the human codings, the questions each code
     serves, the module itself and the krippendorff package's version): editing a code's patterns
     does not recompute it."""
     serves = [(code.id, book.questions_of(code.id)) for code in book.codes]
-    source = hashlib.sha256(Path(__file__).with_name("reliability.py").read_bytes()).hexdigest()
+    source = hashlib.sha256((Path(__file__).parent / "analysis" / "reliability.py").read_bytes()).hexdigest()
     key = memo.frame_key(segments[["segment_id", "session_id", "text"]],
                          human[["segment_id", "session_id", "code", "coder", "start", "end", "memo"]],
                          serves, book.evaluation.ids("questions"), source, _version("krippendorff"))
@@ -487,7 +489,7 @@ def _guarded(book: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.D
              policy: str | None, private_names: Path | str | None, files: list[Path] | None = None) -> privacy.Guarded:
     """The human coding (``files``, by default the evaluation's ``coding/`` files) placed on the
     transcripts as they are, then the privacy guard applied to transcripts, turns and coding
-    together (see :func:`pipeline.privacy.guard`)."""
+    together (see :func:`pipeline.stages.privacy.guard`)."""
     files = coding_files(folder) if files is None else files
     human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=book)
     policy = policy or book.evaluation.privacy.policy
@@ -570,8 +572,8 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
 def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
              cache_dir: Path | str | None = None) -> dict:
     """Measure rules, model and baseline against the human coding in ``files`` (see
-    :mod:`pipeline.evaluate`); only the coded sessions are read."""
-    from pipeline.evaluate import evaluate_coder  # scikit-learn: see _suggester
+    :mod:`pipeline.analysis.evaluate`); only the coded sessions are read."""
+    from pipeline.analysis.evaluate import evaluate_coder  # scikit-learn: see _suggester
 
     book, transcripts, turns, segments, human, nlp = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
     evaluation = book.evaluation
@@ -597,7 +599,7 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
                 coders: list[str] | None = None, out_dir: Path | str, machine: Path | None = None,
                 cache_dir: Path | str | None = None) -> dict:
     """Agreement between the human coders of ``files``; writes ``reliability.html`` and
-    ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.reliability`)."""
+    ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.analysis.reliability`)."""
     book, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir,
                                                                      guard=True)
     evaluation = book.evaluation

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from pipeline import flow
-from pipeline.codebook import load_codebook
-from pipeline.formats import read_text
-from pipeline.human import read_human_coding
-from pipeline.ingest import read_transcripts
-from pipeline.turns import build_turns
+from pipeline.config.codebook import load_codebook
+from pipeline.stages.ingest.formats import read_text
+from pipeline.stages.coding.human import read_human_coding
+from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.turns import build_turns
 
 from conftest import ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS
 

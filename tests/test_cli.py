@@ -11,9 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import coding, flow, learn, privacy, schemas
+from pipeline import flow, schemas
+from pipeline.stages.coding import combine as coding
+from pipeline.stages.coding import learned as learn
+from pipeline.stages import privacy
 from pipeline.cli import main
-from pipeline.nlp import lemma_table
+from pipeline.nlp.pipelines import lemma_table
 
 from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 

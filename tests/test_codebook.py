@@ -7,7 +7,7 @@ import re
 import pydantic
 import pytest
 
-from pipeline.codebook import Pattern, load_codebook
+from pipeline.config.codebook import Pattern, load_codebook
 from pipeline.errors import ConfigError
 
 from conftest import SAMPLE_CODEBOOK

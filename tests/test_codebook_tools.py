@@ -9,11 +9,11 @@ import pytest
 
 from pipeline import flow
 from pipeline.cli import main
-from pipeline.codebook import load_codebook
-from pipeline.codesheet import code_rows, import_code_sheet, write_code_sheet
+from pipeline.config.codebook import load_codebook
+from pipeline.config.code_sheet import code_rows, import_code_sheet, write_code_sheet
 from pipeline.errors import InputError
-from pipeline.manual import codebook_manual
-from pipeline.scaffold import init_evaluation
+from pipeline.reports.manual import codebook_manual
+from pipeline.config.scaffold import init_evaluation
 
 from conftest import SAMPLE_CODEBOOK, write_evaluation
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from pipeline import flow, schemas
-from pipeline.codebook import load_codebook
-from pipeline.coding import review_queue
-from pipeline.learn import suggest_codes
+from pipeline.config.codebook import load_codebook
+from pipeline.stages.coding.combine import review_queue
+from pipeline.stages.coding.learned import suggest_codes
 
 from conftest import write_evaluation
 
@@ -111,7 +111,7 @@ def test_suggestions_only_for_segments_no_person_coded(tmp_path):
 
 
 def test_suggestions_worked_out_in_chunks_and_in_workers_are_the_same(tmp_path, monkeypatch):
-    from pipeline import learn
+    from pipeline.stages.coding import learned as learn
 
     book, segments, codings = half_coded(tmp_path)
     whole = suggest_codes(segments, codings, codebook=book, min_examples=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from pipeline.config import Localized, load_evaluation
+from pipeline.config.evaluation import Localized, load_evaluation
 from pipeline.errors import ConfigError
 
 from conftest import EVALUATION_YAML, SAMPLE_CODEBOOK

@@ -9,9 +9,9 @@ import pydantic
 import pytest
 
 from pipeline.cli import build_parser
-from pipeline.codebook import Code, Stance
-from pipeline.config import Evaluation
-from pipeline.register import OPTIONAL, REQUIRED
+from pipeline.config.codebook import Code, Stance
+from pipeline.config.evaluation import Evaluation
+from pipeline.stages.ingest.register import OPTIONAL, REQUIRED
 
 from conftest import ROOT
 

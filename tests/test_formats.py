@@ -9,7 +9,7 @@ import docx
 import pytest
 
 from pipeline.errors import TranscriptError
-from pipeline.formats import decode, read_text
+from pipeline.stages.ingest.formats import decode, read_text
 
 SPANISH = "E: ¿Cómo está?\nF: Bien, señora. La coordinación mejoró.\n"
 

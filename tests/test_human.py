@@ -6,11 +6,11 @@ import pytest
 
 from pipeline import flow
 from pipeline.cli import main
-from pipeline.codebook import load_codebook
+from pipeline.config.codebook import load_codebook
 from pipeline.errors import InputError
-from pipeline.human import MIN_SCORE, place_quote, read_human_coding
-from pipeline.ingest import read_transcripts
-from pipeline.turns import build_turns
+from pipeline.stages.coding.human import MIN_SCORE, place_quote, read_human_coding
+from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.turns import build_turns
 
 from conftest import S1
 

@@ -8,8 +8,8 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pipeline.evaluate import alpha, grouped_folds
-from pipeline.learn import SegmentCoder, make_coder
+from pipeline.analysis.evaluate import alpha, grouped_folds
+from pipeline.stages.coding.learned import SegmentCoder, make_coder
 
 
 @parametrize_with_checks([SegmentCoder()])

@@ -10,7 +10,9 @@ import sys
 import pandas as pd
 import pytest
 
-from pipeline import flow, learn, memo
+from pipeline import flow
+from pipeline.stages.coding import learned as learn
+from pipeline.runtime import cache as memo
 
 from conftest import S1, S2, write_evaluation
 
@@ -214,7 +216,7 @@ def test_a_report_of_an_earlier_policy_does_not_stay_behind(tmp_path):
 def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path):
     from types import SimpleNamespace
 
-    from pipeline.coding import RegexCache
+    from pipeline.stages.coding.combine import RegexCache
 
     class Fake:
         def __init__(self, pattern, calls):
@@ -227,7 +229,7 @@ def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path)
 
     calls = []
     rule = SimpleNamespace(code="c", pattern="p1")
-    from pipeline.rules import CodebookMatcher
+    from pipeline.stages.coding.rules import CodebookMatcher
 
     matcher = CodebookMatcher.__new__(CodebookMatcher)
     matcher.regexes = [(rule, Fake(r"\bmesa\b", calls))]
@@ -253,10 +255,10 @@ def test_the_command_line_says_when_nothing_changed_and_force_reruns(tiny, tmp_p
 
 
 def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
-    from pipeline.coding import RegexCache
-    from pipeline.codebook import load_codebook
-    from pipeline.nlp import load_pipeline
-    from pipeline.rules import CodebookMatcher
+    from pipeline.stages.coding.combine import RegexCache
+    from pipeline.config.codebook import load_codebook
+    from pipeline.nlp.pipelines import load_pipeline
+    from pipeline.stages.coding.rules import CodebookMatcher
 
     from conftest import SAMPLE_CODEBOOK
 
@@ -275,7 +277,7 @@ def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
 
 def test_after_a_codebook_edit_only_the_new_pattern_is_matched_and_only_where_it_may_match(tiny, tmp_path,
                                                                                             monkeypatch):
-    from pipeline import coding
+    from pipeline.stages.coding import combine as coding
 
     codebook, transcripts = tiny
     out = tmp_path / "reports"

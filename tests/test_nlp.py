@@ -8,7 +8,7 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.nlp import ArrayLemmatizer, distinct, lemma_table, load_pipeline
+from pipeline.nlp.pipelines import ArrayLemmatizer, distinct, lemma_table, load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import flow, privacy
+from pipeline import flow
+from pipeline.stages import privacy
 from pipeline.cli import main
 from pipeline.errors import InputError
 

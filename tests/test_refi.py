@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from pipeline import flow, refi, schemas
-from pipeline.codebook import Code, Codebook, load_codebook
-from pipeline.config import Evaluation
+from pipeline import flow, schemas
+from pipeline.exchange import refi
+from pipeline.config.codebook import Code, Codebook, load_codebook
+from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError
-from pipeline.formats import normalise
+from pipeline.stages.ingest.formats import normalise
 
 from conftest import EVALUATION_YAML, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.codebook import load_codebook
-from pipeline.reliability import cohen_kappa, krippendorff_alpha, measure_reliability, reliability_report
+from pipeline.config.codebook import load_codebook
+from pipeline.analysis.reliability import cohen_kappa, krippendorff_alpha, measure_reliability, reliability_report
 
 from conftest import write_evaluation
 

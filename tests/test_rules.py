@@ -10,10 +10,10 @@ from spacy.matcher import Matcher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.codebook import Code, Codebook, Stance, load_codebook
-from pipeline.config import load_evaluation
-from pipeline.nlp import load_pipeline
-from pipeline.rules import (_PLAIN, CodebookMatcher, caseless, code_patterns, negated, required_text, required_values,
+from pipeline.config.codebook import Code, Codebook, Stance, load_codebook
+from pipeline.config.evaluation import load_evaluation
+from pipeline.nlp.pipelines import load_pipeline
+from pipeline.stages.coding.rules import (_PLAIN, CodebookMatcher, caseless, code_patterns, negated, required_text, required_values,
                             rule_key, segment_stance)
 
 from conftest import write_evaluation

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from pipeline import flow
-from pipeline.codebook import load_codebook
-from pipeline.human import read_human_coding
-from pipeline.ingest import read_transcripts
-from pipeline.turns import RESPONDENT, build_turns, mask_notes
+from pipeline.config.codebook import load_codebook
+from pipeline.stages.coding.human import read_human_coding
+from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.turns import RESPONDENT, build_turns, mask_notes
 
 from conftest import SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS
 

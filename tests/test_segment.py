@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import schemas
-from pipeline.nlp import DocCache, fill_cache, load_pipeline, parsed_docs
-from pipeline.segment import build_segments
-from pipeline.turns import build_turns, note_spans
+from pipeline.nlp.pipelines import DocCache, fill_cache, load_pipeline, parsed_docs
+from pipeline.stages.segment import build_segments
+from pipeline.stages.turns import build_turns, note_spans
 
 WORDS = ["coordinación", "fiscalía", "sí", "no", "presupuesto", "eh", "o sea", "[NOMBRE]", "[risas]",
          "(inaudible)", "[00:12:10]", "niñas", "CAR", "¿no?", "talleres", "mesa", "😀", "𝔘nicode", "rotación"]

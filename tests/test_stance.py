@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline import flow, schemas
-from pipeline.codebook import load_codebook
-from pipeline.matrices import evidence_table
-from pipeline.stance import assign_stances, cross_validate, passages
+from pipeline.config.codebook import load_codebook
+from pipeline.stages.matrices import evidence_table
+from pipeline.stages.stance import assign_stances, cross_validate, passages
 
 
 GOOD = ["El taller funcionó muy bien y nos sirvió mucho.", "La mentoría fue muy útil, ahora acusamos mejor.",

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import schemas
 from pipeline.errors import TranscriptError
-from pipeline.turns import (
+from pipeline.stages.turns import (
     INTERVIEWER, RESPONDENT, build_turns, find_turns, is_interviewer, mask_notes, normalise_label,
     note_spans,
 )

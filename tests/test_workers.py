@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from pipeline.nlp import DocCache, fill_cache
-from pipeline.workers import _malloc_trim, forked_map, release_freed_memory
+from pipeline.nlp.pipelines import DocCache, fill_cache
+from pipeline.runtime.parallel import _malloc_trim, forked_map, release_freed_memory
 
 
 def test_forked_workers_give_the_results_of_one_process_in_order():
@@ -69,9 +69,9 @@ def test_parsing_in_workers_writes_the_cache_one_process_writes(tmp_path):
 
 
 def test_transcripts_read_in_workers_keep_order_and_report_each_bad_file(tmp_path):
-    from pipeline.config import load_evaluation
+    from pipeline.config.evaluation import load_evaluation
     from pipeline.errors import InputError
-    from pipeline.ingest import read_transcripts
+    from pipeline.stages.ingest.transcripts import read_transcripts
 
     from conftest import REGISTER, S1, write_evaluation
 
@@ -95,7 +95,7 @@ def test_transcripts_read_in_workers_keep_order_and_report_each_bad_file(tmp_pat
 def test_a_run_in_worker_processes_writes_what_one_process_writes(tmp_path, capsys):
     # Ten sessions: reading, the privacy scan, segmenting and rule matching go to the workers.
     from pipeline import flow
-    from pipeline.progress import log_progress
+    from pipeline.runtime.progress import log_progress
 
     from conftest import EVALUATION_YAML, REGISTER, S1, write_evaluation
 

@@ -10,9 +10,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-import pipeline.xlsx
-from pipeline.outputs import stable_zip
-from pipeline.xlsx import column_letters, workbook
+import pipeline.reports.workbook
+from pipeline.runtime.outputs import stable_zip
+from pipeline.reports.workbook import column_letters, workbook
 
 
 def test_column_letters():
@@ -78,7 +78,7 @@ def test_sheets_written_a_few_rows_at_a_time_are_the_same_bytes(monkeypatch):
                           "share": [i / 3 for i in range(53)]})
     tables = {"quotes": frame, "empty": frame.head(0), "one": frame.head(1)}
     whole = workbook(tables)
-    monkeypatch.setattr(pipeline.xlsx, "ROWS_PER_PIECE", 5)
+    monkeypatch.setattr(pipeline.reports.workbook, "ROWS_PER_PIECE", 5)
     assert workbook(tables) == whole
     rows = list(openpyxl.load_workbook(io.BytesIO(whole)).worksheets[0].iter_rows(values_only=True))
     assert rows[1:] == [(f"quote {i % 7} <&>", i, i / 3) for i in range(53)]

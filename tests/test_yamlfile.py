@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.yamlfile import _parse, load_yaml
+from pipeline.config.yamlfile import _parse, load_yaml
 
 from conftest import SAMPLE_CODEBOOK
 

@@ -1,0 +1,42 @@
+"""Tables people keep in spreadsheets: CSV (any of the accepted encodings, comma or semicolon)
+or XLSX, read as text so that nothing is reinterpreted (a session id "007" stays "007")."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.stages.ingest.formats import decode
+
+
+def _cell_text(value) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        return value.date().isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_sheet(path: Path, *, lower_columns: bool = False) -> pd.DataFrame:
+    """Every cell as stripped text. Raises ValueError (with the parser's reason) if the file is
+    not a table, :class:`pipeline.errors.TranscriptError` if a CSV cannot be decoded."""
+    if path.suffix.lower() == ".xlsx":
+        frame = pd.read_excel(path, dtype=object, engine="openpyxl").map(_cell_text)
+    else:
+        text, _ = decode(path.read_bytes(), str(path))
+        header = text.split("\n", 1)[0]
+        # Spreadsheets in Spanish locales save CSV with semicolons.
+        sep = ";" if header.count(";") > header.count(",") else ","
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
+        except (pd.errors.ParserError, csv.Error) as exc:
+            raise ValueError(str(exc).strip()) from None
+    columns = [str(c).strip() for c in frame.columns]
+    frame.columns = [c.lower() for c in columns] if lower_columns else columns
+    return frame.map(lambda v: v.strip() if isinstance(v, str) else v)

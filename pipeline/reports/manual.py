@@ -1,0 +1,121 @@
+"""The codebook manual for coders: criteria -> questions -> codes, and a coverage table.
+
+``codebook_manual(codebook)`` returns the manual as ``{"codebook.html": ..., "codebook.md": ...}``:
+every definition, inclusion and exclusion rule and example, in every language the codebook
+gives, and how many codes and patterns serve each question.
+"""
+
+from __future__ import annotations
+
+from pipeline.config.codebook import Codebook
+from pipeline.config.evaluation import Localized
+from pipeline.reports.templating import render
+
+WORDS = {
+    "coverage": "Coverage", "codes": "Codes", "sub_questions": "Sub-questions",
+    "indicators": "Indicators", "served_by": "Codes serving it", "none": "none",
+    "examples": "Examples", "questions": "Questions", "parent": "Parent", "patterns": "Patterns",
+    "roll_up": "its codings also count for the parent",
+    "inherited_note": "served through a parent code (the code inherits the parent's questions).",
+    "definition": "Definition", "include": "Use when", "exclude": "Do not use when",
+}
+
+
+def _texts(text: Localized | None) -> list[dict]:
+    return [{"language": language, "text": value} for language, value in text.texts] if text else []
+
+
+def _anchor(kind: str, identifier: str) -> str:
+    return f"{kind}-{identifier}"
+
+
+def _context(codebook: Codebook, language: str) -> dict:
+    evaluation = codebook.evaluation
+    question_ids = evaluation.ids("questions")
+    depth = {code.id: len(codebook.ancestors(code.id)) for code in codebook.codes}
+    # Codes in tree order: each parent followed by its children, in file order.
+    ordered: list[str] = []
+
+    def visit(code_id: str) -> None:
+        ordered.append(code_id)
+        for child in codebook.children(code_id):
+            visit(child)
+
+    for code in codebook.codes:
+        if code.parent is None:
+            visit(code.id)
+
+    def question_refs(code_id: str) -> list[dict]:
+        own = set(codebook.by_id[code_id].questions)
+        return [{"id": q, "anchor": _anchor("q", q), "inherited": q not in own}
+                for q in codebook.questions_of(code_id)]
+
+    codes = []
+    for code_id in ordered:
+        code = codebook.by_id[code_id]
+        codes.append({
+            "id": code.id,
+            "anchor": _anchor("code", code.id),
+            "label": code.label.get(language),
+            "indent": depth[code.id] * 1.5,
+            "parent": {"id": code.parent, "anchor": _anchor("code", code.parent)} if code.parent else None,
+            "roll_up": code.roll_up,
+            "fields": [{"name": WORDS[f], "texts": _texts(getattr(code, f))}
+                       for f in ("definition", "include", "exclude")],
+            "examples": list(code.examples),
+            "questions": question_refs(code.id),
+            "patterns": [{"language": lang, "kind": p.kind, "value": p.value}
+                         for lang, patterns in code.patterns for p in patterns],
+        })
+
+    criteria = []
+    for criterion in evaluation.criteria:
+        questions = []
+        for question in evaluation.questions:
+            if question.criterion != criterion.id:
+                continue
+            serving = codebook.codes_for(question.id)
+            questions.append({
+                "id": question.id,
+                "anchor": _anchor("q", question.id),
+                "text": _texts(question.text),
+                "sub_questions": [_texts(q) for q in question.sub_questions],
+                "indicators": [_texts(i) for i in question.indicators],
+                "codes": [{"id": c, "anchor": _anchor("code", c),
+                           "inherited": question.id not in codebook.by_id[c].questions} for c in serving],
+            })
+        criteria.append({"id": criterion.id, "anchor": _anchor("criterion", criterion.id),
+                         "label": criterion.label.get(language), "texts": _texts(criterion.description),
+                         "questions": questions})
+
+    rows = []
+    for question in evaluation.questions:
+        serving = codebook.codes_for(question.id)
+        direct = [c for c in serving if question.id in codebook.by_id[c].questions]
+        patterns = sum(len(p) for c in serving for _, p in codebook.by_id[c].patterns)
+        rows.append({"question": question.id, "anchor": _anchor("q", question.id),
+                     "criterion": evaluation.criteria[[c.id for c in evaluation.criteria].index(question.criterion)]
+                     .label.get(language) if question.criterion in evaluation.ids("criteria") else question.criterion,
+                     "direct": len(direct), "all": len(serving), "patterns": patterns,
+                     "css": "warn" if len(direct) < 2 else ""})
+
+    title = f"Codebook: {evaluation.evaluation.title.get(language)}"
+    return {
+        "page": {"title": title, "language": language,
+                 "subtitle": f"Codebook version {codebook.version} · {len(evaluation.criteria)} criteria · "
+                             f"{len(question_ids)} questions · {len(codebook.codes)} codes"},
+        "summary": ("For coders: each code's definition, when to use it and when not, with examples. "
+                    "Rows shaded in the coverage table have fewer than two codes serving the question directly."),
+        "words": WORDS,
+        "coverage": {"headings": ["Question", "Criterion", "Codes (direct)", "Codes (with inherited)",
+                                  "Patterns"], "rows": rows},
+        "criteria": criteria,
+        "codes": codes,
+    }
+
+
+def codebook_manual(codebook: Codebook, language: str = "en") -> dict[str, str]:
+    """The manual as file name -> text: ``codebook.html`` (self-contained) and ``codebook.md``."""
+    context = _context(codebook, language)
+    return {"codebook.html": render("codebook.html.j2", context),
+            "codebook.md": render("codebook.md.j2", context)}
