@@ -42,6 +42,7 @@ from pipeline.reports.build import render_reports
 from pipeline.stages.triangulate import saturation, triangulate
 from pipeline.nlp.pipelines import DocCache, release_lookup_tables
 from pipeline.runtime.outputs import StagedOutputs
+from pipeline.reports.banner import mark_unscanned
 from pipeline.stages.segment import build_segments
 from pipeline.stages.turns import RESPONDENT, build_turns
 
@@ -258,7 +259,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                                            min_confidence=rubric.min_confidence)
         findings = triangulate(matrices["evidence"], transcripts, codebook=book)
         curve = saturation(matrices["evidence"], transcripts, codings)
-    marked = privacy.mark_unscanned if guarded.policy == "off" else (lambda files: files)
+    marked = mark_unscanned if guarded.policy == "off" else (lambda files: files)
     found[:] = [guarded.clean(problem) for problem in found]
     counts = _counts(transcripts, turns, segments, codings)
     counts["stance"] = {"method": judged.method, "learned_from": judged.examples,

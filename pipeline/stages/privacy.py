@@ -36,12 +36,10 @@ holds what is not personal; a finding inside an allowlisted term is dropped.
 from __future__ import annotations
 
 import functools
-import io
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass, field, replace
-from html import escape
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -49,7 +47,6 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import InputError, ModelError, Problem
-from pipeline.runtime.outputs import Spliced, restamped_zip
 from pipeline.runtime.parallel import forked_iter
 
 POLICIES = ("block", "redact", "off")
@@ -785,37 +782,3 @@ def _move(frame: pd.DataFrame, edits_of: dict, cells: dict, *, texts: dict | Non
         if texts is not None and "closest" in r and r["session_id"] in texts:
             r["closest"] = texts[r["session_id"]][r["closest_start"]:r["closest_end"]]
     return pd.DataFrame(records, columns=frame.columns).astype(frame.dtypes.to_dict())
-
-
-# ---------------------------------------------------------------------------------------------
-# Policy 'off': a warning in every report
-
-
-def mark_unscanned(files: dict[str, str | Spliced | bytes]) -> dict[str, str | Spliced | bytes]:
-    """``files`` with :data:`OFF_WARNING` as a banner at the top of every HTML page, Markdown
-    file and Word document (of a :class:`Spliced` file, in its text); other files unchanged."""
-    out = {}
-    for name, content in files.items():
-        if isinstance(content, Spliced):
-            content = replace(content, text=mark_unscanned({name: content.text})[name])
-        elif name.endswith(".html") and isinstance(content, str):
-            banner = (f'<div role="alert" class="privacy-off" style="background:#b00020;color:#fff;padding:.75rem 2rem;'
-                      f'font-weight:600">{escape(OFF_WARNING)}</div>')
-            content = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + banner, content, count=1)
-        elif name.endswith(".md") and isinstance(content, str):
-            content = f"> **{OFF_WARNING}**\n\n{content}"
-        elif name.endswith(".docx") and isinstance(content, bytes):
-            content = _docx_with_banner(content)
-        out[name] = content
-    return out
-
-
-def _docx_with_banner(data: bytes) -> bytes:
-    import docx
-
-    document = docx.Document(io.BytesIO(data))
-    first = document.paragraphs[0] if document.paragraphs else document.add_paragraph()
-    first.insert_paragraph_before().add_run(OFF_WARNING).bold = True
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return restamped_zip(buffer.getvalue())  # the same input still gives the same bytes
