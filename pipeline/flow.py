@@ -42,6 +42,7 @@ from pipeline.reports.build import render_reports
 from pipeline.stages.triangulate import saturation, triangulate
 from pipeline.nlp.pipelines import DocCache, release_lookup_tables
 from pipeline.runtime.outputs import StagedOutputs
+from pipeline.runtime.parallel import Workers
 from pipeline.reports.banner import mark_unscanned
 from pipeline.stages.segment import build_segments
 from pipeline.stages.turns import RESPONDENT, build_turns
@@ -109,6 +110,7 @@ def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=
         if evaluation is None:
             raise InputError(errors)
         transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, errors=errors,
+                                       parallel=Workers(evaluation.nlp.processes),
                                        progress=progress)
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels,
                             folder=transcripts_dir, errors=errors)
@@ -238,7 +240,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         book = load_codebook(codebook)
         evaluation = book.evaluation
         nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
-               "batch_size": evaluation.nlp.batch_size, "processes": evaluation.nlp.processes}
+               "batch_size": evaluation.nlp.batch_size, "parallel": Workers(evaluation.nlp.processes)}
         prepared = _prepared(book, codebook, folder, out, policy=privacy_policy, private_names=private_names,
                              progress=progress, nlp=nlp)
         # The NER model and the lookup lemmas serve the privacy scan and the parse only: let go,
@@ -366,7 +368,8 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
 def _prepare(book: Codebook, codebook: Path, folder: Path, *, policy, private_names, progress, nlp: dict):
     """The guarded transcripts, turns and human coding (see :func:`_guarded`), and the segments."""
     evaluation = book.evaluation
-    transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress)
+    transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress,
+                                   parallel=Workers(evaluation.nlp.processes))
     turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
     guarded = _guarded(book, codebook, folder, transcripts, turns, policy=policy, private_names=private_names)
     segments = build_segments(guarded.transcripts, guarded.turns, max_sentences=evaluation.segmentation.max_sentences,
@@ -482,7 +485,7 @@ def _scanner(book: Codebook, codebook_dir: Path, transcripts: pd.DataFrame, huma
     return privacy.Scanner(allowlist=_allowlist(book, transcripts),
                            private_names=_private_names(book, codebook_dir, private_names),
                            ner_model=_ner_model(book)[1], ner_language=_ner_model(book)[0],
-                           batch_size=book.evaluation.nlp.batch_size, processes=book.evaluation.nlp.processes,
+                           batch_size=book.evaluation.nlp.batch_size, parallel=Workers(book.evaluation.nlp.processes),
                            vocabulary=privacy.lowercase_vocabulary(texts))
 
 
@@ -507,7 +510,8 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook)
-        transcripts = read_transcripts(folder, evaluation=book.evaluation, progress=progress)
+        transcripts = read_transcripts(folder, evaluation=book.evaluation, progress=progress,
+                                       parallel=Workers(book.evaluation.nlp.processes))
         turns = build_turns(transcripts, interviewer_labels=book.evaluation.interviewer_labels, folder=folder)
         human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns, codebook=book)
         scanner = _scanner(book, codebook, transcripts, human, private_names)
@@ -528,7 +532,8 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook_dir)
-        transcripts = read_transcripts(transcripts_dir, evaluation=book.evaluation)
+        transcripts = read_transcripts(transcripts_dir, evaluation=book.evaluation,
+                                       parallel=Workers(book.evaluation.nlp.processes))
         turns = build_turns(transcripts, interviewer_labels=book.evaluation.interviewer_labels, folder=transcripts_dir)
         # The quotes written out are transcript text: guarded as in a run (privacy.policy).
         guarded = _guarded(book, Path(codebook_dir), Path(transcripts_dir), transcripts, turns, policy=None,
@@ -552,7 +557,7 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
     With ``guard``, the privacy guard is applied as in a run (for commands that write text)."""
     book = load_codebook(codebook_dir)
     evaluation = book.evaluation
-    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation)
+    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, parallel=Workers(evaluation.nlp.processes))
     turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
     if guard:
         guarded = _guarded(book, Path(codebook_dir), Path(transcripts_dir), transcripts, turns, policy=None,
@@ -564,7 +569,7 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
     transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
     turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
     nlp = {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size,
-           "processes": evaluation.nlp.processes, "cache": DocCache(Path(cache_dir) if cache_dir else None)}
+           "parallel": Workers(evaluation.nlp.processes), "cache": DocCache(Path(cache_dir) if cache_dir else None)}
     segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
                               max_chars=evaluation.segmentation.max_chars, **nlp)
     return book, transcripts, turns, segments, human, nlp

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from pipeline import flow, schemas
-from pipeline.stages.coding import combine as coding
 from pipeline.stages.coding import learned as learn
 from pipeline.stages import privacy
 from pipeline.cli import main
 from pipeline.nlp.pipelines import lemma_table
+from pipeline.runtime.parallel import Workers
 
 from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 
@@ -179,7 +179,7 @@ def test_the_ner_model_and_lookup_lemmas_are_let_go_before_the_coding_stage_fork
     """Loaded for the privacy scan and the parse, they are not held (in this process, and in the
     workers it forks) while the model is fitted or the rules are matched."""
     held = {"fit": [], "rules": []}
-    suggest_codes, forked_iter = learn.suggest_codes, coding.forked_iter
+    suggest_codes, parallel_map = learn.suggest_codes, Workers.map
 
     def sizes():
         return privacy._load_ner.cache_info().currsize, lemma_table.cache_info().currsize
@@ -188,12 +188,13 @@ def test_the_ner_model_and_lookup_lemmas_are_let_go_before_the_coding_stage_fork
         held["fit"].append(sizes())
         return suggest_codes(*args, **kwargs)
 
-    def match(*args, **kwargs):
-        held["rules"].append(sizes())
-        return forked_iter(*args, **kwargs)
+    def match(self, function, *args, **kwargs):
+        if function.__qualname__.startswith("_rule_codings."):  # the rules' matching
+            held["rules"].append(sizes())
+        return parallel_map(self, function, *args, **kwargs)
 
     monkeypatch.setattr(learn, "suggest_codes", fit)
-    monkeypatch.setattr(coding, "forked_iter", match)
+    monkeypatch.setattr(Workers, "map", match)
     flow.run(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "reports")
     assert held == {"fit": [(0, 0)], "rules": [(0, 0)]}
 

@@ -13,6 +13,7 @@ import pytest
 from pipeline import flow
 from pipeline.stages.coding import learned as learn
 from pipeline.runtime import cache as memo
+from pipeline.runtime.parallel import Workers
 
 from conftest import S1, S2, write_evaluation
 
@@ -265,13 +266,13 @@ def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
     matcher = CodebookMatcher(load_pipeline("es", None), load_codebook(SAMPLE_CODEBOOK), "es")
     texts = [("es", f"La policía {n} hizo operativos con la fiscalía; copia {n}.") for n in range(12)]
     one, two = RegexCache(tmp_path / "one"), RegexCache(tmp_path / "two")
-    assert one.fill({"es": matcher}, texts, processes=1) == 12
-    assert two.fill({"es": matcher}, texts, processes=2) == 12
+    assert one.fill({"es": matcher}, texts) == 12
+    assert two.fill({"es": matcher}, texts, parallel=Workers(2)) == 12
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
     assert len(files) == 12 and files == sorted(p.name for p in (tmp_path / "two").iterdir())
     for name in files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-    assert two.fill({"es": matcher}, texts, processes=2) == 0  # all cached: nothing scanned
+    assert two.fill({"es": matcher}, texts, parallel=Workers(2)) == 0  # all cached: nothing scanned
     assert [m for _, t in texts for m in two.matches(matcher, t)] == [m for _, t in texts for m in one.matches(matcher, t)]
 
 

@@ -26,6 +26,8 @@ from pipeline import flow
 from pipeline.stages import privacy
 from pipeline.cli import main
 from pipeline.errors import InputError
+from pipeline.runtime.parallel import Workers
+from pipeline.seams import IN_ORDER
 
 from conftest import EVALUATION_YAML, ROOT, S1, S2, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 
@@ -226,11 +228,11 @@ def test_worker_processes_find_what_one_process_finds(scanner):
     texts = [f"{n}. Hablé con María Quispe Huamán ayer; mi DNI 4567891{n % 10}. Vino doña Carmen Apaza."
              if n % 3 else f"{n}. La coordinación en Cusco mejoró." for n in range(40)]
     alone = scanner.scan(texts)
-    scanner.processes = 2
+    scanner.parallel = Workers(2)
     try:
         shared = scanner.scan(texts)
     finally:
-        scanner.processes = 1
+        scanner.parallel = IN_ORDER
     assert shared == alone and sum(map(len, alone)) >= 26 * 3
 
 

@@ -12,6 +12,7 @@ from pipeline import schemas
 from pipeline.nlp.pipelines import DocCache, fill_cache, load_pipeline, parsed_docs
 from pipeline.stages.segment import build_segments
 from pipeline.stages.turns import build_turns, note_spans
+from pipeline.runtime.parallel import Workers
 
 WORDS = ["coordinación", "fiscalía", "sí", "no", "presupuesto", "eh", "o sea", "[NOMBRE]", "[risas]",
          "(inaudible)", "[00:12:10]", "niñas", "CAR", "¿no?", "talleres", "mesa", "😀", "𝔘nicode", "rotación"]
@@ -131,7 +132,7 @@ def test_worker_processes_parse_what_one_process_parses(tmp_path):
     one = [[d.to_json() for d in parsed_docs(language, texts, models={}, cache=DocCache(None))]
            for language, texts in groups]
     cache = DocCache(tmp_path / "cache")
-    assert fill_cache(groups, models={}, cache=cache, batch_size=2, processes=2) == len(groups)
+    assert fill_cache(groups, models={}, cache=cache, batch_size=2, parallel=Workers(2)) == len(groups)
     two = [[d.to_json() for d in parsed_docs(language, texts, models={}, cache=cache)] for language, texts in groups]
     assert two == one
     assert len(list((tmp_path / "cache").rglob("*.spacy"))) == len(groups)

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.nlp.pipelines import DocCache, fill_cache
 from pipeline.runtime.parallel import _malloc_trim, forked_map, release_freed_memory
+from pipeline.runtime.parallel import Workers
 
 
 def test_forked_workers_give_the_results_of_one_process_in_order():
@@ -59,13 +60,13 @@ def test_parsing_in_workers_writes_the_cache_one_process_writes(tmp_path):
     groups = [("es", [" ".join(words[(n + i) % len(words)] for i in range(900)) + f" copia {n}.",
                       f"Segundo turno {n}."]) for n in range(30)]
     one, two = DocCache(tmp_path / "one"), DocCache(tmp_path / "two")
-    assert fill_cache(groups, models={}, cache=one, processes=1) == 30
-    assert fill_cache(groups, models={}, cache=two, processes=2) == 30  # over 20,000 words: in workers
+    assert fill_cache(groups, models={}, cache=one) == 30
+    assert fill_cache(groups, models={}, cache=two, parallel=Workers(2)) == 30  # over 20,000 words: in workers
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.spacy"))
     assert len(files) == 30
     for name in files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-    assert fill_cache(groups, models={}, cache=two, processes=2) == 0
+    assert fill_cache(groups, models={}, cache=two, parallel=Workers(2)) == 0
 
 
 def test_transcripts_read_in_workers_keep_order_and_report_each_bad_file(tmp_path):
@@ -84,12 +85,12 @@ def test_transcripts_read_in_workers_keep_order_and_report_each_bad_file(tmp_pat
     evaluation = load_evaluation(codebook)
     assert evaluation.nlp.processes == 2
     errors: list = []
-    table = read_transcripts(transcripts, evaluation=evaluation, errors=errors)
+    table = read_transcripts(transcripts, evaluation=evaluation, errors=errors, parallel=Workers(2))
     assert list(table["session_id"]) == [f"S{n}" for n in range(10) if n not in (4, 7)]
     assert all(f"fiscalía {n}" in text for n, text in zip([0, 1, 2, 3, 5, 6, 8, 9], table["text"]))
     assert sorted({p.file.rsplit("/", 1)[-1] for p in errors}) == ["s4.txt", "s7.txt"]
     with pytest.raises(InputError, match="s4.txt"):
-        read_transcripts(transcripts, evaluation=evaluation)
+        read_transcripts(transcripts, evaluation=evaluation, parallel=Workers(2))
 
 
 def test_a_run_in_worker_processes_writes_what_one_process_writes(tmp_path, capsys):

@@ -29,7 +29,7 @@ from thinc.api import NumpyOps
 
 from pipeline.errors import ModelError, PipelineWarning, Problem
 from pipeline.runtime.cache import write_atomic
-from pipeline.runtime.parallel import forked_map
+from pipeline.seams import IN_ORDER, Parallel
 
 # Bump when the way texts are prepared for parsing changes, to invalidate old caches.
 CACHE_VERSION = "3"
@@ -291,11 +291,11 @@ def parsed_docs(language: str, texts: list[str], *, models: dict[str, str], cach
 
 
 def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], cache: DocCache,
-               batch_size: int = 64, processes: int = 1) -> int:
+               batch_size: int = 64, parallel: Parallel = IN_ORDER) -> int:
     """Parse the groups missing from ``cache`` and store them; returns how many were parsed.
 
-    With ``processes`` > 1, whole groups are shared between that many processes (this one
-    and forked workers, :mod:`pipeline.runtime.parallel`), each of which writes its groups to the cache
+    With ``parallel`` (see :mod:`pipeline.seams`), whole groups are shared between its
+    processes, each of which writes its groups to the cache
     itself: no document is (de)serialised per text between processes, as spaCy's ``n_process``
     does (at 10x the sample that cost the main process about 40 s, mostly srsly's registry
     lookups per document). Forked workers share the loaded pipelines.
@@ -308,9 +308,9 @@ def fill_cache(groups: list[tuple[str, list[str]]], *, models: dict[str, str], c
     missing.sort(key=lambda group: -sum(map(len, group[1])))
     words = sum(len(text) for _, texts in missing for text in texts) // 6
     # A worker costs a process start: worth it only for a sizeable amount of text.
-    workers = processes if words >= 20_000 else 1
-    forked_map(lambda group: _parse_into(cache.folder, group[0], models.get(group[0]), group[1], batch_size),
-               missing, processes=workers)
+    shared = parallel if words >= 20_000 else IN_ORDER
+    list(shared.map(lambda group: _parse_into(cache.folder, group[0], models.get(group[0]), group[1], batch_size),
+                    missing))
     return len(missing)
 
 

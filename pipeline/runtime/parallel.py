@@ -21,8 +21,18 @@ Result = TypeVar("Result")
 
 _TASK: Callable | None = None  # what forked workers call: set in the parent just before forking
 
-# Sessions (or texts) below which starting worker processes costs more than it saves.
-FEW_SESSIONS = 8
+
+
+class Workers:
+    """The :class:`pipeline.seams.Parallel` the wiring hands a stage: items shared between
+    ``processes`` processes, this one and forked workers (see :func:`forked_iter`)."""
+
+    def __init__(self, processes: int):
+        self.processes = processes
+
+    def map(self, function: Callable[[Item], Result], items: Iterable[Item], *, min_items: int = 2,
+            share: bool = True) -> Iterator[Result]:
+        return forked_iter(function, items, processes=self.processes, min_items=min_items, share=share)
 
 
 def forked_map(function: Callable[[Item], Result], items: Iterable[Item], *, processes: int,

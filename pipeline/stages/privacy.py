@@ -47,7 +47,7 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import InputError, ModelError, Problem
-from pipeline.runtime.parallel import forked_iter
+from pipeline.seams import IN_ORDER, Parallel
 
 POLICIES = ("block", "redact", "off")
 
@@ -363,7 +363,7 @@ class Scanner:
 
     def __init__(self, *, allowlist: Iterable[str] = (), private_names: Iterable[str] = (),
                  ner_model: str | None = None, ner_language: str = "es", batch_size: int = 64,
-                 vocabulary: frozenset[str] = frozenset(), processes: int = 1):
+                 vocabulary: frozenset[str] = frozenset(), parallel: Parallel = IN_ORDER):
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
@@ -376,17 +376,17 @@ class Scanner:
         self.ner = _Ner(ner_model, batch_size, ner_language) if ner_model else None
         self.vocabulary = vocabulary
         self.stop_words = _stop_words()
-        self.processes = processes
+        self.parallel = parallel
 
     def scan(self, texts: list[str]) -> list[list[Hit]]:
         """The findings in each text, merged where they overlap, in text order; in up to
-        ``processes`` processes (this one and forked workers), each scanning shares of the
+        the processes of ``parallel`` (:mod:`pipeline.seams`), each scanning shares of the
         texts in turn."""
-        if self.processes <= 1 or len(texts) < 16:
+        if self.parallel.processes <= 1 or len(texts) < 16:
             return self._scan(texts)
         if self.ner is not None:
             self.ner.nlp  # loaded before the workers fork: they share it
-        size = sum(map(len, texts)) / (4 * self.processes)
+        size = sum(map(len, texts)) / (4 * self.parallel.processes)
         shares, share, length = [], [], 0
         for text in texts:
             share.append(text)
@@ -395,7 +395,7 @@ class Scanner:
                 shares.append(share)
                 share, length = [], 0
         shares += [share] if share else []
-        return [hits for part in forked_iter(self._scan, shares, processes=self.processes) for hits in part]
+        return [hits for part in self.parallel.map(self._scan, shares) for hits in part]
 
     def _scan(self, texts: list[str]) -> list[list[Hit]]:
         # Each text folded and searched for allowlisted terms once, for both kinds of finding.

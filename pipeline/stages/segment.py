@@ -19,7 +19,7 @@ from spacy.tokens import Doc, Span
 
 from pipeline import schemas
 from pipeline.nlp.pipelines import DocCache, fill_cache, parsed_docs
-from pipeline.runtime.parallel import FEW_SESSIONS, forked_iter
+from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel
 from pipeline.stages.turns import INTERVIEWER, RESPONDENT, mask_notes
 
 _METADATA = [c.name for c in schemas.METADATA]
@@ -127,7 +127,7 @@ def build_segments(
     models: dict[str, str],
     cache: DocCache,
     batch_size: int = 64,
-    processes: int = 1,
+    parallel: Parallel = IN_ORDER,
     progress=None,
 ) -> pd.DataFrame:
     """The SEGMENTS table: every respondent turn cut into segments.
@@ -150,7 +150,7 @@ def build_segments(
         answers = by_session[sid][by_session[sid]["role"] == RESPONDENT]
         masked[sid] = [mask_notes(text, s, e) for s, e in zip(answers.start, answers.end)]
     fill_cache([(sessions.at[sid, "language"], masked[sid]) for sid in order], models=models, cache=cache,
-               batch_size=batch_size, processes=processes)
+               batch_size=batch_size, parallel=parallel)
 
     def segment(sid: str) -> list[dict]:
         """Session ``sid``'s segments, from its parsed turns (here or in a worker)."""
@@ -159,7 +159,7 @@ def build_segments(
         return _session_segments(sid, sessions.loc[sid], by_session[sid], docs, max_sentences, max_chars)
 
     # Sessions are segmented beside worker processes, unless they are too few to be worth one.
-    done = forked_iter(segment, order, processes=processes, min_items=FEW_SESSIONS)
+    done = parallel.map(segment, order, min_items=FEW_SESSIONS)
     if progress:
         done = progress(done, "segment", total=len(order))
     rows = [row for session_rows in done for row in session_rows]

@@ -28,7 +28,7 @@ from pipeline.nlp.pipelines import (DocCache, distinct, fill_cache, load_pipelin
 from pipeline.stages.coding.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
                             segment_stance)
 from pipeline.stages.turns import RESPONDENT, mask_notes
-from pipeline.runtime.parallel import FEW_SESSIONS, forked_iter, forked_map
+from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel
 
 
 def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int, int, str] | None:
@@ -38,7 +38,7 @@ def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int,
     return None
 
 
-def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batch_size, processes, progress):
+def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batch_size, parallel, progress):
     sessions = transcripts.set_index("session_id")
     answers = turns[turns["role"] == RESPONDENT]
     by_session = {sid: group for sid, group in answers.groupby("session_id", sort=True)}
@@ -96,7 +96,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         groups.setdefault((language_of[sid], needed[sid]), []).append(sid)
     for (language, rules), sids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
         regex_cache.fill({language: matcher_for(language, rules)}, [(language, _JOIN.join(masked[sid])) for sid in sids],
-                         processes=processes)
+                         parallel=parallel)
     # A session whose words (kept from an earlier run) hold none of the new phrases, and in
     # which no new regex matched, needs no parsed document: it has no codings of those patterns,
     # and its segments' stances stand unless the stance vocabulary changed.
@@ -112,7 +112,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     for entry in entries.values():
         entry.pop("norms", None)  # on disk; not needed here any more
     fill_cache([(language_of[sid], masked[sid]) for sid in parse], models=models, cache=cache,
-               batch_size=batch_size, processes=processes)
+               batch_size=batch_size, parallel=parallel)
     release_lookup_tables()  # the matchers' patterns and the missing docs are parsed: let go before forking
 
     def match(sid: str) -> dict:
@@ -130,7 +130,7 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         return entries.pop(sid)  # a worker does not keep it once sent: this process puts it back
 
     # Sessions are matched beside worker processes, unless they are too few to be worth one.
-    matched = forked_iter(match, parse, processes=processes, min_items=FEW_SESSIONS)
+    matched = parallel.map(match, parse, min_items=FEW_SESSIONS)
     if progress:
         matched = progress(matched, "code", total=len(parse))
     for entry, sid in zip(matched, parse):  # the progress first, so that it ends
@@ -273,9 +273,9 @@ class RegexCache:
             return False
         return True
 
-    def fill(self, matchers: dict[str, CodebookMatcher], texts: list[tuple[str, str]], *, processes: int = 1) -> int:
+    def fill(self, matchers: dict[str, CodebookMatcher], texts: list[tuple[str, str]], *, parallel: Parallel = IN_ORDER) -> int:
         """Scan the ``(language, text)`` items whose matches are not all cached yet, in up to
-        ``processes`` forked worker processes (:mod:`pipeline.runtime.parallel`) that write the cache;
+        the processes of ``parallel`` (:mod:`pipeline.seams`), which write the cache;
         returns how many were scanned."""
         if self.folder is None:
             return 0
@@ -286,7 +286,7 @@ class RegexCache:
             self.matches(matchers[item[0]], item[1])
 
         # In worker processes: ``re`` holds the GIL, so threads would not help.
-        forked_map(scan, missing, processes=processes, min_items=FEW_SESSIONS)
+        list(parallel.map(scan, missing, min_items=FEW_SESSIONS))
         return len(missing)
 
 
@@ -394,7 +394,7 @@ def code_segments(
     models: dict[str, str],
     cache: DocCache,
     batch_size: int = 64,
-    processes: int = 1,
+    parallel: Parallel = IN_ORDER,
     suggest=None,
     progress=None,
 ) -> pd.DataFrame:
@@ -414,7 +414,7 @@ def code_segments(
         suggested = suggest(segments, schemas.conform(_with_stance([dict(row) for row in human_rows], {}),
                                                       schemas.CODINGS))
     rows, stances = _rule_codings(transcripts, turns, segments, codebook=codebook, models=models,
-                                  cache=cache, batch_size=batch_size, processes=processes, progress=progress)
+                                  cache=cache, batch_size=batch_size, parallel=parallel, progress=progress)
     rows = _roll_up(rows, codebook) + human_rows
     codings = schemas.conform(_with_stance(rows, stances), schemas.CODINGS).drop_duplicates(list(schemas.CODINGS.key))
     del rows, human_rows

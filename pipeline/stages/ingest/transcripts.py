@@ -16,7 +16,7 @@ from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError, Problem, TranscriptError
 from pipeline.stages.ingest.formats import ExtractedText, read_text
 from pipeline.stages.ingest.register import read_register
-from pipeline.runtime.parallel import FEW_SESSIONS, forked_iter
+from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel
 
 
 def _read(path: Path) -> tuple[ExtractedText | None, str, list[Problem]]:
@@ -33,6 +33,7 @@ def read_transcripts(
     evaluation: Evaluation,
     errors: list[Problem] | None = None,
     progress=None,
+    parallel: Parallel = IN_ORDER,
 ) -> pd.DataFrame:
     """Read the register of ``folder`` and every transcript it lists.
 
@@ -53,8 +54,7 @@ def read_transcripts(
     records = []
     # Read in worker processes only: besides sharing the work, a worker's memory goes with it
     # (a Word file leaves about a megabyte the main process would keep).
-    files = forked_iter(_read, [folder / row["file"] for row in rows],
-                        processes=evaluation.nlp.processes, min_items=FEW_SESSIONS, share=False)
+    files = parallel.map(_read, [folder / row["file"] for row in rows], min_items=FEW_SESSIONS, share=False)
     # The progress first: zip stops at the end of its first iterable, so the progress ends too.
     read = progress(files, "read", total=len(rows)) if progress else files
     for (extracted, digest, problems), row in zip(read, rows):

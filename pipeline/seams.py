@@ -1,0 +1,57 @@
+"""What the wiring hands a stage, so that no stage imports the runtime.
+
+A stage says what it computes; how many processes share the work and where results are kept
+between runs is decided by the wiring (:mod:`pipeline.flow`) and handed in as arguments, the
+way spaCy's ``Language.pipe`` takes ``n_process`` and scikit-learn's estimators ``n_jobs``:
+
+- a :class:`Parallel`: ``parallel.map(function, items)`` yields ``function(item)`` for every
+  item, in order. :data:`IN_ORDER` does them here, one after the other (every stage's
+  default); :class:`pipeline.runtime.parallel.Workers` shares them with forked processes.
+- a :class:`Cache`: values kept under a key (``get``, ``put``, ``get_or_compute``), or
+  :data:`pipeline.runtime.cache.NO_CACHE`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+# Sessions (or texts) below which starting worker processes costs more than it saves.
+FEW_SESSIONS = 8
+
+
+class Parallel(Protocol):
+    """A map over items that may share them between processes; results come back in order."""
+
+    processes: int  # how many processes work (this one included): for sizing shares of work
+
+    def map(self, function: Callable[[Item], Result], items: Iterable[Item], *, min_items: int = 2,
+            share: bool = True) -> Iterator[Result]:
+        """``function(item)`` for each item, in order. Fewer than ``min_items`` items are done
+        in this process; ``share=False`` asks that this process not work items itself (for work
+        that leaves memory behind in the process that did it)."""
+
+
+class _InOrder:
+    """Every item done here, one after the other."""
+
+    processes = 1
+
+    def map(self, function: Callable[[Item], Result], items: Iterable[Item], *, min_items: int = 2,
+            share: bool = True) -> Iterator[Result]:
+        return map(function, items)
+
+
+IN_ORDER: Parallel = _InOrder()
+
+
+class Cache(Protocol):
+    """Values kept under keys between runs."""
+
+    def get(self, key: str): ...
+
+    def put(self, key: str, value) -> None: ...
+
+    def get_or_compute(self, key: str, compute: Callable[[], object]): ...
