@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pipeline.config.codebook import Code, Codebook, Pattern
 from pipeline.config.evaluation import LANGUAGE_PATTERN, Localized, describe_error
 from pipeline.errors import InputError, Problem
-from pipeline.exchange.sheets import read_sheet
+from pipeline.exchange.spreadsheets import read_sheet
 
 TEXT_FIELDS = ("label", "definition", "include", "exclude")
 COLUMNS = ("id", *TEXT_FIELDS, "parent", "roll_up", "example", "questions", "patterns")

@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 
 from pipeline.config.codebook import Codebook
 from pipeline.errors import InputError, Problem
-from pipeline.exchange.sheets import read_sheet
+from pipeline.exchange.spreadsheets import read_sheet
 
 # A fuzzy match at or above this score (0-100) places a quote; below it, the quote is reported.
 MIN_SCORE = 90.0

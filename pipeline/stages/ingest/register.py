@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline.config.evaluation import ID_PATTERN, LANGUAGE_PATTERN, Evaluation
 from pipeline.errors import PipelineWarning, Problem
 from pipeline.stages.ingest.formats import FORMATS
-from pipeline.exchange.sheets import read_sheet
+from pipeline.exchange.spreadsheets import read_sheet
 
 REQUIRED = ("file", "session_id", "method", "stakeholder_group", "language", "participants")
 OPTIONAL = ("region", "date", "institution", "interviewer", "women", "men", "notes")

@@ -1,5 +1,8 @@
 """Tables people keep in spreadsheets: CSV (any of the accepted encodings, comma or semicolon)
-or XLSX, read as text so that nothing is reinterpreted (a session id "007" stays "007")."""
+or XLSX, read as text so that nothing is reinterpreted (a session id "007" stays "007").
+
+The register, code sheets and human-coding files are all read with :func:`read_sheet`.
+"""
 
 from __future__ import annotations
 
