@@ -16,6 +16,7 @@ from lxml import etree
 
 from pipeline import flow, schemas
 from pipeline.exchange import refi
+from pipeline.exchange.refi import positions
 from pipeline.config.codebook import Code, Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError
@@ -122,6 +123,17 @@ def test_codebook_qdc_holds_the_code_tree_and_imports_into_a_loadable_code_file(
         refi.import_qdc(path, folder)
 
 
+def test_a_file_that_is_no_code_book_says_what_to_give(tmp_path):
+    broken = tmp_path / "broken.qdc"
+    broken.write_text("<CodeBook><Codes>", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.qdc: is not a readable XML code book .*Export the code book again"):
+        refi.read_qdc(broken)
+    project = tmp_path / "project.qdc"
+    project.write_text('<Project xmlns="urn:QDA-XML:project:1.0" name="x"/>', encoding="utf-8")
+    with pytest.raises(InputError, match=r"project\.qdc: has the root element <Project>, not <CodeBook>\. .*import-qdpx"):
+        refi.import_qdc(project, tmp_path)
+
+
 # ---------------------------------------------------------------- round trip
 
 EVALUATION = Evaluation.model_validate(yaml.safe_load(EVALUATION_YAML))
@@ -154,7 +166,7 @@ def corpora(draw):
                          "region": draw(st.sampled_from(["", "lima", "cusco"])), "date": "", "institution": "",
                          "interviewer": "", "women": None, "men": None, "notes": "", "format": "txt",
                          "encoding": "utf-8", "sha256": "", "text": text})
-        bounds = [i for i in range(len(text) + 1) if not refi._inside_word(text, i)]
+        bounds = [i for i in range(len(text) + 1) if not positions._inside_word(text, i)]
         for _ in range(draw(st.integers(0, 8))):
             start, end = sorted(draw(st.lists(st.sampled_from(bounds), min_size=2, max_size=2, unique=True)))
             source = draw(st.sampled_from(["human", "rule", "model"]))
@@ -183,11 +195,11 @@ def test_round_trip_gives_back_the_sources_codebook_and_codings(corpus):
         texts = {p.stem: p.read_bytes().decode("utf-8") for p in (out / "transcripts").glob("*.txt")}
         assert texts == dict(zip(transcripts["session_id"], transcripts["text"]))
         register = pd.read_csv(out / "transcripts" / "register.csv", dtype=str, keep_default_na=False)
-        assert list(register.columns) == refi.REGISTER_COLUMNS
+        assert list(register.columns) == schemas.REGISTER_COLUMNS
         columns = ["session_id", "method", "stakeholder_group", "language", "participants", "region"]
         assert register[columns].values.tolist() == transcripts[columns].astype(str).values.tolist()
         back = pd.read_csv(out / "transcripts" / "coding" / "eval.csv", dtype=str, keep_default_na=False)
-        assert list(back.columns) == refi.CODING_COLUMNS
+        assert list(back.columns) == schemas.HUMAN_CODING_COLUMNS
         key = ["session_id", "code", "coder", "start", "end", "memo"]
         sent = refi.exported_codings(codings)
         assert sorted(map(tuple, back[key].values.tolist())) == sorted(map(tuple, sent[key].astype(str).values.tolist()))
@@ -206,7 +218,7 @@ TEXT = normalise("Primera línea con un emoji 😀 y más palabras.\r\nSegunda l
 
 def _tool_project(tmp_path: Path, convention: refi.Convention, spans: list[tuple[int, int]]) -> Path:
     """A project as a tool counting positions in ``convention`` writes it (CRLF, a BOM if it counts one)."""
-    offsets = refi._offsets(TEXT, convention)
+    offsets = positions._offsets(TEXT, convention)
     selections = "".join(
         f'<PlainTextSelection guid="00000000-0000-4000-8000-{i:012d}" startPosition="{offsets[s]}" '
         f'endPosition="{offsets[e]}"><Coding guid="00000000-0000-4000-9000-{i:012d}">'
@@ -243,7 +255,7 @@ def test_nvivo_export_imports_with_its_convention(tmp_path):
     assert (report.sources, report.codes, report.codings) == (2, 152, 303)
     project = refi.read_qdpx(NVIVO)
     texts = {s.guid: s.text for s in project.sources}
-    at_boundary = [not refi._inside_word(texts[c.source], c.start) for c in project.codings]
+    at_boundary = [not positions._inside_word(texts[c.source], c.start) for c in project.codings]
     assert sum(at_boundary) / len(at_boundary) >= 0.9
     nvivo = refi.Convention("UTF-16 code units", 2, False)
     coded = next(d for d in project.detections if d.selections)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from pipeline import flow
+from pipeline import flow, schemas
 from pipeline.errors import InputError
 
 from conftest import REGISTER, S1, S2, write_evaluation
@@ -21,6 +21,12 @@ def test_the_tiny_evaluation_is_valid(tiny):
     result = flow.validate(*tiny)
     assert result.counts == {"sessions": 2, "participants": 2, "turns": 8, "respondent_turns": 4}
     assert result.warnings == ()
+
+
+def test_the_register_holds_the_file_the_session_and_the_transcripts_metadata():
+    """The register's columns are declared once: a metadata column added to the transcripts is one
+    the register (and the REFI-QDA import that writes one) must carry too."""
+    assert schemas.REGISTER_COLUMNS == ["file", "session_id", *(c.name for c in schemas.METADATA)]
 
 
 def test_register_row_whose_file_does_not_exist(tmp_path):

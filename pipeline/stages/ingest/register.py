@@ -21,9 +21,8 @@ from pipeline.config.evaluation import ID_PATTERN, LANGUAGE_PATTERN, Evaluation
 from pipeline.errors import PipelineWarning, Problem
 from pipeline.stages.ingest.formats import FORMATS
 from pipeline.exchange.spreadsheets import read_sheet
+from pipeline.schemas import REGISTER_OPTIONAL as OPTIONAL, REGISTER_REQUIRED as REQUIRED
 
-REQUIRED = ("file", "session_id", "method", "stakeholder_group", "language", "participants")
-OPTIONAL = ("region", "date", "institution", "interviewer", "women", "men", "notes")
 REGISTER_FILES = ("register.csv", "register.xlsx")
 
 
