@@ -20,6 +20,7 @@ from pipeline.exchange.refi import positions
 from pipeline.config.codebook import Code, Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError
+from pipeline.runtime.outputs import FIXED_TIME
 from pipeline.stages.ingest.formats import normalise
 
 from conftest import EVALUATION_YAML, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
@@ -77,7 +78,7 @@ def test_export_is_byte_identical_and_keeps_only_accepted_codings(tiny_run, tmp_
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(first) as archive:
         assert archive.namelist() == sorted(archive.namelist())
-        assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert {i.date_time for i in archive.infolist()} == {FIXED_TIME}
         xml = archive.read("project.qde")
     assert_valid(xml)
     root = etree.fromstring(xml)

@@ -6,15 +6,15 @@ nested code book (definition as ``Description``), the evaluation questions and c
 variables, and every accepted coding (human, rule, accepted model) a ``PlainTextSelection``
 with one ``Coding`` per code; each coder or rule id is a ``User``. Positions count Unicode code
 points of the normalised text, as everywhere in the product. GUIDs are uuid5 of stable names
-and the zip has fixed timestamps and sorted entries, so the same input gives the same bytes.
+and the project is written by the one deterministic zip writer
+(:func:`pipeline.runtime.outputs.stable_zip`: sorted entries, fixed dates), so the same input
+gives the same bytes.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,11 +23,11 @@ from lxml import etree
 from pipeline import __version__, schemas
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.errors import InputError, Problem
+from pipeline.runtime.outputs import stable_zip
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 _GUIDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:evidence-pipeline:refi-qda")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # Register columns exported as case variables, and their REFI variable types.
 VARIABLES = (("method", "Text"), ("stakeholder_group", "Text"), ("region", "Text"),
              ("language", "Text"), ("participants", "Integer"))
@@ -170,25 +170,15 @@ def project_xml(codebook: Codebook, transcripts: pd.DataFrame, codings: pd.DataF
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
-def _zip(path: Path, members: dict[str, bytes]) -> Path:
-    """Write ``members`` to a zip at ``path``: sorted, fixed timestamps, so the bytes are reproducible."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-            archive.writestr(info, members[name], compresslevel=9)
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
 def write_qdpx(codebook: Codebook, transcripts: pd.DataFrame, codings: pd.DataFrame, path: Path | str) -> Path:
     """Write the evaluation as a REFI-QDA project (``project.qde`` and ``sources/<guid>.txt``) to ``path``."""
     members = {"project.qde": project_xml(codebook, transcripts, codings)}
     for session in transcripts.itertuples(index=False):
         members[f"sources/{_guid(codebook, 'source', session.session_id)}.txt"] = session.text.encode("utf-8")
-    return _zip(Path(path), members)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(stable_zip(members))
+    return path
 
 
 def codebook_xml(codebook: Codebook) -> bytes:
