@@ -34,8 +34,8 @@ from pipeline import __version__, schemas
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import CONFIG_FILE, ID_PATTERN, LANGUAGE_PATTERN
 from pipeline.errors import InputError, Problem
-from pipeline.stages.ingest.formats import decode, normalise
 from pipeline.runtime.outputs import StagedOutputs
+from pipeline.text import decode, normalise
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
