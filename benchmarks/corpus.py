@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config.evaluation import load_evaluation
-from pipeline.stages.ingest.formats import FORMATS, decode, read_text
+from pipeline.stages.ingest.formats import READERS, read_text
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.ingest.register import find_register
 from pipeline.stages.turns import RESPONDENT, build_turns
+from pipeline.text import decode
 
 _UNITS_ES = ("cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince "
              "dieciséis diecisiete dieciocho diecinueve veinte veintiuno veintidós veintitrés veinticuatro "
@@ -303,7 +304,7 @@ def build_corpus(sample: Path | str, codebook: Path | str, out: Path | str, copi
             if check == "all" or (check == "first" and (k == 1 or not is_docx)):
                 _check_copy(target, recipe, k)
             words += len(_expected(recipe, k).split())
-            kind = FORMATS[target.suffix.lower()]
+            kind = READERS[target.suffix.lower()].kind
             files[kind] = files.get(kind, 0) + 1
             out_rows.append({**row, "file": copy_file(row["file"], k),
                              "session_id": copy_id(row["session_id"], k)})

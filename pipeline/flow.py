@@ -40,7 +40,8 @@ from pipeline.reports.manual import codebook_manual
 from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.reports.build import render_reports
 from pipeline.stages.triangulate import saturation, triangulate
-from pipeline.nlp.pipelines import DocCache, release_lookup_tables
+from pipeline.nlp.norms import release_lookup_tables
+from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.outputs import StagedOutputs
 from pipeline.runtime.parallel import Workers
 from pipeline.reports.banner import mark_unscanned

@@ -9,10 +9,13 @@ way spaCy's ``Language.pipe`` takes ``n_process`` and scikit-learn's estimators 
   default); :class:`pipeline.runtime.parallel.Workers` shares them with forked processes.
 - a :class:`Cache`: values kept under a key (``get``, ``put``, ``get_or_compute``), or
   :data:`pipeline.runtime.cache.NO_CACHE`.
+- a :class:`ParseCache`: the parsed documents of lists of texts
+  (:class:`pipeline.runtime.doc_cache.DocCache`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, TypeVar
 
 Item = TypeVar("Item")
@@ -55,3 +58,21 @@ class Cache(Protocol):
     def put(self, key: str, value) -> None: ...
 
     def get_or_compute(self, key: str, compute: Callable[[], object]): ...
+
+
+class ParseCache(Protocol):
+    """Parsed documents kept between runs, one entry per (pipeline, list of texts): ``nlp`` is
+    a spaCy ``Language``, ``docs`` its ``Doc`` objects for ``texts``, in order. ``put`` may be
+    called in a forked worker of a :class:`Parallel`, so entries are kept where the process
+    that forked it reads them (files under ``folder``)."""
+
+    folder: Path | None  # where the entries are kept; None: nothing is kept (every get misses)
+
+    def has(self, nlp, texts: list[str]) -> bool:
+        """Whether an entry for ``texts`` parsed by ``nlp`` is kept."""
+
+    def get(self, nlp, texts: list[str]) -> list | None:
+        """The docs kept for ``texts`` parsed by ``nlp``, or None (none kept, or a damaged entry)."""
+
+    def put(self, nlp, texts: list[str], docs: list) -> None:
+        """Keep ``docs``, the docs of ``texts`` parsed by ``nlp``."""

@@ -146,3 +146,15 @@ def sample_copy(tmp_path) -> tuple[Path, Path]:
     shutil.copytree(SAMPLE_CODEBOOK, codebook)
     shutil.copytree(SAMPLE_TRANSCRIPTS, transcripts)
     return codebook, transcripts
+
+
+@pytest.fixture
+def readers():
+    """The registry of transcript formats, put back as it was once the test is done: a test
+    may register a format of its own."""
+    from pipeline.stages.ingest.formats import READERS
+
+    before = dict(READERS)
+    yield READERS
+    READERS.clear()
+    READERS.update(before)

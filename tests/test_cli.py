@@ -15,7 +15,7 @@ from pipeline import flow, schemas
 from pipeline.stages.coding import learned as learn
 from pipeline.stages import privacy
 from pipeline.cli import main
-from pipeline.nlp.pipelines import lemma_table
+from pipeline.nlp.norms import lemma_table
 from pipeline.runtime.parallel import Workers
 
 from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation

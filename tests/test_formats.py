@@ -9,7 +9,7 @@ import docx
 import pytest
 
 from pipeline.errors import TranscriptError
-from pipeline.stages.ingest.formats import decode, read_text
+from pipeline.stages.ingest.formats import READERS, ExtractedText, extension_list, read_text, reader
 
 SPANISH = "E: ¿Cómo está?\nF: Bien, señora. La coordinación mejoró.\n"
 
@@ -236,6 +236,63 @@ def test_subtitle_cue_without_timing_names_its_line(tmp_path):
         read_text(path, "t.srt")
 
 
-def test_decode_is_strict_about_a_wrong_bom():
-    with pytest.raises(TranscriptError, match="byte-order mark"):
-        decode(codecs.BOM_UTF8 + b"\xff\xfe bad", "x.txt")
+def _docx_bytes(tmp_path) -> bytes:
+    document = docx.Document()
+    document.add_paragraph("E: ¿Cómo está?")
+    document.add_paragraph("F: Bien.")
+    document.save(tmp_path / "made.docx")
+    return (tmp_path / "made.docx").read_bytes()
+
+
+# One small file per registered format: a format registered without one fails the test below.
+SAMPLES = {
+    "txt": lambda tmp_path: SPANISH.encode("utf-8"),
+    "md": lambda tmp_path: ("---\ntitle: Entrevista\n---\n" + SPANISH).encode("utf-8"),
+    "docx": _docx_bytes,
+    "vtt": lambda tmp_path: VTT.encode("utf-8"),
+    "srt": lambda tmp_path: SRT.encode("utf-8"),
+    "pdf": lambda tmp_path: make_pdf(["E: Buenos días.", "F: Bien."]),
+}
+
+
+def test_the_registry_holds_the_formats_in_the_order_messages_list_them():
+    assert [(extension, r.kind) for extension, r in READERS.items()] == [
+        (".txt", "txt"), (".md", "md"), (".docx", "docx"), (".vtt", "vtt"), (".srt", "srt"), (".pdf", "pdf")]
+    assert extension_list() == ".txt, .md, .docx, .vtt, .srt or .pdf"
+
+
+@pytest.mark.parametrize("extension", list(READERS))
+def test_every_registered_extension_reads(tmp_path, extension):
+    kind = READERS[extension].kind
+    assert kind in SAMPLES, f"{extension} is registered: add a sample file of it to SAMPLES"
+    for name in (f"t{extension}", f"T{extension.upper()}"):  # the extension is matched in any case
+        path = tmp_path / name
+        path.write_bytes(SAMPLES[kind](tmp_path))
+        extracted = read_text(path)
+        assert extracted.format == kind and extracted.text[extracted.body_start:].strip()
+
+
+def test_an_unknown_extension_is_told_the_registered_ones(tmp_path):
+    path = tmp_path / "t.odt"
+    path.write_bytes(b"x")
+    with pytest.raises(TranscriptError) as caught:
+        read_text(path, "t.odt")
+    assert str(caught.value) == ("t.odt: has an unsupported extension '.odt'. "
+                                 "Convert it to .txt, .md, .docx, .vtt, .srt or .pdf.")
+
+
+def test_a_new_format_is_one_registered_reader(tmp_path, readers):
+    @reader(".odt")
+    def read_odt(source):
+        return ExtractedText(text=source.data.decode("ascii").upper(), format=source.kind, encoding="ascii")
+
+    path = tmp_path / "t.odt"
+    path.write_bytes(b"f: hola.")
+    assert read_text(path) == ExtractedText(text="F: HOLA.", format="odt", encoding="ascii")
+    assert readers[".odt"].kind == "odt" and extension_list() == ".txt, .md, .docx, .vtt, .srt, .pdf or .odt"
+    with pytest.raises(TranscriptError, match=r"Convert it to .txt, .md, .docx, .vtt, .srt, .pdf or .odt\."):
+        read_text(tmp_path / "t.rtf")
+    with pytest.raises(ValueError, match="has one reader"):
+        reader(".ODT")(read_odt)
+    with pytest.raises(ValueError, match="starts with a dot"):
+        reader("rtf")(read_odt)

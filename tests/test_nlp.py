@@ -8,7 +8,9 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.nlp.pipelines import ArrayLemmatizer, distinct, lemma_table, load_pipeline
+from pipeline.nlp.norms import lemma_table
+from pipeline.nlp.pipelines import load_pipeline
+from pipeline.nlp.speedups import ArrayLemmatizer, distinct
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from pipeline.config.codebook import Code, Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError
 from pipeline.runtime.outputs import FIXED_TIME
-from pipeline.stages.ingest.formats import normalise
+from pipeline.text import normalise
 
 from conftest import EVALUATION_YAML, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 

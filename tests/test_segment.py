@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import schemas
-from pipeline.nlp.pipelines import DocCache, fill_cache, load_pipeline, parsed_docs
+from pipeline.nlp.pipelines import fill_cache, load_pipeline, parsed_docs
+from pipeline.runtime.doc_cache import DocCache
 from pipeline.stages.segment import build_segments
 from pipeline.stages.turns import build_turns, note_spans
 from pipeline.runtime.parallel import Workers

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from pipeline.nlp.pipelines import DocCache, fill_cache
+from pipeline.nlp.pipelines import fill_cache
+from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.parallel import _malloc_trim, forked_map, release_freed_memory
 from pipeline.runtime.parallel import Workers
 

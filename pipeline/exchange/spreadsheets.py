@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.stages.ingest.formats import decode
+from pipeline.text import decode
 
 
 def _cell_text(value) -> str:

@@ -331,7 +331,7 @@ class _Ner:
 def _load_ner(model: str, language: str):
     import spacy
 
-    from pipeline.nlp.pipelines import with_numpy_blas
+    from pipeline.nlp.speedups import with_numpy_blas
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*\[W095\]")

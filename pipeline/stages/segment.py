@@ -18,8 +18,8 @@ import pandas as pd
 from spacy.tokens import Doc, Span
 
 from pipeline import schemas
-from pipeline.nlp.pipelines import DocCache, fill_cache, parsed_docs
-from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel
+from pipeline.nlp.pipelines import fill_cache, parsed_docs
+from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel, ParseCache
 from pipeline.stages.turns import INTERVIEWER, RESPONDENT, mask_notes
 
 _METADATA = [c.name for c in schemas.METADATA]
@@ -125,7 +125,7 @@ def build_segments(
     max_sentences: int,
     max_chars: int,
     models: dict[str, str],
-    cache: DocCache,
+    cache: ParseCache,
     batch_size: int = 64,
     parallel: Parallel = IN_ORDER,
     progress=None,

@@ -28,7 +28,7 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import PipelineWarning, Problem, TranscriptError
-from pipeline.stages.ingest.formats import body_start
+from pipeline.stages.ingest.formats.plain import body_start
 
 INTERVIEWER, RESPONDENT = "interviewer", "respondent"
 

@@ -1,6 +1,6 @@
 """REFI-QDA import, the reading: a project (``.qdpx``) or a code book (``.qdc``) from another QDA tool as records.
 
-A project's text sources are normalised as transcripts are (:mod:`pipeline.stages.ingest.formats`)
+A project's text sources are normalised as transcripts are (:mod:`pipeline.text`)
 and its selections' positions converted to code points of that text, in the convention
 :mod:`.positions` detects for each source. Turning the records into an evaluation folder is
 :mod:`.to_evaluation`'s job.
@@ -16,7 +16,7 @@ from lxml import etree
 
 from pipeline.errors import InputError, Problem
 from pipeline.exchange.refi.positions import Detection, detect_convention, to_code_points
-from pipeline.stages.ingest.formats import decode, normalise
+from pipeline.text import decode, normalise
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.config.codebook import Codebook
 from pipeline.runtime.cache import write_atomic
-from pipeline.nlp.pipelines import (DocCache, distinct, fill_cache, load_pipeline, parse_identity, parsed_docs,
-                          release_lookup_tables)
+from pipeline.nlp.norms import release_lookup_tables
+from pipeline.nlp.pipelines import fill_cache, load_pipeline, parse_identity, parsed_docs
+from pipeline.nlp.speedups import distinct
 from pipeline.stages.coding.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
                             segment_stance)
 from pipeline.stages.turns import RESPONDENT, mask_notes
-from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel
+from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel, ParseCache
 
 
 def _segment_of(bounds: list[tuple[int, int, str]], position: int) -> tuple[int, int, str] | None:
@@ -392,7 +393,7 @@ def code_segments(
     codebook: Codebook,
     human: pd.DataFrame,
     models: dict[str, str],
-    cache: DocCache,
+    cache: ParseCache,
     batch_size: int = 64,
     parallel: Parallel = IN_ORDER,
     suggest=None,

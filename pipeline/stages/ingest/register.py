@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.config.evaluation import ID_PATTERN, LANGUAGE_PATTERN, Evaluation
 from pipeline.errors import PipelineWarning, Problem
-from pipeline.stages.ingest.formats import FORMATS
+from pipeline.stages.ingest.formats import READERS, extension_list
 from pipeline.exchange.spreadsheets import read_sheet
 from pipeline.schemas import REGISTER_OPTIONAL as OPTIONAL, REGISTER_REQUIRED as REQUIRED
 
@@ -95,7 +95,7 @@ def _transcript_files(folder: Path, ignore: tuple[str, ...], register: Path) -> 
         relative = path.relative_to(folder).as_posix()
         if not path.is_file() or path == register or any(fnmatch.fnmatch(relative, p) for p in ignore):
             continue
-        (transcripts if path.suffix.lower() in FORMATS else others).append(relative)
+        (transcripts if path.suffix.lower() in READERS else others).append(relative)
     return transcripts, others
 
 
@@ -157,9 +157,9 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
             row_problems.append(Problem(name, f"the file '{file}' does not exist in {folder}.",
                                         "Correct the path (it is relative to the register's folder) "
                                         "or add the transcript.", where))
-        elif Path(file).suffix.lower() not in FORMATS:
+        elif Path(file).suffix.lower() not in READERS:
             row_problems.append(Problem(name, f"the file '{file}' is not a supported transcript format.",
-                                        "Convert it to .txt, .md, .docx, .vtt, .srt or .pdf.", where))
+                                        f"Convert it to {extension_list()}.", where))
         elif file in seen_files:
             row_problems.append(Problem(name, f"the file '{file}' is already the transcript of row "
                                               f"{seen_files[file]}.", "Each session has its own file.", where))
@@ -183,6 +183,6 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
     for file in others:
         warnings.warn(PipelineWarning(Problem(
             str(folder / file), "is not a transcript format the pipeline reads; it is ignored.",
-            "Convert it to .txt, .md, .docx, .vtt, .srt or .pdf and register it, or add it to "
+            f"Convert it to {extension_list()} and register it, or add it to "
             "transcripts.ignore in evaluation.yaml.")))
     return pd.DataFrame(valid, columns=[*REQUIRED, *OPTIONAL, "_row"])
