@@ -36,8 +36,9 @@ The package, one job per module: :mod:`~pipeline.stages.privacy.hits` (what a fi
 :mod:`~pipeline.stages.privacy.folding` (text folding), :mod:`~pipeline.stages.privacy.recognisers`
 (the Presidio recognisers), :mod:`~pipeline.stages.privacy.names` (the allowlist, the NER and its
 candidates, the private names file), :mod:`~pipeline.stages.privacy.scanner` (the Scanner and the
-findings table), :mod:`~pipeline.stages.privacy.redaction` (placeholders and moved offsets) and
-:mod:`~pipeline.stages.privacy.policy` (the guard: a run's policy applied).
+findings table), :mod:`~pipeline.stages.privacy.redaction` (placeholders and moved offsets),
+:mod:`~pipeline.stages.privacy.policy` (the guard: a run's policy applied) and
+:mod:`~pipeline.stages.privacy.setup` (an evaluation's Scanner: allowlist, private names, NER model).
 Names with a leading underscore are private to the package, shared between its modules.
 """
 
@@ -47,9 +48,11 @@ from pipeline.stages.privacy.policy import (FIX, LOG_COLUMNS, OFF_WARNING, POLIC
                                             scan_items)
 from pipeline.stages.privacy.redaction import Edit, redact, shift_offset
 from pipeline.stages.privacy.scanner import Item, Scanner, find_identifiers
+from pipeline.stages.privacy.setup import allowlist_for, ner_model_for, private_names_file, private_names_for, scanner_for
 
 __all__ = [
     "FIX", "KIND_NAMES", "LOG_COLUMNS", "OFF_WARNING", "PLACEHOLDERS", "POLICIES", "Edit", "Guarded", "Hit", "Item",
-    "Scanner", "allowlist_terms", "find_identifiers", "findings_problems", "guard", "lowercase_vocabulary",
-    "read_private_names", "redact", "release_models", "scan_items", "shift_offset",
+    "Scanner", "allowlist_for", "allowlist_terms", "find_identifiers", "findings_problems", "guard",
+    "lowercase_vocabulary", "ner_model_for", "private_names_file", "private_names_for", "read_private_names", "redact",
+    "release_models", "scan_items", "scanner_for", "shift_offset",
 ]
