@@ -326,7 +326,7 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
     ids and labels (human coding is checked against them, the privacy allowlist holds them), the
     private names, the privacy policy and the pipeline itself. Not the codes' patterns: editing
     those reruns the coding stage onwards only."""
-    names = _private_names_file(book.evaluation, codebook, private_names)
+    names = privacy.private_names_file(book.evaluation, codebook, private_names)
     codes = [(c.id, c.label.texts) for c in book.codes]
     key = memo.fingerprint({"transcripts": folder}, [codebook / "evaluation.yaml", names],
                            {"policy": policy, "codes": codes, "stage": "prepared"}, _versions())
@@ -389,7 +389,7 @@ def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, pr
     evaluation = _evaluation_or_none(codebook)
     if evaluation is None:
         return None
-    names = _private_names_file(evaluation, codebook, private_names)
+    names = privacy.private_names_file(evaluation, codebook, private_names)
     return memo.fingerprint({"codebook": codebook, "transcripts": folder}, [names, out / MACHINE_FIGURES],
                             {"privacy": policy, "private_names": str(private_names or "")}, _versions())
 
@@ -435,61 +435,6 @@ def _reliability(segments: pd.DataFrame, human: pd.DataFrame, book: Codebook, ca
     return cache.get_or_compute(key, lambda: measure_reliability(segments, human, codebook=book))
 
 
-def _allowlist(book: Codebook, transcripts: pd.DataFrame) -> list[str]:
-    """What is not personal: privacy.allowlist, and the evaluation's own names for things."""
-    evaluation = book.evaluation
-    localized = [evaluation.evaluation.title]
-    for vocabulary in ("regions", "stakeholder_groups", "methods", "criteria"):
-        localized += [entry.label for entry in getattr(evaluation, vocabulary)]
-    localized += [code.label for code in book.codes]
-    terms = [text for item in localized for _, text in item.texts]
-    terms += [evaluation.evaluation.country, *evaluation.interviewer_labels, *evaluation.privacy.allowlist]
-    return terms + sorted(set(transcripts["institution"]) - {""})
-
-
-def _private_names_file(evaluation: Evaluation, codebook_dir: Path, override: Path | str | None) -> Path | None:
-    """``--private-names``, else ``privacy.private_names`` resolved against the codebook folder."""
-    if override is not None:
-        return Path(override)
-    configured = evaluation.privacy.private_names
-    return Path(codebook_dir) / Path(configured).expanduser() if configured else None
-
-
-def _private_names(book: Codebook, codebook_dir: Path, override: Path | str | None) -> tuple[str, ...]:
-    """The names of the private names file (``--private-names``, else ``privacy.private_names``
-    resolved against the codebook folder), or none if neither is given."""
-    path = _private_names_file(book.evaluation, Path(codebook_dir), override)
-    if path is None:
-        return ()
-    if not path.is_file():
-        source = "--private-names" if override is not None else "privacy.private_names in evaluation.yaml"
-        raise InputError(Problem(str(path), f"the private names file given by {source} does not exist.",
-                                 "Point it at the team's file of participants' names (one per line, kept outside "
-                                 "the repository), or remove the setting."))
-    try:
-        return privacy.read_private_names(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(str(path), f"cannot be read as UTF-8 text ({exc}).",
-                                 "Save it as plain UTF-8 text, one name per line.")) from None
-
-
-def _ner_model(book: Codebook) -> tuple[str, str | None]:
-    """The trained spaCy pipeline whose NER finds names, and its language: Spanish's, else the first."""
-    models = dict(book.evaluation.nlp.models)
-    language = "es" if "es" in models else next(iter(sorted(models)), "es")
-    return language, models.get(language)
-
-
-def _scanner(book: Codebook, codebook_dir: Path, transcripts: pd.DataFrame, human: pd.DataFrame,
-             private_names: Path | str | None) -> privacy.Scanner:
-    texts = [*transcripts["text"], *transcripts["notes"], *human["memo"]]
-    return privacy.Scanner(allowlist=_allowlist(book, transcripts),
-                           private_names=_private_names(book, codebook_dir, private_names),
-                           ner_model=_ner_model(book)[1], ner_language=_ner_model(book)[0],
-                           batch_size=book.evaluation.nlp.batch_size, parallel=Workers(book.evaluation.nlp.processes),
-                           vocabulary=privacy.lowercase_vocabulary(texts))
-
-
 def _guarded(book: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.DataFrame, turns: pd.DataFrame, *,
              policy: str | None, private_names: Path | str | None, files: list[Path] | None = None) -> privacy.Guarded:
     """The human coding (``files``, by default the evaluation's ``coding/`` files) placed on the
@@ -498,9 +443,10 @@ def _guarded(book: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.D
     files = coding_files(folder) if files is None else files
     human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=book)
     policy = policy or book.evaluation.privacy.policy
-    scanner = None if policy == "off" else _scanner(book, codebook_dir, transcripts, human, private_names)
+    scanner = None if policy == "off" else privacy.scanner_for(
+        book, codebook_dir, transcripts, human, private_names, parallel=Workers(book.evaluation.nlp.processes))
     return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner, folder=folder,
-                         ner_model=_ner_model(book)[1])
+                         ner_model=privacy.ner_model_for(book)[1])
 
 
 def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv: Path | str, *,
@@ -515,7 +461,8 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
                                        parallel=Workers(book.evaluation.nlp.processes))
         turns = build_turns(transcripts, interviewer_labels=book.evaluation.interviewer_labels, folder=folder)
         human, unplaced = read_human_coding(coding_files(folder), transcripts=transcripts, turns=turns, codebook=book)
-        scanner = _scanner(book, codebook, transcripts, human, private_names)
+        scanner = privacy.scanner_for(book, codebook, transcripts, human, private_names,
+                                      parallel=Workers(book.evaluation.nlp.processes))
         items = privacy.scan_items(transcripts, human, unplaced)
         findings, _ = privacy.find_identifiers(items, scanner)
     with StagedOutputs(out.parent) as staged:

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import flow, schemas
 from pipeline.stages.coding import learned as learn
-from pipeline.stages import privacy
+from pipeline.stages.privacy import names as privacy_names
 from pipeline.cli import main
 from pipeline.nlp.norms import lemma_table
 from pipeline.runtime.parallel import Workers
@@ -182,7 +182,7 @@ def test_the_ner_model_and_lookup_lemmas_are_let_go_before_the_coding_stage_fork
     suggest_codes, parallel_map = learn.suggest_codes, Workers.map
 
     def sizes():
-        return privacy._load_ner.cache_info().currsize, lemma_table.cache_info().currsize
+        return privacy_names._load_ner.cache_info().currsize, lemma_table.cache_info().currsize
 
     def fit(*args, **kwargs):
         held["fit"].append(sizes())

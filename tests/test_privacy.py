@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 
 from pipeline import flow
 from pipeline.stages import privacy
+from pipeline.stages.privacy import names as privacy_names
+from pipeline.stages.privacy import recognisers
 from pipeline.cli import main
 from pipeline.errors import InputError
 from pipeline.runtime.parallel import Workers
@@ -267,7 +269,7 @@ def test_redaction_replaces_with_typed_placeholders_and_moves_offsets():
 
 def test_tldextract_is_never_asked_to_fetch(monkeypatch, scanner):
     blocked = _NoNetwork(monkeypatch)
-    privacy._offline_tld.cache_clear()
+    recognisers._offline_tld.cache_clear()
     assert [h.kind for h in scanner.scan(["escriba a alguien@dominio-nuevo.pe"])[0]] == ["email"]
     assert blocked.attempts == []
 
@@ -408,7 +410,7 @@ def redacted(tmp_path_factory):
     out = root / "out"
     with pytest.MonkeyPatch.context() as patch:
         network = _NoNetwork(patch)
-        privacy._offline_tld.cache_clear()
+        recognisers._offline_tld.cache_clear()
         result = flow.run(codebook, transcripts, out, privacy_policy="redact")
     return result, out, network.attempts, root, _all_outputs(out)
 
@@ -475,7 +477,7 @@ def test_no_output_holds_an_absolute_path_or_the_user_name(redacted):
 
 def test_the_sample_scans_clean_with_the_network_blocked(monkeypatch, tmp_path):
     network = _NoNetwork(monkeypatch)
-    privacy._offline_tld.cache_clear()
+    recognisers._offline_tld.cache_clear()
     result = flow.privacy_scan(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "findings.csv")
     assert result.counts["findings"] == 0 and result.counts["sessions"] == 60
     assert network.attempts == []
@@ -487,17 +489,17 @@ def test_the_sample_scans_clean_with_the_network_blocked(monkeypatch, tmp_path):
 def test_allowlisted_terms_are_found_as_a_plain_alternation_finds_them(terms, text):
     terms = tuple(sorted(terms, key=len, reverse=True))
     plain = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
-    assert privacy._Allowed(terms).spans(text) == [m.span() for m in plain.finditer(text)]
+    assert privacy_names._Allowed(terms).spans(text) == [m.span() for m in plain.finditer(text)]
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(alphabet="ab .@/\n\t-", max_size=40))
 def test_address_like_runs_are_those_the_plain_pattern_finds(text):
-    assert privacy._ADDRESS_LIKE.sub(" ", text) == re.sub(r"\S*(?:@|/|\w\.\w)\S*", " ", text)
+    assert privacy_names._ADDRESS_LIKE.sub(" ", text) == re.sub(r"\S*(?:@|/|\w\.\w)\S*", " ", text)
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(alphabet="aZ1 .(«\"-", max_size=40))
 def test_dotted_words_are_those_the_plain_pattern_finds(text):
     plain = r"[^\s\"'()<>\[\]«»“”]*[A-Za-z0-9]\.[A-Za-z][^\s\"'()<>\[\]«»“”]*"
-    assert [m.span() for m in privacy._DOTTED.finditer(text)] == [m.span() for m in re.finditer(plain, text)]
+    assert [m.span() for m in recognisers._DOTTED.finditer(text)] == [m.span() for m in re.finditer(plain, text)]

@@ -1,0 +1,116 @@
+"""The :class:`Scanner`: Presidio's recognisers and the NER names over a list of texts, hits
+merged where they overlap, shares of the texts in parallel; and the PRIVACY_FINDINGS table of
+the items scanned (:func:`find_identifiers`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import pandas as pd
+
+from pipeline import schemas
+from pipeline.seams import IN_ORDER, Parallel
+from pipeline.stages.privacy.folding import _WORD, _fold
+from pipeline.stages.privacy.hits import Hit, _line_column, _merge
+from pipeline.stages.privacy.names import _Allowed, _Ner, _person_names, _stop_words, allowlist_terms
+from pipeline.stages.privacy.recognisers import _ENTITY_KINDS, _LANGUAGE, _ROLES, _recognizers
+
+
+class Scanner:
+    """Finds identifying details in texts. ``vocabulary`` is every word written in lower case
+    somewhere in the evaluation's texts (see :func:`lowercase_vocabulary`)."""
+
+    def __init__(self, *, allowlist: Iterable[str] = (), private_names: Iterable[str] = (),
+                 ner_model: str | None = None, ner_language: str = "es", batch_size: int = 64,
+                 vocabulary: frozenset[str] = frozenset(), parallel: Parallel = IN_ORDER):
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+        self.private_names = tuple(n.strip() for n in private_names if n.strip())
+        self.allowed = _Allowed(allowlist_terms(allowlist))
+        self.private_terms = {_fold(n) for n in self.private_names}
+        registry = RecognizerRegistry(recognizers=_recognizers(self.private_names), supported_languages=[_LANGUAGE])
+        self.analyzer = AnalyzerEngine(registry=registry, supported_languages=[_LANGUAGE],
+                                       nlp_engine=NoOpNlpEngine(models=[{"lang_code": _LANGUAGE, "model_name": "none"}]))
+        self.ner = _Ner(ner_model, batch_size, ner_language) if ner_model else None
+        self.vocabulary = vocabulary
+        self.stop_words = _stop_words()
+        self.parallel = parallel
+
+    def scan(self, texts: list[str]) -> list[list[Hit]]:
+        """The findings in each text, merged where they overlap, in text order; in up to
+        the processes of ``parallel`` (:mod:`pipeline.seams`), each scanning shares of the
+        texts in turn."""
+        if self.parallel.processes <= 1 or len(texts) < 16:
+            return self._scan(texts)
+        if self.ner is not None:
+            self.ner.nlp  # loaded before the workers fork: they share it
+        size = sum(map(len, texts)) / (4 * self.parallel.processes)
+        shares, share, length = [], [], 0
+        for text in texts:
+            share.append(text)
+            length += len(text)
+            if length >= size:
+                shares.append(share)
+                share, length = [], 0
+        shares += [share] if share else []
+        return [hits for part in self.parallel.map(self._scan, shares) for hits in part]
+
+    def _scan(self, texts: list[str]) -> list[list[Hit]]:
+        # Each text folded and searched for allowlisted terms once, for both kinds of finding.
+        folded = [_fold(text) for text in texts]
+        allowed = [self.allowed.spans(f) for f in folded]
+        patterns = [self._patterns(*item) for item in zip(texts, folded, allowed)]
+        names = _person_names(self.ner, texts, folded, allowed, allowlist=self.allowed,
+                              stop_words=self.stop_words, vocabulary=self.vocabulary)
+        return [_merge(p + n) for p, n in zip(patterns, names)]
+
+    def _patterns(self, text: str, folded: str, allowed: list[tuple[int, int]]) -> list[Hit]:
+        if not text.strip():
+            return []
+        hits = []
+        for result in self.analyzer.analyze(text=text, language=_LANGUAGE, score_threshold=0.0):
+            kind = _ENTITY_KINDS.get(result.entity_type)
+            if kind is None:
+                continue
+            name = (result.recognition_metadata or {}).get("recognizer_name", result.entity_type)
+            if kind == "name" and self._ordinary(text[result.start:result.end]):
+                continue
+            if kind != "private_name" and self.allowed.covers(allowed, folded, result.start, result.end):
+                continue
+            hits.append(Hit(result.start, result.end, kind, name, round(float(result.score), 2)))
+        return hits
+
+    def _ordinary(self, name: str) -> bool:
+        """A title followed by a role or a stop word ('la señora Ministra', 'Mr. And')."""
+        words = [_fold(w) for w in _WORD.findall(name)]
+        return not words or words[0] in _ROLES or words[0] in self.stop_words
+
+
+@dataclass(frozen=True)
+class Item:
+    """One text to scan and where it comes from: a transcript (``field`` 'text', line and
+    column counted in it) or a cell of a table (``field`` the column, ``line`` the row)."""
+
+    session_id: str
+    file: str
+    field: str
+    text: str
+    row: int = 0
+
+
+def find_identifiers(items: list[Item], scanner: Scanner) -> tuple[pd.DataFrame, list[list[Hit]]]:
+    """The PRIVACY_FINDINGS table of ``items`` and the hits of each item."""
+    hits = scanner.scan([item.text for item in items])
+    rows = []
+    for item, found in zip(items, hits):
+        for hit in found:
+            if item.field == "text":
+                line, column = _line_column(item.text, hit.start)
+            else:
+                line, column = item.row, hit.start + 1
+            rows.append({"session_id": item.session_id, "file": item.file, "field": item.field, "line": line,
+                         "column": column, "start": hit.start, "end": hit.end, "kind": hit.kind,
+                         "recognizer": hit.recognizer, "score": hit.score})
+    return schemas.conform(rows, schemas.PRIVACY_FINDINGS), hits
