@@ -17,7 +17,7 @@ import pipeline.reports.build
 from pipeline import flow, schemas
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.matrices import build_evidence_matrices
-from pipeline.runtime.outputs import SPLICE, Spliced
+from pipeline.runtime.outputs import SPLICE, StreamedText
 from pipeline.stages.triangulate import divergence, triangulate
 
 from conftest import S1, S2, write_evaluation
@@ -147,9 +147,9 @@ def test_sessions_not_segments_make_the_majority():
     assert divergence(_assessments(("s1", "a", ["neutral"])), 0.6, 2) == ("neutral", {})
 
 
-def _written(spliced: Spliced) -> str:
+def _written(streamed: StreamedText) -> str:
     out = io.StringIO()
-    spliced.write(out)
+    streamed.write(out)
     return out.getvalue()
 
 
@@ -165,8 +165,8 @@ def test_large_reports_written_in_pieces_are_what_one_call_gives(monkeypatch, ro
     assert "".join(pipeline.reports.build._json_pieces(data, ensure_ascii=False, default=str)) == whole
     assert "".join(pipeline.reports.build._safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
     assert "".join(pipeline.reports.build._csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
-    assert _written(Spliced(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
-    assert _written(Spliced.of(["x", "y"])) == "xy"
+    assert _written(StreamedText(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
+    assert _written(StreamedText.of(["x", "y"])) == "xy"
     for text in ("no marker", SPLICE * 2):
         with pytest.raises(ValueError, match="once"):
-            Spliced(text, [])
+            StreamedText(text, [])

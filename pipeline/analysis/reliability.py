@@ -183,7 +183,7 @@ def _shown(value) -> str:
 
 def reliability_report(figures: dict, *, title: str, machine: dict | None = None) -> str:
     """``reliability.html``: the tables, flagged codes and the disagreement browser."""
-    from pipeline.reports.templating import render
+    from pipeline.reports.templating import render_template
 
     def rows(items: dict) -> list[dict]:
         return [{"key": key, "alpha": _shown(v["alpha"]), "kappa": _shown(v["kappa"]),
@@ -217,4 +217,4 @@ def reliability_report(figures: dict, *, title: str, machine: dict | None = None
                        f"{machine['folds']} folds grouped by session.",
             "rows": [{"source": s, **{k: f"{machine[s]['micro'][k]:.3f}" for k in ("precision", "recall", "f1")},
                       "macro_f1": f"{machine[s]['macro']['f1']:.3f}"} for s in ("rules", "model", "baseline")]}
-    return render("reliability.html.j2", context)
+    return render_template("reliability.html.j2", context)

@@ -7,16 +7,16 @@ import re
 from dataclasses import replace
 from html import escape
 
-from pipeline.runtime.outputs import Spliced, restamped_zip
+from pipeline.runtime.outputs import StreamedText, restamped_zip
 from pipeline.stages.privacy import OFF_WARNING
 
 
-def mark_unscanned(files: dict[str, str | Spliced | bytes]) -> dict[str, str | Spliced | bytes]:
+def mark_unscanned(files: dict[str, str | StreamedText | bytes]) -> dict[str, str | StreamedText | bytes]:
     """``files`` with :data:`OFF_WARNING` as a banner at the top of every HTML page, Markdown
-    file and Word document (of a :class:`Spliced` file, in its text); other files unchanged."""
+    file and Word document (of a :class:`StreamedText` file, in its text); other files unchanged."""
     out = {}
     for name, content in files.items():
-        if isinstance(content, Spliced):
+        if isinstance(content, StreamedText):
             content = replace(content, text=mark_unscanned({name: content.text})[name])
         elif name.endswith(".html") and isinstance(content, str):
             banner = (f'<div role="alert" class="privacy-off" style="background:#b00020;color:#fff;padding:.75rem 2rem;'

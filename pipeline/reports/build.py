@@ -3,7 +3,7 @@
 ``render_reports`` yields every report as ``(file name, text or bytes)``, one at a time, so
 the flow writes each (atomically, with the others) before the next is built and a large
 evaluation never holds every report in memory at once. The largest (the evidence matrix's
-data, ``evidence.json``, the matrices' CSV files) come as :class:`pipeline.runtime.outputs.Spliced`
+data, ``evidence.json``, the matrices' CSV files) come as :class:`pipeline.runtime.outputs.StreamedText`
 text, made and written a few thousand rows at a time. HTML is self-contained (inline CSS and
 script, no network request) and every quote is escaped text: data reaches the page as JSON in a ``<script type="application/json">``
 block and is put on the page with ``textContent``, never as markup. Spreadsheets and Word
@@ -20,8 +20,8 @@ from typing import Iterator
 import pandas as pd
 
 from pipeline.config.codebook import Codebook
-from pipeline.runtime.outputs import SPLICE, Spliced, restamped_zip
-from pipeline.reports.templating import render
+from pipeline.runtime.outputs import SPLICE, StreamedText, restamped_zip
+from pipeline.reports.templating import render_template
 from pipeline.reports.workbook import workbook
 
 QUOTES_PER_QUESTION = 8
@@ -192,7 +192,7 @@ def _transcript_pages(transcripts, turns, segments, evidence, language) -> Itera
             if turn_end > cursor:
                 pieces.append({"text": text[cursor:turn_end], "segment": None})
             rendered.append({"speaker": speaker or "respondent", "role": role, "pieces": pieces})
-        yield f"transcripts/{session.session_id}.html", render("transcript.html.j2", {
+        yield f"transcripts/{session.session_id}.html", render_template("transcript.html.j2", {
             "page": {"title": f"Transcript {session.session_id}", "language": session.language,
                      "subtitle": f"{session.stakeholder_group} · {session.method} · {session.region or 'no region'}"},
             "meta": f"{session.participants} participant(s) · {session.language} · synthetic or anonymised transcript; "
@@ -249,7 +249,7 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     page = {"title": f"Evidence matrix: {title}", "language": language,
             "subtitle": f"{len(transcripts)} sessions · {int(transcripts['participants'].sum())} participants · "
                         f"{evidence['segment_id'].nunique() if len(evidence) else 0} coded segments"}
-    yield "evidence_matrix.html", Spliced(render("evidence_matrix.html.j2", {
+    yield "evidence_matrix.html", StreamedText(render_template("evidence_matrix.html.j2", {
         "page": page, "counting": counting, "filters": filters, "criteria": criteria, "other_tables": tables,
         "groups": [{"id": g, "label": groups[g], "short": g.replace("_", " ")} for g in interviewed],
         "data_json": SPLICE,
@@ -259,13 +259,13 @@ def render_reports(*, transcripts, turns, segments, codings, matrices: dict[str,
     context = {"page": {"title": f"Triangulation report: {title}", "language": language,
                         "subtitle": f"{len(transcripts)} sessions · strength of evidence per evaluation question"},
                "counting": counting, "questions": questions, "saturation_svg": _saturation_svg(saturation_curve)}
-    yield "triangulation_report.html", render("triangulation.html.j2", context)
-    yield "triangulation_report.md", render("triangulation.md.j2", context)
+    yield "triangulation_report.html", render_template("triangulation.html.j2", context)
+    yield "triangulation_report.md", render_template("triangulation.md.j2", context)
     yield "triangulation_report.docx", _docx(context["page"]["title"], counting, questions)
     sheets = {"findings": findings, **{k: v for k, v in matrices.items() if k != "evidence"},
               "quotes": evidence, "saturation": saturation_curve}
     yield "matrices.xlsx", workbook(sheets)
     for name, frame in sheets.items():
-        yield f"matrices/{name}.csv", Spliced.of(_csv_pieces(frame))
+        yield f"matrices/{name}.csv", StreamedText.of(_csv_pieces(frame))
     # No indentation: Python's JSON encoder in C only serves unindented output (6x faster).
-    yield "evidence.json", Spliced(SPLICE + "\n", _json_pieces(sheets, ensure_ascii=False, default=str))
+    yield "evidence.json", StreamedText(SPLICE + "\n", _json_pieces(sheets, ensure_ascii=False, default=str))

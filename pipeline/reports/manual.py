@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pipeline.config.codebook import Codebook
 from pipeline.config.evaluation import Localized
-from pipeline.reports.templating import render
+from pipeline.reports.templating import render_template
 
 WORDS = {
     "coverage": "Coverage", "codes": "Codes", "sub_questions": "Sub-questions",
@@ -117,5 +117,5 @@ def _context(codebook: Codebook, language: str) -> dict:
 def codebook_manual(codebook: Codebook, language: str = "en") -> dict[str, str]:
     """The manual as file name -> text: ``codebook.html`` (self-contained) and ``codebook.md``."""
     context = _context(codebook, language)
-    return {"codebook.html": render("codebook.html.j2", context),
-            "codebook.md": render("codebook.md.j2", context)}
+    return {"codebook.html": render_template("codebook.html.j2", context),
+            "codebook.md": render_template("codebook.md.j2", context)}
