@@ -35,8 +35,9 @@ from pipeline.stages.coding.human import read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.stance import STANCE_BY, assign_stances
 from pipeline.stages.stance import cross_validate as cross_validate_stance
-from pipeline.analysis.reliability import measure_reliability, reliability_report
+from pipeline.analysis.reliability import measure_reliability
 from pipeline.reports.manual import codebook_manual
+from pipeline.reports.reliability import reliability_report
 from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.reports.build import render_reports
 from pipeline.stages.triangulate import saturation, triangulate
