@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pipeline.reports.build
+import pipeline.reports.pieces
 from pipeline import flow, schemas
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.matrices import build_evidence_matrices
@@ -155,16 +155,16 @@ def _written(streamed: StreamedText) -> str:
 
 @pytest.mark.parametrize("rows", [0, 1, 7, 23])
 def test_large_reports_written_in_pieces_are_what_one_call_gives(monkeypatch, rows):
-    monkeypatch.setattr(pipeline.reports.build, "ROWS_PER_PIECE", 5)
+    monkeypatch.setattr(pipeline.reports.pieces, "ROWS_PER_PIECE", 5)
     frame = pd.DataFrame({"quote": [f"cita {i} </script> ñ \"x\"" for i in range(rows)],
                           "n": list(range(rows)), "share": [i / 3 for i in range(rows)],
                           "stance": pd.array([None if i % 4 == 0 else "positive" for i in range(rows)], dtype="string")})
     data = {"quotes": frame, "groups": {"b": "Bé", "a": ["<x>", 1.5]}, "empty": frame.head(0)}
-    whole = json.dumps({k: pipeline.reports.build._records(v) if isinstance(v, pd.DataFrame) else v for k, v in data.items()},
+    whole = json.dumps({k: pipeline.reports.pieces.records(v) if isinstance(v, pd.DataFrame) else v for k, v in data.items()},
                        ensure_ascii=False, sort_keys=True, default=str)
-    assert "".join(pipeline.reports.build._json_pieces(data, ensure_ascii=False, default=str)) == whole
-    assert "".join(pipeline.reports.build._safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
-    assert "".join(pipeline.reports.build._csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
+    assert "".join(pipeline.reports.pieces.json_pieces(data, ensure_ascii=False, default=str)) == whole
+    assert "".join(pipeline.reports.pieces.safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
+    assert "".join(pipeline.reports.pieces.csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
     assert _written(StreamedText(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
     assert _written(StreamedText.of(["x", "y"])) == "xy"
     for text in ("no marker", SPLICE * 2):

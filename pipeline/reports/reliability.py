@@ -1,16 +1,20 @@
-"""``reliability.html``: agreement between the human coders, for people.
+"""``reliability.html`` and ``reliability.json``: agreement between the human coders.
 
-Written by a run when two or more people coded, and by the ``reliability`` command, from the
-figures of :func:`pipeline.analysis.reliability.measure_reliability`. The page holds the
-tables per code and per question, the flagged codes, the disagreement browser and, when
-``evaluate-coder --json`` wrote them, the machine's figures against the coders.
+Written by a run when two or more people coded (the figures are
+:func:`pipeline.analysis.reliability.measure_reliability`'s, handed over by the wiring, which
+caches them), and by the ``reliability`` command. The page holds the tables per code and per
+question, the flagged codes, the disagreement browser and, when ``evaluate-coder --json``
+wrote them, the machine's figures against the coders.
 """
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pandas as pd
 
 from pipeline.analysis.reliability import FLAG_BELOW, GOOD_FROM, rating
+from pipeline.reports.report import Output, Report, RunTables
 from pipeline.reports.templating import render_template
 
 
@@ -55,3 +59,15 @@ def reliability_report(figures: dict, *, title: str, machine: dict | None = None
                       "macro_f1": f"{machine[s]['macro']['f1']:.3f}"} for s in ("rules", "model", "baseline")]}
     return render_template("reliability.html.j2", context)
 
+
+def build_reliability(tables: RunTables) -> Iterator[tuple[str, dict | str]]:
+    """``reliability.json`` (the figures), then ``reliability.html``, of the run's human codings."""
+    figures = tables.measure_reliability(tables.human_codings)
+    yield "reliability.json", figures
+    yield "reliability.html", reliability_report(
+        figures, title=f"Inter-coder reliability: {tables.codebook.evaluation.evaluation.title.get('en')}",
+        machine=tables.read_machine_figures())
+
+
+REPORT = Report("reliability", (Output("reliability.json", "json"), Output("reliability.html", "html")),
+                build_reliability, when=lambda tables: tables.human_codings["coder"].nunique() >= 2)

@@ -120,6 +120,23 @@ class StagedOutputs:
         else:
             self.path(name).write_text(text, encoding="utf-8", newline="\n")
 
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self.path(name).write_bytes(data)
+
+    def write(self, name: str, content: str | StreamedText | bytes | pd.DataFrame | dict, kind: str) -> None:
+        """Write one report file: text or bytes as they are, a table as CSV or Parquet and other
+        data as JSON, as its ``kind`` ("csv", "parquet", "json", ...) says."""
+        if isinstance(content, bytes):
+            self.write_bytes(name, content)
+        elif isinstance(content, (str, StreamedText)):
+            self.write_text(name, content)
+        elif isinstance(content, pd.DataFrame) and kind in ("csv", "parquet"):
+            (self.write_csv if kind == "csv" else self.write_parquet)(name, content)
+        elif kind == "json":
+            self.write_json(name, content)
+        else:
+            raise TypeError(f"{name}: cannot write a {type(content).__name__} as {kind}")
+
     def write_json(self, name: str, data) -> None:
         self.write_text(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
