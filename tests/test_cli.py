@@ -117,15 +117,15 @@ def test_a_report_failing_halfway_through_rendering_leaves_earlier_outputs_untou
     out = tmp_path / "reports"
     flow.run(*tiny, out)
     before = digests(out)
-    real = flow.render_reports
+    real = flow.build_reports
 
-    def failing(**kwargs):
-        for number, (name, content) in enumerate(real(**kwargs)):
+    def failing(tables):
+        for number, file in enumerate(real(tables)):
             if number == 3:
                 raise RuntimeError("rendering failed")
-            yield name, content
+            yield file
 
-    monkeypatch.setattr(flow, "render_reports", failing)
+    monkeypatch.setattr(flow, "build_reports", failing)
     with pytest.raises(RuntimeError, match="rendering failed"):
         flow.run(*tiny, out, force=True)
     assert digests(out) == before

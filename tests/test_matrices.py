@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pipeline.reports.build
+import pipeline.reports.pieces
 from pipeline import flow, schemas
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.matrices import build_evidence_matrices
-from pipeline.runtime.outputs import SPLICE, Spliced
+from pipeline.runtime.outputs import SPLICE, StreamedText
 from pipeline.stages.triangulate import divergence, triangulate
 
 from conftest import S1, S2, write_evaluation
@@ -147,26 +147,26 @@ def test_sessions_not_segments_make_the_majority():
     assert divergence(_assessments(("s1", "a", ["neutral"])), 0.6, 2) == ("neutral", {})
 
 
-def _written(spliced: Spliced) -> str:
+def _written(streamed: StreamedText) -> str:
     out = io.StringIO()
-    spliced.write(out)
+    streamed.write(out)
     return out.getvalue()
 
 
 @pytest.mark.parametrize("rows", [0, 1, 7, 23])
 def test_large_reports_written_in_pieces_are_what_one_call_gives(monkeypatch, rows):
-    monkeypatch.setattr(pipeline.reports.build, "ROWS_PER_PIECE", 5)
+    monkeypatch.setattr(pipeline.reports.pieces, "ROWS_PER_PIECE", 5)
     frame = pd.DataFrame({"quote": [f"cita {i} </script> ñ \"x\"" for i in range(rows)],
                           "n": list(range(rows)), "share": [i / 3 for i in range(rows)],
                           "stance": pd.array([None if i % 4 == 0 else "positive" for i in range(rows)], dtype="string")})
     data = {"quotes": frame, "groups": {"b": "Bé", "a": ["<x>", 1.5]}, "empty": frame.head(0)}
-    whole = json.dumps({k: pipeline.reports.build._records(v) if isinstance(v, pd.DataFrame) else v for k, v in data.items()},
+    whole = json.dumps({k: pipeline.reports.pieces.records(v) if isinstance(v, pd.DataFrame) else v for k, v in data.items()},
                        ensure_ascii=False, sort_keys=True, default=str)
-    assert "".join(pipeline.reports.build._json_pieces(data, ensure_ascii=False, default=str)) == whole
-    assert "".join(pipeline.reports.build._safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
-    assert "".join(pipeline.reports.build._csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
-    assert _written(Spliced(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
-    assert _written(Spliced.of(["x", "y"])) == "xy"
+    assert "".join(pipeline.reports.pieces.json_pieces(data, ensure_ascii=False, default=str)) == whole
+    assert "".join(pipeline.reports.pieces.safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
+    assert "".join(pipeline.reports.pieces.csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
+    assert _written(StreamedText(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
+    assert _written(StreamedText.of(["x", "y"])) == "xy"
     for text in ("no marker", SPLICE * 2):
         with pytest.raises(ValueError, match="once"):
-            Spliced(text, [])
+            StreamedText(text, [])

@@ -49,7 +49,7 @@ def test_an_unchanged_rerun_redoes_nothing_and_rewrites_nothing(tiny, tmp_path, 
     out = tmp_path / "reports"
     first = flow.run(*tiny, out)
     before = digests(out)
-    for stage in ("load_codebook", "read_transcripts", "build_segments", "code_segments", "render_reports"):
+    for stage in ("load_codebook", "read_transcripts", "build_segments", "code_segments", "build_reports"):
         monkeypatch.setattr(flow, stage, lambda *a, stage=stage, **k: pytest.fail(f"{stage} ran again"))
     second = flow.run(*tiny, out)
     assert second.up_to_date and not first.up_to_date

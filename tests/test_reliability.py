@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config.codebook import load_codebook
-from pipeline.analysis.reliability import cohen_kappa, krippendorff_alpha, measure_reliability, reliability_report
+from pipeline.analysis.reliability import cohen_kappa, krippendorff_alpha, measure_reliability
+from pipeline.reports.reliability import reliability_report
 
 from conftest import write_evaluation
 

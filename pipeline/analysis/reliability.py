@@ -66,7 +66,8 @@ def _figures(matrix: np.ndarray) -> dict:
             "units": int(both.sum()), "present": int(np.nansum(matrix))}
 
 
-def _rating(alpha: float | None) -> str:
+def rating(alpha: float | None) -> str:
+    """An alpha's rating: good, tentative, flagged, or undefined (no alpha)."""
     if alpha is None:
         return "undefined"
     return "good" if alpha >= GOOD_FROM else ("tentative" if alpha >= FLAG_BELOW else "flagged")
@@ -128,7 +129,7 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
     for code in codes:
         m = matrix([code_index[code]])
         figures = _figures(m)
-        per_code[code] = {**figures, "rating": _rating(figures["alpha"])}
+        per_code[code] = {**figures, "rating": rating(figures["alpha"])}
         stacked.append(m)
     overall = _figures(np.hstack(stacked)) if stacked else {}
 
@@ -139,7 +140,7 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
             continue
         m = matrix(serving)
         figures = _figures(m)
-        per_question[question] = {**figures, "rating": _rating(figures["alpha"])}
+        per_question[question] = {**figures, "rating": rating(figures["alpha"])}
         stacked_q.append(m)
 
     disagreements = []
@@ -162,7 +163,7 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
     return {
         "coders": coders,
         "sessions": sorted(sessions),
-        "overall": {**overall, "rating": _rating(overall.get("alpha"))},
+        "overall": {**overall, "rating": rating(overall.get("alpha"))},
         "per_code": per_code,
         "per_question": per_question,
         "questions_overall": _figures(np.hstack(stacked_q)) if stacked_q else {},
@@ -175,46 +176,3 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
                    "segment x code decision. Alpha is Krippendorff's (nominal); kappa is Cohen's (first "
                    "two coders); agreement is the share of units where all coders agree."),
     }
-
-
-def _shown(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def reliability_report(figures: dict, *, title: str, machine: dict | None = None) -> str:
-    """``reliability.html``: the tables, flagged codes and the disagreement browser."""
-    from pipeline.reports.templating import render
-
-    def rows(items: dict) -> list[dict]:
-        return [{"key": key, "alpha": _shown(v["alpha"]), "kappa": _shown(v["kappa"]),
-                 "agreement": _shown(v["agreement"]), "units": v["units"], "present": v["present"],
-                 "rating": v["rating"], "css": v["rating"]} for key, v in items.items()]
-
-    overall = [{"label": label, "alpha": _shown(v.get("alpha")), "kappa": _shown(v.get("kappa")),
-                "agreement": _shown(v.get("agreement")), "units": v.get("units", 0), "css": _rating(v.get("alpha"))}
-               for label, v in (("every code", figures["overall"]), ("every question", figures["questions_overall"]))]
-    coders = figures["coders"]
-    counts = pd.Series([d["code"] for d in figures["disagreements"]], dtype="string").value_counts()
-    context = {
-        "page": {"title": title, "language": "en",
-                 "subtitle": f"Coders {', '.join(coders)} · {len(figures['sessions'])} sessions"},
-        "method": figures["method"], "flag_below": FLAG_BELOW, "good_from": GOOD_FROM,
-        "overall": overall,
-        "tables": [{"anchor": "codes", "title": "Per code", "key": "code", "rows": rows(figures["per_code"])},
-                   {"anchor": "questions", "title": "Per evaluation question (codes rolled up)", "key": "question",
-                    "rows": rows(figures["per_question"])}],
-        "coders": coders,
-        "spans": [{**s, "mean_overlap": f"{s['mean_overlap']:.2f}"} for s in figures["span_overlap"]],
-        "disagreement_codes": [{"id": code, "count": int(n)} for code, n in sorted(counts.items())],
-        "disagreements": [{"segment_id": d["segment_id"], "code": d["code"], "text": d["text"],
-                           "coders": [{"applied": d[f"coder_{c}"], "codes": d[f"codes_{c}"], "memo": d[f"memo_{c}"]}
-                                      for c in coders]} for d in figures["disagreements"]],
-        "machine": None,
-    }
-    if machine:
-        context["machine"] = {
-            "summary": f"{machine['segments']} segments, {len(machine['codes_evaluated'])} codes, "
-                       f"{machine['folds']} folds grouped by session.",
-            "rows": [{"source": s, **{k: f"{machine[s]['micro'][k]:.3f}" for k in ("precision", "recall", "f1")},
-                      "macro_f1": f"{machine[s]['macro']['f1']:.3f}"} for s in ("rules", "model", "baseline")]}
-    return render("reliability.html.j2", context)

@@ -1,4 +1,8 @@
-"""Policy 'off': the privacy warning as a banner at the top of every report a person reads."""
+"""Policy 'off': the privacy warning as a banner at the top of every report a person reads.
+
+Which files those are is the reports' declaration: every file of a kind in
+:data:`pipeline.reports.report.READ_BY_PEOPLE` (HTML, Markdown, Word) gets the banner.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +11,22 @@ import re
 from dataclasses import replace
 from html import escape
 
-from pipeline.runtime.outputs import Spliced, restamped_zip
+from pipeline.reports.report import Content
+from pipeline.runtime.outputs import StreamedText, restamped_zip
 from pipeline.stages.privacy import OFF_WARNING
 
 
-def mark_unscanned(files: dict[str, str | Spliced | bytes]) -> dict[str, str | Spliced | bytes]:
-    """``files`` with :data:`OFF_WARNING` as a banner at the top of every HTML page, Markdown
-    file and Word document (of a :class:`Spliced` file, in its text); other files unchanged."""
-    out = {}
-    for name, content in files.items():
-        if isinstance(content, Spliced):
-            content = replace(content, text=mark_unscanned({name: content.text})[name])
-        elif name.endswith(".html") and isinstance(content, str):
-            banner = (f'<div role="alert" class="privacy-off" style="background:#b00020;color:#fff;padding:.75rem 2rem;'
-                      f'font-weight:600">{escape(OFF_WARNING)}</div>')
-            content = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + banner, content, count=1)
-        elif name.endswith(".md") and isinstance(content, str):
-            content = f"> **{OFF_WARNING}**\n\n{content}"
-        elif name.endswith(".docx") and isinstance(content, bytes):
-            content = _docx_with_banner(content)
-        out[name] = content
-    return out
+def _html(text: str) -> str:
+    banner = (f'<div role="alert" class="privacy-off" style="background:#b00020;color:#fff;padding:.75rem 2rem;'
+              f'font-weight:600">{escape(OFF_WARNING)}</div>')
+    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + banner, text, count=1)
 
 
-def _docx_with_banner(data: bytes) -> bytes:
+def _markdown(text: str) -> str:
+    return f"> **{OFF_WARNING}**\n\n{text}"
+
+
+def _docx(data: bytes) -> bytes:
     import docx
 
     document = docx.Document(io.BytesIO(data))
@@ -39,3 +35,17 @@ def _docx_with_banner(data: bytes) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return restamped_zip(buffer.getvalue())  # the same input still gives the same bytes
+
+
+BANNERS = {"html": _html, "markdown": _markdown, "docx": _docx}  # how the banner goes on, by kind (tested: every kind people read)
+
+
+def with_privacy_off_banner(content: Content, kind: str) -> Content:
+    """``content``, a file of ``kind``, with :data:`OFF_WARNING` as a banner at its top if people
+    read that kind (of a :class:`StreamedText`, in its text; the pieces are the page's data);
+    files of other kinds unchanged."""
+    if kind not in BANNERS:
+        return content
+    if isinstance(content, StreamedText):
+        return replace(content, text=BANNERS[kind](content.text))
+    return BANNERS[kind](content)

@@ -2,14 +2,18 @@
 
 ``codebook_manual(codebook)`` returns the manual as ``{"codebook.html": ..., "codebook.md": ...}``:
 every definition, inclusion and exclusion rule and example, in every language the codebook
-gives, and how many codes and patterns serve each question.
+gives, and how many codes and patterns serve each question. A run writes it beside the
+reports (:data:`REPORT`); the ``codebook render`` command writes it alone.
 """
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from pipeline.config.codebook import Codebook
 from pipeline.config.evaluation import Localized
-from pipeline.reports.templating import render
+from pipeline.reports.report import Output, Report, RunTables
+from pipeline.reports.templating import render_template
 
 WORDS = {
     "coverage": "Coverage", "codes": "Codes", "sub_questions": "Sub-questions",
@@ -117,5 +121,13 @@ def _context(codebook: Codebook, language: str) -> dict:
 def codebook_manual(codebook: Codebook, language: str = "en") -> dict[str, str]:
     """The manual as file name -> text: ``codebook.html`` (self-contained) and ``codebook.md``."""
     context = _context(codebook, language)
-    return {"codebook.html": render("codebook.html.j2", context),
-            "codebook.md": render("codebook.md.j2", context)}
+    return {"codebook.html": render_template("codebook.html.j2", context),
+            "codebook.md": render_template("codebook.md.j2", context)}
+
+
+def build_manual(tables: RunTables) -> Iterator[tuple[str, str]]:
+    """``codebook.html`` and ``codebook.md`` of the run's codebook, in the evaluation's first language."""
+    yield from codebook_manual(tables.codebook, language=tables.language).items()
+
+
+REPORT = Report("codebook manual", (Output("codebook.html", "html"), Output("codebook.md", "markdown")), build_manual)

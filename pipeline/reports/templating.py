@@ -23,5 +23,6 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(template: str, context: dict) -> str:
+def render_template(template: str, context: dict) -> str:
+    """The text of ``template`` (a file name under ``templates/``) filled in with ``context``."""
     return environment().get_template(template).render(**context)

@@ -7,6 +7,8 @@ written here as XML, a few thousand rows at a time: text as inline strings, numb
 numbers, booleans as booleans, missing values as empty cells. The zip is deterministic (entries in name order at
 a fixed time: :func:`pipeline.runtime.outputs.stable_zip`), so reruns are byte-identical. The tests
 read it back with openpyxl; no Excel or LibreOffice was at hand to open it.
+
+:data:`REPORT` is ``matrices.xlsx``, one sheet per table of :meth:`RunTables.sheets`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 
+from pipeline.reports.report import Output, Report, RunTables
 from pipeline.runtime.outputs import stable_zip
 
 # Characters XML 1.0 cannot hold; a transcript never should, but a cell must not break the file.
@@ -174,3 +177,11 @@ def workbook(tables: dict[str, pd.DataFrame]) -> bytes:
     for number, frame in enumerate(tables.values(), 1):
         members[f"xl/worksheets/sheet{number}.xml"] = (piece.encode("utf-8") for piece in sheet_pieces(frame))
     return stable_zip(members)
+
+
+def build_matrices_workbook(tables: RunTables) -> Iterator[tuple[str, bytes]]:
+    """``matrices.xlsx``: the findings, every matrix, the quotes and saturation, a sheet each."""
+    yield "matrices.xlsx", workbook(tables.sheets())
+
+
+REPORT = Report("matrices workbook", (Output("matrices.xlsx", "xlsx"),), build_matrices_workbook)

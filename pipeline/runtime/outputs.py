@@ -56,11 +56,11 @@ def restamped_zip(data: bytes) -> bytes:
     return stable_zip(members)
 
 
-SPLICE = "\0pieces\0"  # where a Spliced text's pieces go
+SPLICE = "\0pieces\0"  # where a streamed text's pieces go
 
 
 @dataclass(frozen=True)
-class Spliced:
+class StreamedText:
     """A text file too large to hold as one string: ``text``, with the strings ``pieces``
     yields written in place of :data:`SPLICE` (which ``text`` holds once) as they come."""
 
@@ -69,10 +69,10 @@ class Spliced:
 
     def __post_init__(self):
         if self.text.count(SPLICE) != 1:
-            raise ValueError(f"a spliced text must hold {SPLICE!r} once; it holds it {self.text.count(SPLICE)} times")
+            raise ValueError(f"a streamed text must hold {SPLICE!r} once; it holds it {self.text.count(SPLICE)} times")
 
     @classmethod
-    def of(cls, pieces: Iterable[str]) -> "Spliced":
+    def of(cls, pieces: Iterable[str]) -> "StreamedText":
         """A file that is nothing but ``pieces``."""
         return cls(SPLICE, pieces)
 
@@ -113,12 +113,29 @@ class StagedOutputs:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def write_text(self, name: str, text: str | Spliced) -> None:
-        if isinstance(text, Spliced):
+    def write_text(self, name: str, text: str | StreamedText) -> None:
+        if isinstance(text, StreamedText):
             with self.path(name).open("w", encoding="utf-8", newline="\n") as out:
                 text.write(out)
         else:
             self.path(name).write_text(text, encoding="utf-8", newline="\n")
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self.path(name).write_bytes(data)
+
+    def write(self, name: str, content: str | StreamedText | bytes | pd.DataFrame | dict, kind: str) -> None:
+        """Write one report file: text or bytes as they are, a table as CSV or Parquet and other
+        data as JSON, as its ``kind`` ("csv", "parquet", "json", ...) says."""
+        if isinstance(content, bytes):
+            self.write_bytes(name, content)
+        elif isinstance(content, (str, StreamedText)):
+            self.write_text(name, content)
+        elif isinstance(content, pd.DataFrame) and kind in ("csv", "parquet"):
+            (self.write_csv if kind == "csv" else self.write_parquet)(name, content)
+        elif kind == "json":
+            self.write_json(name, content)
+        else:
+            raise TypeError(f"{name}: cannot write a {type(content).__name__} as {kind}")
 
     def write_json(self, name: str, data) -> None:
         self.write_text(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
