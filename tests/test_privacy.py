@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import flow
+from pipeline import commands, flow
 from pipeline.stages import privacy
 from pipeline.cli import main
 from pipeline.errors import InputError
@@ -279,7 +279,7 @@ def test_tldextract_is_never_asked_to_fetch(monkeypatch, scanner):
 def test_an_unknown_policy_is_a_config_error(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path, evaluation=EVALUATION_YAML + "privacy:\n  policy: warn\n")
     with pytest.raises(InputError) as caught:
-        flow.validate(codebook, transcripts)
+        commands.validate(codebook, transcripts)
     assert "privacy.policy" in str(caught.value) and "'block', 'redact' or 'off'" in str(caught.value)
 
 
@@ -476,7 +476,7 @@ def test_no_output_holds_an_absolute_path_or_the_user_name(redacted):
 def test_the_sample_scans_clean_with_the_network_blocked(monkeypatch, tmp_path):
     network = _NoNetwork(monkeypatch)
     privacy._offline_tld.cache_clear()
-    result = flow.privacy_scan(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "findings.csv")
+    result = commands.privacy_scan(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "findings.csv")
     assert result.counts["findings"] == 0 and result.counts["sessions"] == 60
     assert network.attempts == []
 
