@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import json
-import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,13 @@ import pandas as pd
 
 import pipeline
 from pipeline import schemas
-from pipeline.runtime import cache as memo
+from pipeline.runtime.cache import JsonCache, PickleCache, TableCache, fingerprint, up_to_date
 from pipeline.stages import privacy
 from pipeline.commands import CODING_FOLDER, Result, coding_files, collect_warnings, evaluation_or_none, summary_counts
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError, PipelineWarning, Problem
+from pipeline.seams import cache_key
 from pipeline.stages.coding.combine import code_segments, review_queue
 from pipeline.stages.coding.human import read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
@@ -142,7 +142,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
     stamp = _fingerprint(codebook, folder, out, privacy_policy, private_names)
-    previous = None if force or stamp is None else memo.up_to_date(out, stamp)
+    previous = None if force or stamp is None else up_to_date(out, stamp)
     if previous is not None:
         return Result(counts=previous["counts"], warnings=tuple(Problem(**w) for w in previous["warnings"]),
                       out=out, outputs=tuple(previous["outputs"]), up_to_date=True)
@@ -152,19 +152,20 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         evaluation = book.evaluation
         nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
                "batch_size": evaluation.nlp.batch_size, "parallel": Workers(evaluation.nlp.processes)}
-        prepared = _prepared(book, codebook, folder, out, policy=privacy_policy, private_names=private_names,
-                             progress=progress, nlp=nlp)
+        # One entry: the cache does not grow with every edit of the transcripts or the codes' labels.
+        prepared = _prepared(book, codebook, folder, PickleCache(out / CACHE_FOLDER / "prepared", latest_only=True),
+                             policy=privacy_policy, private_names=private_names, progress=progress, nlp=nlp)
         # The NER model and the lookup lemmas serve the privacy scan and the parse only: let go,
         # so that neither this process nor the workers it forks from here on hold them.
         privacy.release_models()
         release_lookup_tables()
         guarded, segments = prepared.guarded, prepared.segments
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
-        suggest = _suggester(book, memo.TableCache(out / CACHE_FOLDER / "model"))
+        suggest = _suggester(book, TableCache(out / CACHE_FOLDER / "model"))
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
                                 progress=progress, **nlp)
         judged = assign_stances(codings, segments, **evaluation.stance_model.model_dump(),
-                                cache=out / CACHE_FOLDER / "stance")
+                                cache=TableCache(out / CACHE_FOLDER / "stance"))
         codings = judged.codings
         rubric = evaluation.triangulation
         matrices = build_evidence_matrices(segments, codings, codebook=book,
@@ -204,7 +205,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_csv("unplaced_quotes.csv", unplaced)
         human_codings = codings[codings["source"] == "human"]
         if human_codings["coder"].nunique() >= 2:
-            figures = _reliability(segments, human_codings, book, memo.JsonCache(out / CACHE_FOLDER / "reliability"))
+            figures = _reliability(segments, human_codings, book, JsonCache(out / CACHE_FOLDER / "reliability"))
             staged.write_json("reliability.json", figures)
             staged.write_text("reliability.html", marked({"reliability.html": reliability_report(
                 figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}",
@@ -229,27 +230,22 @@ class Prepared:
     warnings: tuple[Problem, ...]
 
 
-def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy, private_names, progress,
+def _prepared(book: Codebook, codebook: Path, folder: Path, cache: PickleCache, *, policy, private_names, progress,
               nlp: dict) -> Prepared:
-    """ingest -> turns -> human coding -> privacy guard -> segments, read back from the cache
+    """ingest -> turns -> human coding -> privacy guard -> segments, read back from ``cache``
     when none of what they depend on changed: the transcripts folder, evaluation.yaml, the codes'
     ids and labels (human coding is checked against them, the privacy allowlist holds them), the
     private names, the privacy policy and the pipeline itself. Not the codes' patterns: editing
     those reruns the coding stage onwards only."""
     names = _private_names_file(book.evaluation, codebook, private_names)
     codes = [(c.id, c.label.texts) for c in book.codes]
-    key = memo.fingerprint({"transcripts": folder}, [codebook / "evaluation.yaml", names],
-                           {"policy": policy, "codes": codes, "stage": "prepared"}, _versions())
-    path = out / CACHE_FOLDER / "prepared" / f"{key}.pickle"
-    if path.is_file():
-        try:
-            prepared = pickle.loads(path.read_bytes())
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError):
-            prepared = None  # a damaged or outdated entry is prepared again and overwritten
-        if isinstance(prepared, Prepared):
-            for problem in prepared.warnings:
-                warnings.warn(PipelineWarning(problem))
-            return prepared
+    key = fingerprint({"transcripts": folder}, [codebook / "evaluation.yaml", names],
+                      {"policy": policy, "codes": codes, "stage": "prepared"}, _versions())
+    prepared = cache.get(key)
+    if isinstance(prepared, Prepared):  # else none kept, or one of an older pipeline: prepared again
+        for problem in prepared.warnings:
+            warnings.warn(PipelineWarning(problem))
+        return prepared
     found: list[Problem] = []
     try:
         with collect_warnings(found):  # kept with the entry, so that a rerun that reads it warns again
@@ -260,11 +256,7 @@ def _prepared(book: Codebook, codebook: Path, folder: Path, out: Path, *, policy
             warnings.warn(PipelineWarning(problem))
     # Stored without the in-memory map of redacted text (never written to disk); warnings are
     # stored as the manifest shows them, redacted.
-    stored = Prepared(dataclasses.replace(guarded, replaced={}), segments, tuple(guarded.clean(p) for p in found))
-    memo.write_atomic(path, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
-    for older in path.parent.glob("*.pickle"):  # one entry: the cache does not grow with every edit
-        if older != path:
-            older.unlink()
+    cache.put(key, Prepared(dataclasses.replace(guarded, replaced={}), segments, tuple(guarded.clean(p) for p in found)))
     return Prepared(guarded, segments, tuple(found))
 
 
@@ -292,11 +284,11 @@ def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, pr
     if evaluation is None:
         return None
     names = _private_names_file(evaluation, codebook, private_names)
-    return memo.fingerprint({"codebook": codebook, "transcripts": folder}, [names, out / MACHINE_FIGURES],
-                            {"privacy": policy, "private_names": str(private_names or "")}, _versions())
+    return fingerprint({"codebook": codebook, "transcripts": folder}, [names, out / MACHINE_FIGURES],
+                       {"privacy": policy, "private_names": str(private_names or "")}, _versions())
 
 
-def _suggester(book: Codebook, cache: memo.TableCache):
+def _suggester(book: Codebook, cache: TableCache):
     """The model's suggestions for a run (see :func:`pipeline.stages.coding.learned.suggest_codes`), or None when
     switched off. They depend only on the segments, the human coding and the codebook's texts,
     so they are cached on those: editing a code's patterns does not refit the model."""
@@ -307,8 +299,8 @@ def _suggester(book: Codebook, cache: memo.TableCache):
 
     def suggest(segments: pd.DataFrame, codings: pd.DataFrame) -> list[dict]:
         human = codings.loc[codings["source"] == "human", ["segment_id", "code"]].drop_duplicates()
-        key = memo.frame_key(segments[["segment_id", "session_id", "start", "end", "text", "prompt"]],
-                             human.sort_values(["segment_id", "code"]), texts, settings.model_dump())
+        key = cache_key(segments[["segment_id", "session_id", "start", "end", "text", "prompt"]],
+                        human.sort_values(["segment_id", "code"]), texts, settings.model_dump())
 
         def fit() -> pd.DataFrame:
             # Imported here: scikit-learn takes a second to import, and a run whose suggestions
@@ -324,16 +316,16 @@ def _suggester(book: Codebook, cache: memo.TableCache):
     return suggest
 
 
-def _reliability(segments: pd.DataFrame, human: pd.DataFrame, book: Codebook, cache: memo.JsonCache) -> dict:
+def _reliability(segments: pd.DataFrame, human: pd.DataFrame, book: Codebook, cache: JsonCache) -> dict:
     """:func:`pipeline.analysis.reliability.measure_reliability` of the human codings, cached on what it
     reads (the segments' ids, sessions and text, the human codings, the questions each code
     serves, the module itself and the krippendorff package's version): editing a code's patterns
     does not recompute it."""
     serves = [(code.id, book.questions_of(code.id)) for code in book.codes]
     source = hashlib.sha256((Path(__file__).parent / "analysis" / "reliability.py").read_bytes()).hexdigest()
-    key = memo.frame_key(segments[["segment_id", "session_id", "text"]],
-                         human[["segment_id", "session_id", "code", "coder", "start", "end", "memo"]],
-                         serves, book.evaluation.ids("questions"), source, _version("krippendorff"))
+    key = cache_key(segments[["segment_id", "session_id", "text"]],
+                    human[["segment_id", "session_id", "code", "coder", "start", "end", "memo"]],
+                    serves, book.evaluation.ids("questions"), source, _version("krippendorff"))
     return cache.get_or_compute(key, lambda: measure_reliability(segments, human, codebook=book))
 
 
