@@ -19,13 +19,14 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.analysis.reliability import measure_reliability, reliability_report
-from pipeline.config.codebook import load_codebook
+from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
 from pipeline.nlp.pipelines import DocCache
 from pipeline.reports.manual import codebook_manual
 from pipeline.runtime.outputs import StagedOutputs
 from pipeline.runtime.parallel import Workers
+from pipeline.seams import Parallel
 from pipeline.stages import privacy
 from pipeline.stages.coding.combine import code_segments, human_codings_by_segment
 from pipeline.stages.coding.human import read_human_coding
@@ -48,6 +49,26 @@ class Result:
     outputs: tuple[str, ...] = field(default_factory=tuple)
     details: tuple[Problem, ...] = ()  # what a command found, for people (privacy-scan's findings)
     up_to_date: bool = False  # nothing had changed since the run that wrote ``out``: nothing was redone
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    """How the segment and code stages parse texts with spaCy: the pipeline per language and the
+    batch size (evaluation.yaml's ``nlp``), the cache of parsed documents, and the parallel map
+    the parse shares its work with."""
+
+    models: dict[str, str]
+    batch_size: int
+    cache: DocCache
+    parallel: Parallel
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, *, cache: DocCache, parallel: Parallel) -> ParseSettings:
+        return cls(dict(evaluation.nlp.models), evaluation.nlp.batch_size, cache, parallel)
+
+    def arguments(self) -> dict:
+        """The keyword arguments of build_segments and code_segments that say how to parse."""
+        return {"models": self.models, "batch_size": self.batch_size, "cache": self.cache, "parallel": self.parallel}
 
 
 @contextmanager
@@ -164,7 +185,8 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
                   details=tuple(privacy.findings_problems(findings, transcripts_dir)))
 
 
-def _guarded_inputs(codebook, codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path]) -> privacy.Guarded:
+def _guarded_inputs(codebook: Codebook, codebook_dir: Path | str, transcripts_dir: Path | str,
+                    files: list[Path]) -> privacy.Guarded:
     """TRANSCRIPTS, TURNS and the human coding of ``files``, guarded as a run guards them
     (``privacy.policy``): for commands that write transcript text."""
     from pipeline.flow import _guarded  # as in privacy_scan: the privacy setup is the wiring's, for now
@@ -200,7 +222,7 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
 
 def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: bool = False):
     """The codebook, and TRANSCRIPTS, TURNS, SEGMENTS and placed human coding restricted to the
-    sessions ``files`` code, with the spaCy settings used: what reliability and evaluation read.
+    sessions ``files`` code, with the :class:`ParseSettings` used: what reliability and evaluation read.
     With ``guard``, the privacy guard is applied as in a run (for commands that write text)."""
     codebook = load_codebook(codebook_dir)
     evaluation = codebook.evaluation
@@ -215,11 +237,11 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
     coded = set(human["session_id"])
     transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
     turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
-    nlp = {"models": dict(evaluation.nlp.models), "batch_size": evaluation.nlp.batch_size,
-           "parallel": Workers(evaluation.nlp.processes), "cache": DocCache(Path(cache_dir) if cache_dir else None)}
+    parse = ParseSettings.of(evaluation, cache=DocCache(Path(cache_dir) if cache_dir else None),
+                             parallel=Workers(evaluation.nlp.processes))
     segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
-                              max_chars=evaluation.segmentation.max_chars, **nlp)
-    return codebook, transcripts, turns, segments, human, nlp
+                              max_chars=evaluation.segmentation.max_chars, **parse.arguments())
+    return codebook, transcripts, turns, segments, human, parse
 
 
 def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
@@ -229,15 +251,16 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     # Imported here: scikit-learn takes a second to import, and only this command needs it.
     from pipeline.analysis.evaluate import evaluate_coder
 
-    codebook, transcripts, turns, segments, human, nlp = _coded_sessions(codebook_dir, transcripts_dir, files,
-                                                                         cache_dir)
+    codebook, transcripts, turns, segments, human, parse = _coded_sessions(codebook_dir, transcripts_dir, files,
+                                                                           cache_dir)
     evaluation = codebook.evaluation
-    codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **nlp)
+    codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **parse.arguments())
     figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds,
                              min_examples=evaluation.suggestions.min_examples,
                              threshold=evaluation.suggestions.threshold, seed=evaluation.suggestions.seed)
     # The coders' stances against the learned one and the lexicon's on the same passages.
-    lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""), **nlp)
+    lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""),
+                            **parse.arguments())
     key = list(schemas.CODINGS.key)
     coded = codings[codings["stance_by"] == "coder"].merge(
         lexicon[key + ["stance"]].rename(columns={"stance": "lexicon_stance"}), on=key, how="left")

