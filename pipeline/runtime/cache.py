@@ -87,8 +87,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 class FileCache(abc.ABC):
-    """A :class:`pipeline.seams.Cache` in files under ``folder``, one per key, written
-    atomically; ``folder=None`` keeps nothing. Subclasses say how a value is stored
+    """A :class:`pipeline.seams.Cache` in files under ``folder``, one per key (``_path``),
+    written atomically; ``folder=None`` keeps nothing. Subclasses say how a value is stored
     (``suffix``, ``_dump``, ``_load``) and which errors mean an entry cannot be read
     (``damaged``): such an entry counts as none, and is computed again and overwritten.
 
@@ -103,6 +103,10 @@ class FileCache(abc.ABC):
         self.folder = None if folder is None else Path(folder)
         self.latest_only = latest_only
 
+    def _path(self, key: str) -> Path:
+        """The file of ``key``'s entry."""
+        return self.folder / f"{key}{self.suffix}"
+
     @abc.abstractmethod
     def _load(self, path: Path):
         """The value stored in ``path``."""
@@ -113,7 +117,7 @@ class FileCache(abc.ABC):
 
     def get(self, key: str):
         """The value kept under ``key``, or None (nothing kept, or a damaged entry)."""
-        path = None if self.folder is None else self.folder / f"{key}{self.suffix}"
+        path = None if self.folder is None else self._path(key)
         if path is None or not path.is_file():
             return None
         try:
@@ -125,10 +129,10 @@ class FileCache(abc.ABC):
         """Keep ``value`` under ``key`` (with ``latest_only``, in place of every other entry)."""
         if self.folder is None:
             return
-        path = self.folder / f"{key}{self.suffix}"
+        path = self._path(key)
         write_atomic(path, self._dump(value))
         if self.latest_only:
-            for older in self.folder.glob(f"*{self.suffix}"):
+            for older in path.parent.glob(f"*{self.suffix}"):
                 if older != path:
                     older.unlink()
 
