@@ -1,7 +1,8 @@
 """Command line: ``python -m pipeline <command>`` (or ``evidence-pipeline <command>``).
 
-Each command parses its arguments and calls one function of :mod:`pipeline.flow`; errors
-are turned into ``Error: ...`` lines and a non-zero exit here, and nowhere else.
+Each command parses its arguments and calls one function, ``run`` :func:`pipeline.flow.run`
+and the others those of :mod:`pipeline.commands`; errors are turned into ``Error: ...`` lines
+and a non-zero exit here, and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pyarrow
 
-from pipeline import __version__, flow
+from pipeline import __version__, commands, flow
 from pipeline.exchange import refi
 from pipeline.config.codebook import load_codebook
 from pipeline.config.code_sheet import import_code_sheet, write_code_sheet
@@ -155,12 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_warnings(result: flow.Result) -> None:
+def _print_warnings(result: commands.Result) -> None:
     for problem in result.warnings:
         print(f"Warning: {problem}", file=sys.stderr)
 
 
-def _summary(result: flow.Result) -> str:
+def _summary(result: commands.Result) -> str:
     c = result.counts
     lines = [f"  sessions      {c['sessions']} ({c['participants']} participants)",
              f"  turns         {c['turns']} ({c['respondent_turns']} respondent turns)"]
@@ -203,7 +204,7 @@ def _figures_table(figures: dict) -> str:
 
 def _codebook(args: argparse.Namespace) -> int:
     if args.action == "render":
-        result = flow.render_codebook(args.codebook, args.out)
+        result = commands.render_codebook(args.codebook, args.out)
         print(f"Wrote the codebook manual ({result.counts['codes']} codes) to "
               f"{', '.join(str(args.out / n) for n in result.outputs)}.")
     elif args.action == "import-qdc":
@@ -246,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"Run complete.\n{_summary(result)}")
         elif args.command == "privacy-scan":
-            result = flow.privacy_scan(args.codebook, args.transcripts, args.out, private_names=args.private_names,
-                                       progress=progress)
+            result = commands.privacy_scan(args.codebook, args.transcripts, args.out,
+                                           private_names=args.private_names, progress=progress)
             _print_warnings(result)
             for problem in result.details:
                 print(f"Found: {problem}")
@@ -264,15 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "codebook":
             return _codebook(args)
         elif args.command == "coding":
-            result = flow.import_coding(args.codebook, args.transcripts, args.files, args.out)
+            result = commands.import_coding(args.codebook, args.transcripts, args.files, args.out)
             _print_warnings(result)
             print(f"Placed {result.counts['placed']} codings; {result.counts['unplaced']} quote(s) could not be "
                   f"placed. Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
             return EXIT_INPUT if result.counts["unplaced"] else EXIT_OK
         elif args.command == "reliability":
             coders = [c.strip() for c in args.coders.split(",")] if args.coders else None
-            figures = flow.reliability(args.codebook, args.transcripts, args.coding, coders=coders,
-                                       out_dir=args.out, machine=args.machine, cache_dir=args.cache)
+            figures = commands.reliability(args.codebook, args.transcripts, args.coding, coders=coders,
+                                           out_dir=args.out, machine=args.machine, cache_dir=args.cache)
             overall = figures["overall"]
             print(f"Coders {', '.join(figures['coders'])} on {len(figures['sessions'])} sessions: alpha "
                   f"{overall['alpha']}, kappa {overall['kappa']}, agreement {overall['agreement']} over "
@@ -282,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
         elif args.command == "evaluate-coder":
-            figures = flow.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
-                                    cache_dir=args.cache)
+            figures = commands.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
+                                        cache_dir=args.cache)
             print(_figures_table(figures))
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Next: complete {args.out / 'transcripts' / 'register.csv'} and the TODOs, then run "
                   f"`python -m pipeline validate --codebook {args.out}/codebook --transcripts {args.out}/transcripts`.")
         elif args.command == "validate":
-            result = flow.validate(args.codebook, args.transcripts)
+            result = commands.validate(args.codebook, args.transcripts)
             _print_warnings(result)
             print(f"No problems found.\n{_summary(result)}")
     except InputError as exc:

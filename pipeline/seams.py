@@ -7,16 +7,21 @@ way spaCy's ``Language.pipe`` takes ``n_process`` and scikit-learn's estimators 
 - a :class:`Parallel`: ``parallel.map(function, items)`` yields ``function(item)`` for every
   item, in order. :data:`IN_ORDER` does them here, one after the other (every stage's
   default); :class:`pipeline.runtime.parallel.Workers` shares them with forked processes.
-- a :class:`Cache`: values kept under a key (``get``, ``put``, ``get_or_compute``), or
-  :data:`pipeline.runtime.cache.NO_CACHE`.
+- a :class:`Cache`: values kept under a key (``get``, ``put``, ``get_or_compute``), the key
+  made by :func:`cache_key` from what the value is computed from. :data:`NO_CACHE` keeps
+  nothing (every stage's default); :mod:`pipeline.runtime.cache` keeps them in files.
 - a :class:`ParseCache`: the parsed documents of lists of texts
   (:class:`pipeline.runtime.doc_cache.DocCache`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, TypeVar
+
+import pandas as pd
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -51,13 +56,16 @@ IN_ORDER: Parallel = _InOrder()
 
 
 class Cache(Protocol):
-    """Values kept under keys between runs."""
+    """Values kept under keys (see :func:`cache_key`) between runs."""
 
-    def get(self, key: str): ...
+    def get(self, key: str):
+        """The value kept under ``key``, or None: nothing kept (or an entry that cannot be read)."""
 
-    def put(self, key: str, value) -> None: ...
+    def put(self, key: str, value) -> None:
+        """Keep ``value`` under ``key``."""
 
-    def get_or_compute(self, key: str, compute: Callable[[], object]): ...
+    def get_or_compute(self, key: str, compute: Callable[[], object]):
+        """The value kept under ``key``; if there is none, ``compute()``, kept under ``key``."""
 
 
 class ParseCache(Protocol):
@@ -76,3 +84,33 @@ class ParseCache(Protocol):
 
     def put(self, nlp, texts: list[str], docs: list) -> None:
         """Keep ``docs``, the docs of ``texts`` parsed by ``nlp``."""
+
+
+class _NoCache:
+    """Keeps nothing: every value is computed where it is needed."""
+
+    def get(self, key: str):
+        return None
+
+    def put(self, key: str, value) -> None:
+        return None
+
+    def get_or_compute(self, key: str, compute: Callable[[], object]):
+        return compute()
+
+
+NO_CACHE: Cache = _NoCache()
+
+
+def cache_key(*parts) -> str:
+    """The key of a value computed from ``parts``: a hash of tables (their columns and values,
+    in order) and of plain values (as JSON), so that equal inputs give the same key in any run."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, pd.DataFrame):
+            digest.update(",".join(map(str, part.columns)).encode())
+            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

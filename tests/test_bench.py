@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import flow
+from pipeline import commands
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.ingest.formats import read_text
 from pipeline.stages.coding.human import read_human_coding
@@ -124,7 +124,7 @@ def test_every_copy_text_differs_from_the_original_and_from_the_other_copy(corpu
 
 
 def test_the_corpus_passes_the_pipelines_own_validation(corpus):
-    result = flow.validate(SAMPLE_CODEBOOK, corpus.folder)
+    result = commands.validate(SAMPLE_CODEBOOK, corpus.folder)
     assert result.counts["sessions"] == 2 * len(SUBSET)
 
 

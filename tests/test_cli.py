@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import flow, schemas
+from pipeline import commands, flow, schemas
 from pipeline.stages.coding import learned as learn
 from pipeline.stages.privacy import names as privacy_names
 from pipeline.cli import main
@@ -72,7 +72,7 @@ def test_run_writes_the_outputs_and_a_summary(tiny, tmp_path, capsys):
     assert list(segments.columns) == schemas.SEGMENTS.names
     text = (out / "interim/texts/S1.txt").read_text(encoding="utf-8")
     assert all(text[r.start:r.end] == r.text for r in segments[segments.session_id == "S1"].itertuples())
-    schemas.check(flow.read_table(out, schemas.SEGMENTS), schemas.SEGMENTS)
+    schemas.check(commands.read_table(out, schemas.SEGMENTS), schemas.SEGMENTS)
     sessions = pd.read_csv(out / "sessions.csv")
     assert list(sessions["segments"]) == [2, 2] and "text" not in sessions.columns
 
@@ -166,10 +166,10 @@ def test_run_on_the_sample_with_the_spanish_model(tmp_path):
     assert result.counts["sessions"] == len(register)
     assert result.counts["participants"] == register["participants"].sum()
     assert result.warnings == ()
-    segments = flow.read_table(tmp_path / "reports", schemas.SEGMENTS)
+    segments = commands.read_table(tmp_path / "reports", schemas.SEGMENTS)
     assert set(segments["session_id"]) == set(register["session_id"])
     assert (segments["words"] > 0).all()
-    codings = flow.read_table(tmp_path / "reports", schemas.CODINGS)
+    codings = commands.read_table(tmp_path / "reports", schemas.CODINGS)
     bounds = codings.merge(segments[["segment_id", "start", "end"]], on="segment_id", suffixes=("", "_segment"))
     assert ((bounds.start >= bounds.start_segment) & (bounds.end <= bounds.end_segment)).all()
     assert (bounds.start < bounds.end).all()

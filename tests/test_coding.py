@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline import flow, schemas
+from pipeline import commands, flow, schemas
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.coding.combine import review_queue
 from pipeline.stages.coding.learned import suggest_codes
@@ -22,7 +22,7 @@ def coded(tmp_path):
         "S1,monitoring,A,con las mesas de trabajo,about follow-up\n"
         "S2,design_needs,A,The design responded to what the prosecutors needed,\n", encoding="utf-8")
     flow.run(codebook, transcripts, tmp_path / "out")
-    return flow.read_table(tmp_path / "out", schemas.CODINGS), flow.read_table(tmp_path / "out", schemas.SEGMENTS)
+    return commands.read_table(tmp_path / "out", schemas.CODINGS), commands.read_table(tmp_path / "out", schemas.SEGMENTS)
 
 
 def test_codings_follow_their_schema_and_stay_inside_segments(coded):

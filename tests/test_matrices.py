@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pipeline.reports.pieces
-from pipeline import flow, schemas
+from pipeline import commands, flow, schemas
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.runtime.outputs import SPLICE, StreamedText
@@ -36,7 +36,7 @@ def run(tmp_path_factory):
 def test_every_quote_is_the_exact_text_of_its_segment(run):
     _, _, out = run
     evidence = json.loads((out / "evidence.json").read_text(encoding="utf-8"))["quotes"]
-    segments = flow.read_table(out, schemas.SEGMENTS).set_index("segment_id")
+    segments = commands.read_table(out, schemas.SEGMENTS).set_index("segment_id")
     texts = {p.stem: p.read_text(encoding="utf-8") for p in (out / "interim/texts").iterdir()}
     assert evidence
     for row in evidence:
@@ -73,7 +73,7 @@ def test_word_and_excel_files_hold_the_findings(run):
 def test_the_transcript_view_anchors_every_segment(run):
     _, _, out = run
     html = (out / "transcripts/S1.html").read_text(encoding="utf-8")
-    for segment_id in flow.read_table(out, schemas.SEGMENTS).query("session_id == 'S1'")["segment_id"]:
+    for segment_id in commands.read_table(out, schemas.SEGMENTS).query("session_id == 'S1'")["segment_id"]:
         assert f'id="{segment_id}"' in html
 
 

@@ -10,10 +10,11 @@ import sys
 import pandas as pd
 import pytest
 
-from pipeline import flow
+from pipeline import commands, flow
 from pipeline.stages.coding import learned as learn
-from pipeline.runtime import cache as memo
+from pipeline.runtime.cache import JsonCache, PickleCache, TableCache
 from pipeline.runtime.parallel import Workers
+from pipeline.seams import NO_CACHE, cache_key
 
 from conftest import S1, S2, write_evaluation
 
@@ -140,7 +141,7 @@ def test_reliability_is_computed_again_only_when_the_human_coding_changes(tiny, 
 
 
 def test_a_damaged_cached_value_is_computed_again(tmp_path):
-    cache = memo.JsonCache(tmp_path)
+    cache = JsonCache(tmp_path)
     assert cache.get_or_compute("k", lambda: {"alpha": 0.5, "units": [1, None]}) == {"alpha": 0.5, "units": [1, None]}
     assert cache.get_or_compute("k", lambda: pytest.fail("computed again")) == {"alpha": 0.5, "units": [1, None]}
     (tmp_path / "k.json").write_bytes(b"\xff{garbage")
@@ -148,20 +149,46 @@ def test_a_damaged_cached_value_is_computed_again(tmp_path):
 
 
 def test_a_damaged_cached_table_is_computed_again(tmp_path):
-    cache = memo.TableCache(tmp_path)
+    cache = TableCache(tmp_path)
     frame = pd.DataFrame({"a": [1, 2]})
     assert cache.get_or_compute("k", lambda: frame).equals(frame)
     (tmp_path / "k.parquet").write_bytes(b"garbage")
     assert cache.get_or_compute("k", lambda: frame.assign(a=[3, 4]))["a"].tolist() == [3, 4]
-    assert memo.TableCache(None).get_or_compute("k", lambda: frame).equals(frame)
+    assert TableCache(None).get_or_compute("k", lambda: frame).equals(frame)
+
+
+def test_a_pickle_cache_of_the_latest_entry_only_keeps_one_and_a_damaged_one_is_computed_again(tmp_path):
+    cache = PickleCache(tmp_path, latest_only=True)
+    assert cache.get_or_compute("a", lambda: {"frame": pd.DataFrame({"a": [1]})})["frame"]["a"].tolist() == [1]
+    cache.put("b", ("b", 2))
+    assert [p.name for p in tmp_path.iterdir()] == ["b.pickle"] and cache.get("a") is None and cache.get("b") == ("b", 2)
+    (tmp_path / "b.pickle").write_bytes(b"\x80\x05garbage")
+    assert cache.get_or_compute("b", lambda: "again") == "again"
+    everything = PickleCache(tmp_path / "all")
+    everything.put("a", 1)
+    everything.put("b", 2)
+    assert (everything.get("a"), everything.get("b")) == (1, 2)
+    assert PickleCache(None).get_or_compute("a", lambda: 3) == 3 and PickleCache(None).get("a") is None
+
+
+def test_no_cache_computes_every_time_and_keys_follow_what_a_value_is_computed_from():
+    calls = []
+    assert [NO_CACHE.get_or_compute("k", lambda: calls.append(1) or len(calls)) for _ in range(2)] == [1, 2]
+    NO_CACHE.put("k", 3)
+    assert NO_CACHE.get("k") is None
+    frame = pd.DataFrame({"text": ["a", "b"]})
+    assert cache_key(frame, 0) == cache_key(frame.copy(), 0)
+    assert len({cache_key(frame, 0), cache_key(frame, 1), cache_key(frame.iloc[::-1], 0),
+                cache_key(frame.rename(columns={"text": "other"}), 0)}) == 4
 
 
 def test_editing_a_codes_patterns_reruns_the_coding_stage_only(tiny, tmp_path, monkeypatch):
     codebook, transcripts = tiny
     out = tmp_path / "reports"
     flow.run(codebook, transcripts, out)
-    for stage in ("read_transcripts", "build_turns", "read_human_coding", "build_segments"):
-        monkeypatch.setattr(flow, stage, lambda *a, stage=stage, **k: pytest.fail(f"{stage} ran again"))
+    for module, stage in ((flow, "read_transcripts"), (flow, "build_turns"), (commands, "read_human_coding"),
+                          (flow, "build_segments")):
+        monkeypatch.setattr(module, stage, lambda *a, stage=stage, **k: pytest.fail(f"{stage} ran again"))
     add_design_pattern(codebook, "taller")
     flow.run(codebook, transcripts, out)
     codings = pd.read_csv(out / "codings.csv")

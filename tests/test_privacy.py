@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import flow
+from pipeline import commands, flow
 from pipeline.stages import privacy
 from pipeline.stages.privacy import names as privacy_names
 from pipeline.stages.privacy import recognisers
@@ -159,14 +159,14 @@ def _texts_of(path: Path) -> list[str]:
     if suffix == ".pickle":  # the cached prepared stage: every table it holds, every text in it
         import pickle
 
-        from pipeline.flow import Prepared
+        from pipeline.flow import SegmentedInputs
 
-        prepared = pickle.loads(path.read_bytes())
-        assert isinstance(prepared, Prepared)
-        guarded = prepared.guarded
-        frames = [prepared.segments, guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced,
+        inputs = pickle.loads(path.read_bytes())
+        assert isinstance(inputs, SegmentedInputs)
+        guarded = inputs.guarded
+        frames = [inputs.segments, guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced,
                   guarded.findings, guarded.log]
-        return ([frame.to_csv(index=False) for frame in frames] + [str(p) for p in prepared.warnings]
+        return ([frame.to_csv(index=False) for frame in frames] + [str(p) for p in inputs.warnings]
                 + [path.read_bytes().decode("utf-8", "replace")])
     raise AssertionError(f"an output of a kind the test does not read: {path}")
 
@@ -281,7 +281,7 @@ def test_tldextract_is_never_asked_to_fetch(monkeypatch, scanner):
 def test_an_unknown_policy_is_a_config_error(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path, evaluation=EVALUATION_YAML + "privacy:\n  policy: warn\n")
     with pytest.raises(InputError) as caught:
-        flow.validate(codebook, transcripts)
+        commands.validate(codebook, transcripts)
     assert "privacy.policy" in str(caught.value) and "'block', 'redact' or 'off'" in str(caught.value)
 
 
@@ -478,7 +478,7 @@ def test_no_output_holds_an_absolute_path_or_the_user_name(redacted):
 def test_the_sample_scans_clean_with_the_network_blocked(monkeypatch, tmp_path):
     network = _NoNetwork(monkeypatch)
     recognisers._offline_tld.cache_clear()
-    result = flow.privacy_scan(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "findings.csv")
+    result = commands.privacy_scan(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, tmp_path / "findings.csv")
     assert result.counts["findings"] == 0 and result.counts["sessions"] == 60
     assert network.attempts == []
 

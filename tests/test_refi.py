@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from pipeline import flow, schemas
+from pipeline import commands, flow, schemas
 from pipeline.exchange import refi
 from pipeline.exchange.refi import positions
 from pipeline.config.codebook import Code, Codebook, load_codebook
@@ -62,12 +62,12 @@ def test_export_of_the_sample_validates_against_the_schema(sample_run, tmp_path)
     with zipfile.ZipFile(path) as archive:
         assert_valid(archive.read("project.qde"))
         assert len([n for n in archive.namelist() if n.startswith("sources/")]) == 60
-    codings = refi.exported_codings(flow.read_table(sample_run, schemas.CODINGS))
+    codings = refi.exported_codings(commands.read_table(sample_run, schemas.CODINGS))
     project = refi.read_qdpx(path)
     assert len(project.codings) == len(codings) > 0
     assert {c.source for c in codings.itertuples()} <= {"human", "rule", "model"}
     assert all(d.convention == refi.STANDARD for d in project.detections)
-    texts = flow.read_table(sample_run, schemas.TRANSCRIPTS).set_index("session_id")["text"]
+    texts = commands.read_table(sample_run, schemas.TRANSCRIPTS).set_index("session_id")["text"]
     assert {s.name: s.text for s in project.sources} == texts.to_dict()
 
 
@@ -86,7 +86,7 @@ def test_export_is_byte_identical_and_keeps_only_accepted_codings(tiny_run, tmp_
     assert [s.get("name") for s in root.iter(q + "Set")][:2] == [
         "EQ1: ¿Respondió el diseño a las necesidades?", "EQ2: How adequate was the monitoring system?"]
     assert {c.get("name") for c in root.iter(q + "Case")} == {"S1", "S2"}
-    codings = flow.read_table(reports, schemas.CODINGS)
+    codings = commands.read_table(reports, schemas.CODINGS)
     assert len(list(root.iter(q + "Coding"))) == len(refi.exported_codings(codings))
     assert not (codings["status"] == "suggested").any() or len(refi.exported_codings(codings)) < len(codings)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from pipeline import flow, schemas
+from pipeline import commands, schemas
 from pipeline.errors import InputError
 
 from conftest import REGISTER, S1, S2, write_evaluation
@@ -13,12 +13,12 @@ from conftest import REGISTER, S1, S2, write_evaluation
 
 def problems_of(codebook, transcripts) -> list[str]:
     with pytest.raises(InputError) as caught:
-        flow.validate(codebook, transcripts)
+        commands.validate(codebook, transcripts)
     return [str(p) for p in caught.value.problems]
 
 
 def test_the_tiny_evaluation_is_valid(tiny):
-    result = flow.validate(*tiny)
+    result = commands.validate(*tiny)
     assert result.counts == {"sessions": 2, "participants": 2, "turns": 8, "respondent_turns": 4}
     assert result.warnings == ()
 
@@ -47,12 +47,12 @@ def test_readme_guide_and_coding_folder_are_ignored(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path, files={
         "s1.txt": S1, "s2.txt": S2, "README.md": "# Sample", "interview_guide.md": "# Guide",
         "coding/a.csv": "session_id,code\n"})
-    assert flow.validate(codebook, transcripts).warnings == ()
+    assert commands.validate(codebook, transcripts).warnings == ()
 
 
 def test_other_files_are_warned_not_dropped_silently(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1, "s2.txt": S2, "notas.odt": "x"})
-    warnings = flow.validate(codebook, transcripts).warnings
+    warnings = commands.validate(codebook, transcripts).warnings
     assert [w.message for w in warnings] == ["is not a transcript format the pipeline reads; it is ignored."]
     assert warnings[0].fix == ("Convert it to .txt, .md, .docx, .vtt, .srt or .pdf and register it, or add it to "
                                "transcripts.ignore in evaluation.yaml.")
@@ -67,7 +67,7 @@ def test_the_formats_read_are_the_registered_ones(tmp_path, readers):
         f"{transcripts}/register.csv, row 3: the file 's2.odt' is not a supported transcript format. "
         "Convert it to .txt, .md, .docx, .vtt, .srt or .pdf."]
     reader(".odt")(plain.read_plain)
-    assert flow.validate(codebook, transcripts).counts["sessions"] == 2
+    assert commands.validate(codebook, transcripts).counts["sessions"] == 2
 
 
 def test_duplicate_session_id(tmp_path):
@@ -121,7 +121,7 @@ def test_missing_required_columns(tmp_path):
 def test_unknown_columns_are_warned(tmp_path):
     register = REGISTER.replace("date\n", "date,ciudad\n").replace("09-01\n", "09-01,Cusco\n")
     codebook, transcripts = write_evaluation(tmp_path, register=register)
-    warnings = flow.validate(codebook, transcripts).warnings
+    warnings = commands.validate(codebook, transcripts).warnings
     assert [w.message for w in warnings] == ["the column 'ciudad' is not one the pipeline uses; it is ignored."]
 
 
@@ -137,7 +137,7 @@ def test_semicolon_register_from_a_spanish_spreadsheet(tmp_path):
     register = REGISTER.replace(",", ";").encode("cp1252")
     codebook, transcripts = write_evaluation(tmp_path)
     (transcripts / "register.csv").write_bytes(register)
-    assert flow.validate(codebook, transcripts).counts["sessions"] == 2
+    assert commands.validate(codebook, transcripts).counts["sessions"] == 2
 
 
 def test_xlsx_register(tmp_path):
@@ -149,7 +149,7 @@ def test_xlsx_register(tmp_path):
         cells = line.split(",")
         sheet.append([int(c) if c.isdigit() else c for c in cells])
     book.save(transcripts / "register.xlsx")
-    result = flow.validate(codebook, transcripts)
+    result = commands.validate(codebook, transcripts)
     assert result.counts["sessions"] == 2
 
 

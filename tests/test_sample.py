@@ -8,7 +8,7 @@ from collections import defaultdict
 import pandas as pd
 import pytest
 
-from pipeline import flow
+from pipeline import commands
 from pipeline.config.codebook import load_codebook
 from pipeline.stages.coding.human import read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
@@ -39,7 +39,7 @@ def respondent_words(sample):
 
 
 def test_validate_passes_with_60_sessions_and_101_participants():
-    result = flow.validate(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS)
+    result = commands.validate(SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS)
     assert result.counts["sessions"] == 60 and result.counts["participants"] == 101
     assert result.warnings == ()
 

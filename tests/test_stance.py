@@ -9,6 +9,7 @@ import pytest
 
 from pipeline import flow, schemas
 from pipeline.config.codebook import load_codebook
+from pipeline.runtime.cache import TableCache
 from pipeline.stages.matrices import evidence_table
 from pipeline.stages.stance import assign_stances, cross_validate, passages
 
@@ -68,16 +69,16 @@ def test_too_few_coders_stances_or_one_kind_keep_the_lexicon(labelled):
 
 def test_judged_passages_are_cached_and_a_damaged_cache_is_redone(labelled, tmp_path):
     segments, codings = labelled
-    first = assign_stances(codings, segments, method="auto", min_examples=10, cache=tmp_path)
+    first = assign_stances(codings, segments, method="auto", min_examples=10, cache=TableCache(tmp_path))
     [entry] = tmp_path.iterdir()
     cached = pd.read_parquet(entry)
     assert sorted(cached["text"]) == sorted(passages(codings.iloc[-3:], segments))
     # A judgement read back is used as it is: a planted one shows it was not predicted again.
     entry.write_bytes(cached.assign(stance=["mixed"] * 3).to_parquet(index=False))
-    assert assign_stances(codings, segments, method="auto", min_examples=10, cache=tmp_path) \
+    assert assign_stances(codings, segments, method="auto", min_examples=10, cache=TableCache(tmp_path)) \
         .codings["stance"].tolist()[-3:] == ["mixed"] * 3
     entry.write_bytes(b"not parquet")
-    again = assign_stances(codings, segments, method="auto", min_examples=10, cache=tmp_path)
+    again = assign_stances(codings, segments, method="auto", min_examples=10, cache=TableCache(tmp_path))
     assert again.codings.equals(first.codings)
 
 

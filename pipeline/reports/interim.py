@@ -1,6 +1,6 @@
 """``interim/``: the stage tables as Parquet and each transcript's text, for later tools.
 
-``pipeline.flow.read_table`` reads the tables back, checked against their schemas; the texts
+``pipeline.commands.read_table`` reads the tables back, checked against their schemas; the texts
 are the normalised (and under ``redact``, redacted) transcripts the offsets of every table
 point into.
 """

@@ -1,22 +1,27 @@
-"""What a rerun can skip: a fingerprint of everything a run reads, and a cache of stage tables.
+"""What a rerun can skip: a fingerprint of everything a run reads, and caches of what stages compute.
 
 - :func:`fingerprint` hashes every input file (the codebook folder, the transcripts folder
   with its coding files, the private names file), the options, the installed packages and the
   pipeline's own source. A run whose fingerprint equals the one in the output folder's
   ``manifest.json``, with every output still there, has nothing to do (:func:`up_to_date`).
-- :class:`TableCache` keeps a stage's result table under a key that hashes that stage's inputs,
-  so a stage whose inputs did not change is read back instead of recomputed; :class:`JsonCache`
-  does the same for results that are not tables.
+- The caches are :class:`pipeline.seams.Cache`: ``get(key)``, ``put(key, value)`` and
+  ``get_or_compute(key, compute)``, the key hashing what the value is computed from
+  (:func:`pipeline.seams.cache_key`; :func:`fingerprint` for what is read from files), so a
+  stage whose inputs did not change is read back instead of recomputed. Each keeps one file
+  per key under its folder; how a value is stored is the subclass's business:
+  :class:`TableCache` (Parquet), :class:`JsonCache`, :class:`PickleCache` (any Python value).
 
 Hidden files (a leading dot) are not inputs: editors and the parse cache keep theirs there.
 """
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import io
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -81,50 +86,58 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def frame_key(*parts) -> str:
-    """A hash of tables (their columns and values, in order) and plain values."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, pd.DataFrame):
-            digest.update(",".join(map(str, part.columns)).encode())
-            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
+class FileCache(abc.ABC):
+    """A :class:`pipeline.seams.Cache` in files under ``folder``, one per key (``_path``),
+    written atomically; ``folder=None`` keeps nothing. Subclasses say how a value is stored
+    (``suffix``, ``_dump``, ``_load``) and which errors mean an entry cannot be read
+    (``damaged``): such an entry counts as none, and is computed again and overwritten.
 
+    With ``latest_only``, keeping a value removes every other entry: for a cache whose entry
+    every edit of the inputs replaces, so that it does not grow with every edit.
+    """
 
-class _Cache:
-    """Files under ``folder``, one per key, each holding one value (``_load`` and ``_dump``
-    say how); ``folder=None`` caches nothing."""
+    suffix: str
+    damaged: tuple[type[Exception], ...] = (OSError, ValueError)
 
-    suffix = ""
+    def __init__(self, folder: Path | str | None, *, latest_only: bool = False):
+        self.folder = None if folder is None else Path(folder)
+        self.latest_only = latest_only
 
-    def __init__(self, folder: Path | None):
-        self.folder = folder
+    def _path(self, key: str) -> Path:
+        """The file of ``key``'s entry."""
+        return self.folder / f"{key}{self.suffix}"
 
+    @abc.abstractmethod
     def _load(self, path: Path):
-        raise NotImplementedError
+        """The value stored in ``path``."""
 
+    @abc.abstractmethod
     def _dump(self, value) -> bytes:
-        raise NotImplementedError
+        """``value`` as the bytes of its file."""
 
     def get(self, key: str):
         """The value kept under ``key``, or None (nothing kept, or a damaged entry)."""
-        path = None if self.folder is None else self.folder / f"{key}{self.suffix}"
+        path = None if self.folder is None else self._path(key)
         if path is None or not path.is_file():
             return None
         try:
             return self._load(path)
-        except (OSError, ValueError):
-            return None  # a damaged entry is computed again and overwritten
+        except self.damaged:
+            return None
 
     def put(self, key: str, value) -> None:
+        """Keep ``value`` under ``key`` (with ``latest_only``, in place of every other entry)."""
         if self.folder is None:
             return
-        write_atomic(self.folder / f"{key}{self.suffix}", self._dump(value))
+        path = self._path(key)
+        write_atomic(path, self._dump(value))
+        if self.latest_only:
+            for older in path.parent.glob(f"*{self.suffix}"):
+                if older != path:
+                    older.unlink()
 
     def get_or_compute(self, key: str, compute: Callable[[], object]):
+        """The value kept under ``key``; if there is none, ``compute()``, kept under ``key``."""
         value = self.get(key)
         if value is None:
             value = compute()
@@ -132,7 +145,7 @@ class _Cache:
         return value
 
 
-class TableCache(_Cache):
+class TableCache(FileCache):
     """Tables, as Parquet files."""
 
     suffix = ".parquet"
@@ -146,7 +159,7 @@ class TableCache(_Cache):
         return buffer.getvalue()
 
 
-class JsonCache(_Cache):
+class JsonCache(FileCache):
     """What JSON holds (dicts, lists, strings, numbers), as JSON files."""
 
     suffix = ".json"
@@ -156,3 +169,18 @@ class JsonCache(_Cache):
 
     def _dump(self, value) -> bytes:
         return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+class PickleCache(FileCache):
+    """Any Python value (a stage's several tables and objects together), pickled. Only this
+    pipeline reads the entries, from its own output folder's ``.cache``; one written by another
+    version of it, whose classes changed or moved, counts as damaged."""
+
+    suffix = ".pickle"
+    damaged = (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError, ImportError)
+
+    def _load(self, path: Path):
+        return pickle.loads(path.read_bytes())
+
+    def _dump(self, value) -> bytes:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from pipeline.runtime.cache import TableCache, frame_key
+from pipeline.seams import NO_CACHE, Cache, cache_key
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -115,14 +114,14 @@ class StanceResult:
 
 
 def assign_stances(codings: pd.DataFrame, segments: pd.DataFrame, *, method: str, min_examples: int,
-                   seed: int = 0, cache: Path | None = None) -> StanceResult:
+                   seed: int = 0, cache: Cache = NO_CACHE) -> StanceResult:
     """CODINGS with ``stance`` and ``stance_by`` set from the best source each coding has.
 
     ``codings`` comes with the coders' stances (``stance_by`` ``coder``) and the lexicon's
     (``lexicon``). With ``method`` ``learned``, or ``auto`` and enough coders' stances, a model
-    learned from the coders' stances judges every other coding (``model``). ``cache``, a
-    folder, keeps the model's judgement of each passage it has seen, per training set, so a
-    rerun fits and predicts only for passages it has not judged yet.
+    learned from the coders' stances judges every other coding (``model``). ``cache`` (a
+    :class:`pipeline.seams.Cache` of tables) keeps the model's judgement of each passage it has
+    seen, per training set, so a rerun fits and predicts only for passages it has not judged yet.
     """
     examples = int(labelled(codings).sum())
     use_model = method == "learned" or (method == "auto" and learnable(codings, min_examples))
@@ -145,10 +144,10 @@ def assign_stances(codings: pd.DataFrame, segments: pd.DataFrame, *, method: str
     return StanceResult(judged_codings, "learned", examples)
 
 
-def _judge(texts: list[str], training: pd.DataFrame, seed: int, cache: Path | None) -> dict[str, str]:
+def _judge(texts: list[str], training: pd.DataFrame, seed: int, cache: Cache) -> dict[str, str]:
     """{passage: stance} for ``texts``: read from the cache, the rest predicted and added to it."""
-    tables, key = TableCache(None if cache is None else Path(cache)), frame_key(training, seed, "stance-1")
-    table = tables.get(key)
+    key = cache_key(training, seed, "stance-1")
+    table = cache.get(key)
     known: dict[str, str] = {}
     if table is not None and {"text", "stance"} <= set(table.columns):  # else damaged: judged again
         known = dict(zip(table["text"], table["stance"]))
@@ -156,7 +155,7 @@ def _judge(texts: list[str], training: pd.DataFrame, seed: int, cache: Path | No
     if missing:
         model = fit_stance(training["text"].tolist(), training["stance"].tolist(), seed)
         known |= dict(zip(missing, model.predict(missing).tolist()))
-        tables.put(key, pd.DataFrame(sorted(known.items()), columns=["text", "stance"]))
+        cache.put(key, pd.DataFrame(sorted(known.items()), columns=["text", "stance"]))
     return known
 
 

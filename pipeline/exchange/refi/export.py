@@ -202,7 +202,7 @@ def export_qdpx(codebook_dir: Path | str, reports_dir: Path | str, out: Path | s
     """Export the tables of a finished run (``reports_dir/interim``) as ``out``. Runs nothing:
     raises :class:`InputError` if the tables are missing, or (given ``transcripts_dir``) if a
     transcript changed since the run."""
-    from pipeline.flow import read_table
+    from pipeline.commands import read_table
 
     codebook, reports = load_codebook(codebook_dir), Path(reports_dir)
     missing = [t.name for t in (schemas.TRANSCRIPTS, schemas.CODINGS)

@@ -1,0 +1,314 @@
+"""What the command line's commands call, except ``run`` (the whole pipeline, :func:`pipeline.flow.run`).
+
+Each command is a short function from an evaluation's folders to a :class:`Result` (or to
+figures) that calls the library's functions: ``validate``, ``privacy_scan``, ``import_coding``,
+``evaluate``, ``reliability``, ``render_codebook``; and :func:`read_table` for the tables a run
+wrote. Every :class:`PipelineWarning` a command raises is collected (:func:`collect_warnings`)
+and returned with its result, or beside its errors; the CLI prints both.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import schemas
+from pipeline.analysis.reliability import measure_reliability
+from pipeline.config.codebook import Codebook, load_codebook
+from pipeline.config.evaluation import Evaluation, load_evaluation
+from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
+from pipeline.reports.manual import codebook_manual
+from pipeline.reports.reliability import reliability_report
+from pipeline.runtime.doc_cache import DocCache
+from pipeline.runtime.outputs import StagedOutputs
+from pipeline.runtime.parallel import Workers
+from pipeline.seams import IN_ORDER, Parallel, ParseCache
+from pipeline.stages import privacy
+from pipeline.stages.coding.combine import code_segments, human_codings_by_segment
+from pipeline.stages.coding.human import read_human_coding
+from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.segment import build_segments
+from pipeline.stages.stance import cross_validate as cross_validate_stance
+from pipeline.stages.turns import RESPONDENT, build_turns
+
+CODING_FOLDER = "coding"
+CODING_FORMATS = (".csv", ".xlsx")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did: counts, warnings, and the files it wrote (relative to ``out``)."""
+
+    counts: dict
+    warnings: tuple[Problem, ...] = ()
+    out: Path | None = None
+    outputs: tuple[str, ...] = field(default_factory=tuple)
+    details: tuple[Problem, ...] = ()  # what a command found, for people (privacy-scan's findings)
+    up_to_date: bool = False  # nothing had changed since the run that wrote ``out``: nothing was redone
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    """How the segment and code stages parse texts with spaCy: the pipeline per language and the
+    batch size (evaluation.yaml's ``nlp``), the cache of parsed documents, and the parallel map
+    the parse shares its work with."""
+
+    models: dict[str, str]
+    batch_size: int
+    cache: ParseCache
+    parallel: Parallel
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, *, cache: ParseCache, parallel: Parallel) -> ParseSettings:
+        return cls(dict(evaluation.nlp.models), evaluation.nlp.batch_size, cache, parallel)
+
+    def arguments(self) -> dict:
+        """The keyword arguments of build_segments and code_segments that say how to parse."""
+        return {"models": self.models, "batch_size": self.batch_size, "cache": self.cache, "parallel": self.parallel}
+
+
+@contextmanager
+def collect_warnings(into: list[Problem]):
+    """Record every :class:`PipelineWarning` raised inside the block, once each, in order, into
+    ``into``; an :class:`InputError` raised inside leaves with them as its ``warnings``."""
+    failure = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PipelineWarning)
+        try:
+            yield
+        except InputError as exc:
+            failure = exc
+    # Outside the block, so that other warnings are shown, not recorded again.
+    _record(caught, into)
+    if failure is not None:
+        failure.warnings = tuple(into)  # printed beside the errors
+        raise failure
+
+
+def _record(caught: list, into: list[Problem]) -> None:
+    for warning in caught:
+        if not isinstance(warning.message, PipelineWarning):
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        elif warning.message.problem not in into:
+            into.append(warning.message.problem)
+
+
+def coding_files(folder: Path) -> list[Path]:
+    """The human coding files of an evaluation: CSV and XLSX files under ``coding/``."""
+    coding = Path(folder) / CODING_FOLDER
+    if not coding.is_dir():
+        return []
+    return sorted(p for p in coding.iterdir() if p.suffix.lower() in CODING_FORMATS and not p.name.startswith("."))
+
+
+def evaluation_or_none(codebook_dir: Path | str) -> Evaluation | None:
+    """evaluation.yaml alone, if it is sound: the register can still be checked against it."""
+    try:
+        return load_evaluation(codebook_dir)
+    except ConfigError:
+        return None
+
+
+def summary_counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.DataFrame | None = None,
+                   codings: pd.DataFrame | None = None) -> dict:
+    """What a command read, for its summary: sessions, participants and turns; segments and
+    words, and codings by source and status, when given."""
+    counts = {
+        "sessions": len(transcripts),
+        "participants": int(transcripts["participants"].sum()),
+        "turns": len(turns),
+        "respondent_turns": int((turns["role"] == RESPONDENT).sum()),
+    }
+    if segments is not None:
+        counts |= {"segments": len(segments), "words": int(segments["words"].sum())}
+    if codings is not None:
+        by_source = codings.groupby(["source", "status"]).size()
+        counts |= {"codings": len(codings),
+                   "codings_by_source": {f"{source}/{status}": int(n) for (source, status), n in by_source.items()},
+                   "coded_segments": int(codings.loc[codings["status"] == "accepted", "segment_id"].nunique())}
+    return counts
+
+
+def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=None) -> Result:
+    """Check the config, the register and every transcript without running the rest.
+
+    Raises :class:`InputError` with every problem found; returns the counts and warnings.
+    """
+    found: list[Problem] = []
+    errors: list[Problem] = []
+    with collect_warnings(found):
+        try:
+            evaluation = load_codebook(codebook_dir).evaluation
+        except ConfigError as exc:
+            errors += exc.problems
+            evaluation = evaluation_or_none(codebook_dir)
+        if evaluation is None:
+            raise InputError(errors)
+        transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, errors=errors,
+                                       parallel=Workers(evaluation.nlp.processes), progress=progress)
+        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels,
+                            folder=transcripts_dir, errors=errors)
+        if errors:
+            raise InputError(errors)
+    return Result(counts=summary_counts(transcripts, turns), warnings=tuple(found))
+
+
+def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv: Path | str, *,
+                 private_names: Path | str | None = None, progress=None) -> Result:
+    """Scan every text an output could contain and write the findings (PRIVACY_FINDINGS: where
+    and what kind, never the text) to ``out_csv``; nothing else is run or written."""
+    codebook_dir, transcripts_dir, out = Path(codebook_dir), Path(transcripts_dir), Path(out_csv)
+    found: list[Problem] = []
+    with collect_warnings(found):
+        codebook = load_codebook(codebook_dir)
+        evaluation = codebook.evaluation
+        transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, progress=progress,
+                                       parallel=Workers(evaluation.nlp.processes))
+        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
+        human, unplaced = read_human_coding(coding_files(transcripts_dir), transcripts=transcripts, turns=turns,
+                                            codebook=codebook)
+        scanner = privacy.scanner_for(codebook, codebook_dir, transcripts, human, private_names,
+                                      parallel=Workers(evaluation.nlp.processes))
+        items = privacy.scan_items(transcripts, human, unplaced)
+        findings, _ = privacy.find_identifiers(items, scanner)
+    with StagedOutputs(out.parent) as staged:
+        staged.write_csv(out.name, findings)
+    counts = {"sessions": len(transcripts), "texts": len(items), "findings": len(findings),
+              "by_kind": {k: int(v) for k, v in findings["kind"].value_counts().sort_index().items()}}
+    return Result(counts=counts, warnings=tuple(found), out=out.parent, outputs=(out.name,),
+                  details=tuple(privacy.findings_problems(findings, transcripts_dir)))
+
+
+def guard_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, transcripts: pd.DataFrame,
+                 turns: pd.DataFrame, *, policy: str | None, private_names: Path | str | None,
+                 files: list[Path] | None = None, parallel: Parallel = IN_ORDER) -> privacy.Guarded:
+    """The human coding (``files``, by default the evaluation's ``coding/`` files) placed on the
+    transcripts as they are, then the privacy guard applied to transcripts, turns and coding
+    together (see :func:`pipeline.stages.privacy.guard`); ``policy`` None is the config's."""
+    files = coding_files(transcripts_dir) if files is None else files
+    human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=codebook)
+    policy = policy or codebook.evaluation.privacy.policy
+    scanner = None if policy == "off" else privacy.scanner_for(codebook, codebook_dir, transcripts, human,
+                                                               private_names, parallel=parallel)
+    return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner,
+                         folder=transcripts_dir, ner_model=privacy.ner_model_for(codebook)[1])
+
+
+def _guarded_inputs(codebook: Codebook, codebook_dir: Path | str, transcripts_dir: Path | str,
+                    files: list[Path]) -> privacy.Guarded:
+    """TRANSCRIPTS, TURNS and the human coding of ``files``, guarded as a run guards them
+    (``privacy.policy``): for commands that write transcript text."""
+    evaluation = codebook.evaluation
+    transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, parallel=Workers(evaluation.nlp.processes))
+    turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
+    return guard_inputs(codebook, Path(codebook_dir), Path(transcripts_dir), transcripts, turns, policy=None,
+                        private_names=None, files=files, parallel=Workers(evaluation.nlp.processes))
+
+
+def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], out_dir: Path | str) -> Result:
+    """Place the codings of ``files`` on their transcripts and write, for each file, the codings
+    with offsets (``coding_<name>.csv``) and the quotes that could not be placed
+    (``unplaced_<name>.csv``) to ``out_dir``."""
+    found: list[Problem] = []
+    with collect_warnings(found):
+        codebook = load_codebook(codebook_dir)
+        # The quotes written out are transcript text: guarded as in a run (privacy.policy).
+        guarded = _guarded_inputs(codebook, codebook_dir, transcripts_dir, list(files))
+        transcripts, placed, unplaced = guarded.transcripts, guarded.human, guarded.unplaced
+    texts = transcripts.set_index("session_id")["text"]
+    placed = placed.assign(quote=[texts[s][a:b] for s, a, b in zip(placed["session_id"], placed["start"], placed["end"])])
+    with StagedOutputs(Path(out_dir)) as staged:
+        for path in files:
+            stem = Path(path).stem
+            staged.write_csv(f"coding_{stem}.csv", placed[placed["file"] == Path(path).name]
+                             [["session_id", "code", "coder", "start", "end", "quote", "memo", "located", "score"]])
+            staged.write_csv(f"unplaced_{stem}.csv", unplaced[unplaced["file"] == Path(path).name])
+    return Result(counts={"placed": len(placed), "unplaced": len(unplaced)}, warnings=tuple(found),
+                  out=Path(out_dir), outputs=tuple(staged.names))
+
+
+def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: bool = False):
+    """The codebook, and TRANSCRIPTS, TURNS, SEGMENTS and placed human coding restricted to the
+    sessions ``files`` code, with the :class:`ParseSettings` used: what reliability and evaluation read.
+    With ``guard``, the privacy guard is applied as in a run (for commands that write text)."""
+    codebook = load_codebook(codebook_dir)
+    evaluation = codebook.evaluation
+    if guard:
+        guarded = _guarded_inputs(codebook, codebook_dir, transcripts_dir, list(files))
+        transcripts, turns, human = guarded.transcripts, guarded.turns, guarded.human
+    else:
+        transcripts = read_transcripts(transcripts_dir, evaluation=evaluation,
+                                       parallel=Workers(evaluation.nlp.processes))
+        turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
+        human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=codebook)
+    coded = set(human["session_id"])
+    transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
+    turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
+    parse = ParseSettings.of(evaluation, cache=DocCache(Path(cache_dir) if cache_dir else None),
+                             parallel=Workers(evaluation.nlp.processes))
+    segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
+                              max_chars=evaluation.segmentation.max_chars, **parse.arguments())
+    return codebook, transcripts, turns, segments, human, parse
+
+
+def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
+             cache_dir: Path | str | None = None) -> dict:
+    """Measure rules, model and baseline against the human coding in ``files`` (see
+    :mod:`pipeline.analysis.evaluate`); only the coded sessions are read."""
+    # Imported here: scikit-learn takes a second to import, and only this command needs it.
+    from pipeline.analysis.evaluate import evaluate_coder
+
+    codebook, transcripts, turns, segments, human, parse = _coded_sessions(codebook_dir, transcripts_dir, files,
+                                                                           cache_dir)
+    evaluation = codebook.evaluation
+    codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **parse.arguments())
+    figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds,
+                             min_examples=evaluation.suggestions.min_examples,
+                             threshold=evaluation.suggestions.threshold, seed=evaluation.suggestions.seed)
+    # The coders' stances against the learned one and the lexicon's on the same passages.
+    lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""),
+                            **parse.arguments())
+    key = list(schemas.CODINGS.key)
+    coded = codings[codings["stance_by"] == "coder"].merge(
+        lexicon[key + ["stance"]].rename(columns={"stance": "lexicon_stance"}), on=key, how="left")
+    figures["stance"] = cross_validate_stance(coded, segments, folds=folds, seed=evaluation.stance_model.seed)
+    return figures
+
+
+def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *,
+                coders: list[str] | None = None, out_dir: Path | str, machine: Path | None = None,
+                cache_dir: Path | str | None = None) -> dict:
+    """Agreement between the human coders of ``files``; writes ``reliability.html`` and
+    ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.analysis.reliability`)."""
+    codebook, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files,
+                                                                       cache_dir, guard=True)
+    codings = pd.DataFrame(human_codings_by_segment(human, segments))
+    figures = measure_reliability(segments, codings, codebook=codebook, coders=coders)
+    machine_figures = json.loads(Path(machine).read_text(encoding="utf-8")) if machine else None
+    with StagedOutputs(Path(out_dir)) as staged:
+        staged.write_json("reliability.json", figures)
+        staged.write_text("reliability.html", reliability_report(
+            figures, title=f"Inter-coder reliability: {codebook.evaluation.evaluation.title.get('en')}",
+            machine=machine_figures))
+    return figures
+
+
+def render_codebook(codebook_dir: Path | str, out_dir: Path | str) -> Result:
+    """Write the codebook manual (``codebook.html``, ``codebook.md``) to ``out_dir``."""
+    codebook = load_codebook(codebook_dir)
+    with StagedOutputs(Path(out_dir)) as staged:
+        for name, text in codebook_manual(codebook, language=codebook.evaluation.evaluation.languages[0]).items():
+            staged.write_text(name, text)
+    counts = {"codes": len(codebook.codes), "questions": len(codebook.evaluation.questions)}
+    return Result(counts=counts, out=Path(out_dir), outputs=tuple(staged.names))
+
+
+def read_table(out_dir: Path | str, table: schemas.Table) -> pd.DataFrame:
+    """A stage table written by :func:`pipeline.flow.run`, checked against its schema."""
+    frame = pd.read_parquet(Path(out_dir) / "interim" / f"{table.name}.parquet")
+    return schemas.check(frame.astype({c.name: schemas.DTYPES[c.type] for c in table.columns}), table)
