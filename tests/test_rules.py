@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pipeline.config.codebook import Code, Codebook, Stance, load_codebook
 from pipeline.config.evaluation import load_evaluation
 from pipeline.nlp.pipelines import load_pipeline
-from pipeline.stages.coding.rules import (_PLAIN, CodebookMatcher, caseless, code_patterns, negated, required_text, required_values,
-                            rule_key, segment_stance)
+from pipeline.nlp.prefilter import _PLAIN, caseless, required_text, required_values
+from pipeline.stages.coding.rules import CodebookMatcher, code_patterns, negated, rule_key, segment_stance
 
 from conftest import write_evaluation
 

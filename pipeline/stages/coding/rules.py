@@ -10,11 +10,8 @@ no accents) kept in ``token.norm_``, so "Mesas de Trabajo" and "mesa de trabajo"
 
 from __future__ import annotations
 
-import itertools
 import re
-import string
 from dataclasses import dataclass
-from re import _constants as sre, _parser as sre_parse
 
 from spacy.attrs import IDS
 from spacy.language import Language
@@ -23,6 +20,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from pipeline.config.codebook import Codebook, Pattern
+from pipeline.nlp.prefilter import caseless, holds_required_text, required_text, required_values
 
 STANCE_KINDS = ("positive", "negative", "negators", "hedges")
 # A negator governs a word at most this many tokens later, with no punctuation between.
@@ -47,137 +45,6 @@ def code_patterns(codebook: Codebook, language: str):
             yield code.id, pattern_key(code.id, language, index, pattern), pattern
 
 
-# Characters a case-insensitive literal may hold for :func:`required_text`: those whose matches
-# under ``re.IGNORECASE`` are exactly what :func:`caseless` folds onto them.
-# (Checked against every code point by tests/test_rules.py.)
-_PLAIN = frozenset(c for c in string.ascii_lowercase + string.digits + string.punctuation + " "
-                   + "".join(map(chr, range(0xDF, 0x17F))) if c == c.lower() and c not in "\u0131\u017f")
-# What ``re.IGNORECASE`` matches to a plain character besides its upper and lower case.
-_ALSO_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
-_MAX_ALTERNATIVES = 32
-
-
-def caseless(text: str) -> str:
-    """``text`` as :func:`required_text`'s strings are looked for in it."""
-    return text.translate(_ALSO_FOLDS).lower()
-
-
-def required_text(pattern: str, flags: int = re.IGNORECASE) -> tuple[frozenset[str], ...]:
-    """Sets of strings (folded by :func:`caseless`) such that every match of ``pattern`` holds
-    one string of each set; only sets whose strings have 3 characters or more. Empty when none
-    is found.
-
-    A regex need not scan a text that lacks one of them: a test for a substring is far cheaper
-    than the scan. Worked out from the parsed pattern: runs of literal characters (small
-    classes like ``[oó]`` spelled out), inside groups and repeats that must occur, and
-    alternatives of which each has its own.
-    """
-    try:
-        found = _required(sre_parse.parse(pattern, flags))
-    except (re.error, RecursionError):
-        return ()
-    return tuple(sorted({c for c in found if min(map(len, c)) >= 3}, key=sorted))
-
-
-def _letters(op, value) -> list[str] | None:
-    """The characters one pattern item matches, if it is a literal or a small class of them."""
-    if op is sre.LITERAL:
-        chars = [chr(value).lower()]
-    elif op is sre.IN and all(kind is sre.LITERAL for kind, _ in value):
-        chars = sorted({chr(code).lower() for _, code in value})
-    else:
-        return None
-    return chars if all(c in _PLAIN for c in chars) else None
-
-
-def _extend(run: set[str], chars: list[str]) -> set[str] | None:
-    if len(run) * len(chars) > _MAX_ALTERNATIVES:
-        return None
-    return {prefix + c for prefix, c in itertools.product(run, chars)}
-
-
-def _leading(items) -> set[str]:
-    """The strings a match of ``items`` starts with ({""} if it starts with no literal)."""
-    run = {""}
-    for op, value in items:
-        chars = _letters(op, value)
-        longer = None if chars is None else _extend(run, chars)
-        if longer is None:
-            break
-        run = longer
-    return run
-
-
-def _required(items) -> list[frozenset[str]]:
-    """Sets of strings such that a match of ``items`` holds one string of each."""
-    found: list[frozenset[str]] = []
-    run = {""}
-
-    def flush():
-        nonlocal run
-        if min(map(len, run)):
-            found.append(frozenset(run))
-        run = {""}
-
-    for op, value in items:
-        chars = _letters(op, value)
-        longer = None if chars is None else _extend(run, chars)
-        if longer is not None:
-            run = longer
-            continue
-        if op is sre.BRANCH and min(map(len, run)):
-            # The parser moves what all alternatives start with out of them ("jue(z|ces)"):
-            # the run goes on into each alternative's own start.
-            starts = set().union(*(_leading(branch) for branch in value[1]))
-            if len(run) * len(starts) <= _MAX_ALTERNATIVES:
-                run = {prefix + start for prefix in run for start in starts}
-        flush()
-        if op is sre.SUBPATTERN:
-            found += _required(value[-1])
-        elif op is sre.ATOMIC_GROUP:
-            found += _required(value)
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
-            found += _required(value[2])
-        elif op is sre.BRANCH:
-            alternatives: set[str] = set()
-            for branch in value[1]:
-                best = max(_required(branch), key=lambda c: (min(map(len, c)), -len(c), sorted(c)), default=None)
-                if best is None:
-                    break
-                alternatives |= best
-            else:
-                if len(alternatives) <= _MAX_ALTERNATIVES:
-                    found.append(frozenset(alternatives))
-    flush()
-    return found
-
-
-# Token attributes whose values a token pattern may require literally.
-_LITERAL_ATTRS = {"ORTH": "ORTH", "TEXT": "ORTH", "LOWER": "LOWER", "LEMMA": "LEMMA", "NORM": "NORM"}
-
-
-def required_values(tokens: list[dict]) -> tuple[tuple[str, frozenset[str]], ...]:
-    """``(attribute, values)`` pairs such that a doc matching the token pattern ``tokens`` has,
-    for each pair, a token whose attribute is one of the values: from the tokens that must
-    occur (no ``OP``, or ``+``) and their attributes given as a string or an ``IN`` list.
-
-    A doc without them need not be run through the pattern's ``Matcher``, whose Python
-    predicates (``IN``) cost a call for every token of every doc."""
-    required = set()
-    for spec in tokens:
-        if spec.get("OP", "+") != "+":
-            continue
-        for attr, value in spec.items():
-            attr = _LITERAL_ATTRS.get(str(attr).upper())
-            if attr is None:
-                continue
-            if isinstance(value, str):
-                required.add((attr, frozenset([value])))
-            elif isinstance(value, dict) and set(value) == {"IN"} and all(isinstance(v, str) for v in value["IN"]):
-                required.add((attr, frozenset(value["IN"])))
-    return tuple(sorted(required, key=lambda item: (item[0], sorted(item[1]))))
-
-
 @dataclass(frozen=True)
 class _Rule:
     code: str
@@ -188,7 +55,9 @@ class CodebookMatcher:
     """Finds every code pattern and stance word of one language in a doc."""
 
     def __init__(self, nlp: Language, codebook: Codebook, language: str, rules: frozenset[str] | None = None):
-        """``rules``, if given, limits the code patterns to those (:func:`rule_key`); the stance
+        """Token patterns run only on docs holding the words they require, regexes only on texts
+        holding what every match of them holds (:mod:`pipeline.nlp.prefilter`). ``rules``, if
+        given, limits the code patterns to those (:func:`rule_key`); the stance
         vocabulary is always matched: negation depends on it."""
         self.language = language
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
@@ -260,7 +129,7 @@ class CodebookMatcher:
                 needles = self._needles.get(regex.pattern, ())
                 if needles:
                     folded = caseless(text) if folded is None else folded
-                    if not all(any(needle in folded for needle in among) for among in needles):
+                    if not holds_required_text(folded, needles):
                         known[regex.pattern] = []  # what every match holds is not there
                 if regex.pattern not in known:
                     known[regex.pattern] = [[m.start(), m.end()] for m in regex.finditer(text) if m.end() > m.start()]
