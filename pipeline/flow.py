@@ -414,7 +414,7 @@ def _suggester(book: Codebook, cache: memo.TableCache):
 
             return pd.DataFrame(suggest_codes(
                 segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
-                random_state=settings.seed, n_jobs=book.evaluation.nlp.processes))
+                random_state=settings.seed, parallel=Workers(book.evaluation.nlp.processes)))
 
         return cache.get_or_compute(key, fit).to_dict("records")
 

@@ -7,6 +7,7 @@ import pytest
 
 from pipeline import flow, schemas
 from pipeline.config.codebook import load_codebook
+from pipeline.runtime.parallel import Workers
 from pipeline.stages.coding.combine import review_queue
 from pipeline.stages.coding.learned import suggest_codes
 
@@ -118,7 +119,7 @@ def test_suggestions_worked_out_in_chunks_and_in_workers_are_the_same(tmp_path, 
     monkeypatch.setattr(learn, "PREDICT_CHUNK", 5)  # 24 uncoded segments: 5 chunks
     assert whole and suggest_codes(segments, codings, codebook=book, min_examples=5) == whole
     # Codes fitted and chunks predicted in two forked workers.
-    assert suggest_codes(segments, codings, codebook=book, min_examples=5, n_jobs=2) == whole
+    assert suggest_codes(segments, codings, codebook=book, min_examples=5, parallel=Workers(2)) == whole
 
 
 def test_no_suggestions_without_enough_human_examples(tmp_path):
