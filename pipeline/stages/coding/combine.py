@@ -1,7 +1,7 @@
 """Stage 3, code: segments turned into coded evidence, from three sources kept apart.
 
-- ``rule``: the codebook's patterns, run by :class:`pipeline.stages.coding.rules.CodebookMatcher` over the
-  cached parsed turns. Each coding records the pattern that fired and the matched text; where
+- ``rule``: the codebook's patterns, run by ``codebook_matcher`` components
+  (:mod:`pipeline.stages.coding.rules`) over the cached parsed turns. Each coding records the pattern that fired and the matched text; where
   a code has ``roll_up: true`` its parent gets a coding too.
 - ``human``: imported coding (see :mod:`pipeline.stages.coding.human`), clipped to each segment it covers.
 - ``model``: suggestions learned from the human coding (see :mod:`pipeline.stages.coding.learned`).
@@ -25,8 +25,9 @@ from pipeline.config.codebook import Codebook
 from pipeline.runtime.cache import write_atomic
 from pipeline.nlp.pipelines import (DocCache, distinct, fill_cache, load_pipeline, parse_identity, parsed_docs,
                           release_lookup_tables)
-from pipeline.stages.coding.rules import (NEGATION_WINDOW, STANCE_KINDS, CodebookMatcher, classify, code_patterns, negated, rule_key,
-                            segment_stance)
+from pipeline.stages.coding.rules import (CODES_KEY, NEGATION_WINDOW, STANCE_KEY, STANCE_KINDS, CodebookMatcher, classify,
+                                          code_patterns, codebook_patterns, matcher_of, negated, rule_key, segment_stance,
+                                          stance_patterns)
 from pipeline.stages.turns import RESPONDENT, mask_notes
 from pipeline.seams import FEW_SESSIONS, IN_ORDER, Parallel
 
@@ -67,14 +68,22 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         entries[sid] = rule_cache.load(keys[sid])
         needed[sid] = frozenset(k for k, d in digests[language].items() if d not in entries[sid]["patterns"])
     todo = [sid for sid in order if needed[sid] or "stances" not in entries[sid]]
-    matchers: dict[tuple[str, frozenset | None], CodebookMatcher] = {}
+    matchers: dict[tuple, CodebookMatcher] = {}
 
     def matcher_for(language: str, rules: frozenset) -> CodebookMatcher:
+        """The code patterns' matcher of ``rules`` (all: None) in ``language``, built once."""
         subset = None if rules == frozenset(digests[language]) else rules
         if (language, subset) not in matchers:
-            matchers[language, subset] = CodebookMatcher(load_pipeline(language, models.get(language)), codebook,
-                                                         language, rules=subset)
+            matchers[language, subset] = matcher_of(load_pipeline(language, models.get(language)),
+                                                    codebook_patterns(codebook, language, rules=subset))
         return matchers[language, subset]
+
+    def stance_for(language: str) -> CodebookMatcher:
+        """The stance vocabulary's matcher in ``language``, built once."""
+        if (language, STANCE_KEY) not in matchers:
+            matchers[language, STANCE_KEY] = matcher_of(load_pipeline(language, models.get(language)),
+                                                        stance_patterns(codebook.stance, language), STANCE_KEY)
+        return matchers[language, STANCE_KEY]
 
     def record(sid: str, found_rows: list[dict]) -> dict:
         """Session ``sid``'s cache entry with the codings of the patterns it needed, saved."""
@@ -109,6 +118,8 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
             record(sid, [])
         else:
             parse.append(sid)
+    for language in sorted({language_of[sid] for sid in parse}):
+        stance_for(language)
     for entry in entries.values():
         entry.pop("norms", None)  # on disk; not needed here any more
     fill_cache([(language_of[sid], masked[sid]) for sid in parse], models=models, cache=cache,
@@ -120,8 +131,8 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
         language = language_of[sid]
         docs = parsed_docs(language, masked[sid], models=models, cache=cache, batch_size=batch_size)
         matcher = matcher_for(language, needed[sid])
-        found_rows, stances = _match_session(docs, text_of[sid], by_session[sid], seg_by_turn,
-                                             matcher, _regex_by_doc(matcher, masked[sid], regex_cache))
+        found_rows, stances = _match_session(docs, text_of[sid], by_session[sid], seg_by_turn, matcher,
+                                             stance_for(language), _regex_by_doc(matcher, masked[sid], regex_cache))
         entries[sid]["stances"] = stances
         entries[sid]["lexicon"] = lexicon[language]
         entries[sid]["norms"] = sorted(distinct(docs, "NORM"))
@@ -146,17 +157,19 @@ def _rule_codings(transcripts, turns, segments, *, codebook, models, cache, batc
     return rows, stances
 
 
-def _match_session(docs, text, answers, seg_by_turn, matcher, regex_found):
-    """The rule codings (of ``matcher``'s codes) and the segment stances of one session."""
+def _match_session(docs, text, answers, seg_by_turn, matcher, stance, regex_found):
+    """The rule codings (of ``matcher``'s codes) and the segment stances (``stance``'s
+    vocabulary) of one session."""
     rows, stances = [], {}
     for doc, turn, regex_matches in zip(docs, answers.itertuples(index=False), regex_found):
-        matcher(doc, regex_matches)
+        matcher.set_annotations(doc, matcher.match(doc, regex_matches))
+        stance(doc)
         bounds = seg_by_turn.get(turn.turn_id, [])
         for start, end, segment_id in bounds:
             stances[segment_id] = list(segment_stance(doc, start - turn.start, end - turn.start))
-        negators = [s for s in doc.spans["stance"] if s.label_ == "negators"]
+        negators = [s for s in doc.spans[STANCE_KEY] if s.label_ == "negators"]
         seen = set()
-        for span in doc.spans["codes"]:
+        for span in doc.spans[CODES_KEY]:
             found = _segment_of(bounds, turn.start + span.start_char)
             if found is None or (found[2], span.label_, span.id_) in seen:
                 continue  # one coding per segment, code and pattern: the first match
