@@ -30,8 +30,8 @@ from pipeline.stages import privacy
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
-from pipeline.stages.coding.combine import code_segments, human_codings_by_segment, review_queue
-from pipeline.stages.coding.human import read_human_coding
+from pipeline.stages.coding.combine import code_segments, review_queue
+from pipeline.stages.coding.human import human_codings_by_segment, read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.stance import STANCE_BY, assign_stances
 from pipeline.stages.stance import cross_validate as cross_validate_stance
@@ -251,7 +251,8 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         suggest = _suggester(book, memo.TableCache(out / CACHE_FOLDER / "model"))
         codings = code_segments(transcripts, turns, segments, codebook=book, human=human, suggest=suggest,
-                                progress=progress, **nlp)
+                                progress=progress, rule_cache=memo.JsonCache(out / CACHE_FOLDER / "rules"),
+                                regex_cache=memo.JsonCache(out / CACHE_FOLDER / "regex"), **nlp)
         judged = assign_stances(codings, segments, **evaluation.stance_model.model_dump(),
                                 cache=out / CACHE_FOLDER / "stance")
         codings = judged.codings
@@ -583,12 +584,16 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
 
     book, transcripts, turns, segments, human, nlp = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir)
     evaluation = book.evaluation
-    codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **nlp)
+    # What the rules found is kept beside the parsed documents, as in a run.
+    kept = ({"rule_cache": memo.JsonCache(Path(cache_dir).parent / "rules"),
+             "regex_cache": memo.JsonCache(Path(cache_dir).parent / "regex")} if cache_dir else {})
+    codings = code_segments(transcripts, turns, segments, codebook=book, human=human, **kept, **nlp)
     figures = evaluate_coder(segments, codings, codebook=book, folds=folds,
                              min_examples=evaluation.suggestions.min_examples,
                              threshold=evaluation.suggestions.threshold, seed=evaluation.suggestions.seed)
     # The coders' stances against the learned one and the lexicon's on the same passages.
-    lexicon = code_segments(transcripts, turns, segments, codebook=book, human=human.assign(stance=""), **nlp)
+    lexicon = code_segments(transcripts, turns, segments, codebook=book, human=human.assign(stance=""), **kept,
+                            **nlp)
     key = list(schemas.CODINGS.key)
     coded = codings[codings["stance_by"] == "coder"].merge(
         lexicon[key + ["stance"]].rename(columns={"stance": "lexicon_stance"}), on=key, how="left")

@@ -217,7 +217,8 @@ def test_a_report_of_an_earlier_policy_does_not_stay_behind(tmp_path):
 def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path):
     import spacy
 
-    from pipeline.stages.coding.combine import RegexCache
+    from pipeline.runtime.cache import JsonCache
+    from pipeline.stages.coding.rule_cache import RegexCache
     from pipeline.stages.coding.rules import matcher_of
 
     class Counted:
@@ -233,7 +234,7 @@ def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path)
     calls = []
     matcher = matcher_of(spacy.blank("es"), [{"label": "c", "pattern": {"REGEX": r"\bmesa\b"}, "id": "p1"}])
     matcher.regexes = [(rule, Counted(regex, calls)) for rule, regex in matcher.regexes]
-    cache = RegexCache(tmp_path / "regex")
+    cache = RegexCache(JsonCache(tmp_path / "regex"))
     text = "la mesa y otra mesa"
     assert cache.matches(matcher, text) == [(3, 7, "c", "p1"), (15, 19, "c", "p1")]
     matcher.add_patterns([{"label": "d", "pattern": {"REGEX": r"\botra\b"}, "id": "p2"}])
@@ -257,14 +258,15 @@ def test_the_command_line_says_when_nothing_changed_and_force_reruns(tiny, tmp_p
 def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
     from pipeline.config.codebook import load_codebook
     from pipeline.nlp.pipelines import load_pipeline
-    from pipeline.stages.coding.combine import RegexCache
+    from pipeline.runtime.cache import JsonCache
+    from pipeline.stages.coding.rule_cache import RegexCache
     from pipeline.stages.coding.rules import codebook_patterns, matcher_of
 
     from conftest import SAMPLE_CODEBOOK
 
     matcher = matcher_of(load_pipeline("es", None), codebook_patterns(load_codebook(SAMPLE_CODEBOOK), "es"))
     texts = [("es", f"La policía {n} hizo operativos con la fiscalía; copia {n}.") for n in range(12)]
-    one, two = RegexCache(tmp_path / "one"), RegexCache(tmp_path / "two")
+    one, two = RegexCache(JsonCache(tmp_path / "one")), RegexCache(JsonCache(tmp_path / "two"))
     assert one.fill({"es": matcher}, texts) == 12
     assert two.fill({"es": matcher}, texts, parallel=Workers(2)) == 12
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
@@ -277,7 +279,7 @@ def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
 
 def test_after_a_codebook_edit_only_the_new_pattern_is_matched_and_only_where_it_may_match(tiny, tmp_path,
                                                                                             monkeypatch):
-    from pipeline.stages.coding import combine as coding
+    from pipeline.stages.coding import rule_coder as coding
 
     codebook, transcripts = tiny
     out = tmp_path / "reports"

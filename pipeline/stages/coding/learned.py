@@ -28,6 +28,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pipeline.seams import IN_ORDER, Parallel
+from pipeline.stages.coding.coder import HUMAN, MODEL
 
 MODEL_NAME = "segment-coder"
 CODEBOOK_WEIGHT = 0.5  # a codebook example counts half as much as a coded segment
@@ -150,7 +151,7 @@ def make_baseline(random_state: int = 0) -> Pipeline:
 
 def human_labels(segments: pd.DataFrame, codings: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     """0/1 frame (human-coded segments x ``codes``): the union of every person's codes."""
-    human = codings[codings["source"] == "human"]
+    human = codings[codings["source"] == HUMAN]
     coded = segments[segments["segment_id"].isin(set(human["segment_id"]))]
     matrix = pd.crosstab(human["segment_id"], human["code"]).clip(upper=1)
     return matrix.reindex(index=coded["segment_id"], columns=codes, fill_value=0).fillna(0).astype(int)
@@ -221,7 +222,7 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
             for code, p in zip(codes, row):
                 if p >= threshold:
                     rows.append({"segment_id": segment_id, "session_id": session_id, "code": code,
-                                 "source": "model", "coder": MODEL_NAME, "start": start, "end": end,
+                                 "source": MODEL, "coder": MODEL_NAME, "start": start, "end": end,
                                  "match": "", "confidence": round(float(p), 4), "negated": False,
                                  "status": "suggested", "memo": ""})
     return rows
