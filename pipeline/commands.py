@@ -24,13 +24,14 @@ from pipeline.config.evaluation import Evaluation, load_evaluation
 from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
 from pipeline.reports.manual import codebook_manual
 from pipeline.reports.reliability import reliability_report
+from pipeline.runtime.cache import JsonCache
 from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.outputs import StagedOutputs
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER, Parallel, ParseCache
 from pipeline.stages import privacy
-from pipeline.stages.coding.combine import code_segments, human_codings_by_segment
-from pipeline.stages.coding.human import read_human_coding
+from pipeline.stages.coding.combine import code_segments
+from pipeline.stages.coding.human import human_codings_by_segment, read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.segment import build_segments
 from pipeline.stages.stance import cross_validate as cross_validate_stance
@@ -266,13 +267,17 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     codebook, transcripts, turns, segments, human, parse = _coded_sessions(codebook_dir, transcripts_dir, files,
                                                                            cache_dir)
     evaluation = codebook.evaluation
-    codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **parse.arguments())
+    # What the rules found is kept beside the parsed documents, as in a run.
+    kept = ({"rule_cache": JsonCache(Path(cache_dir).parent / "rules"),
+             "regex_cache": JsonCache(Path(cache_dir).parent / "regex")} if cache_dir else {})
+    codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **kept,
+                            **parse.arguments())
     figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds,
                              min_examples=evaluation.suggestions.min_examples,
                              threshold=evaluation.suggestions.threshold, seed=evaluation.suggestions.seed)
     # The coders' stances against the learned one and the lexicon's on the same passages.
     lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""),
-                            **parse.arguments())
+                            **kept, **parse.arguments())
     key = list(schemas.CODINGS.key)
     coded = codings[codings["stance_by"] == "coder"].merge(
         lexicon[key + ["stance"]].rename(columns={"stance": "lexicon_stance"}), on=key, how="left")

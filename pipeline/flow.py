@@ -152,7 +152,8 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
         suggest = _suggester(codebook, TableCache(out / CACHE_FOLDER / "model"))
         codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, suggest=suggest,
-                                progress=progress, **parse.arguments())
+                                progress=progress, rule_cache=JsonCache(out / CACHE_FOLDER / "rules"),
+                                regex_cache=JsonCache(out / CACHE_FOLDER / "regex"), **parse.arguments())
         judged = assign_stances(codings, segments, **evaluation.stance_model.model_dump(),
                                 cache=TableCache(out / CACHE_FOLDER / "stance"))
         codings = judged.codings
@@ -283,7 +284,7 @@ def _suggester(book: Codebook, cache: TableCache):
 
             return pd.DataFrame(suggest_codes(
                 segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
-                random_state=settings.seed, n_jobs=book.evaluation.nlp.processes))
+                random_state=settings.seed, parallel=Workers(book.evaluation.nlp.processes)))
 
         return cache.get_or_compute(key, fit).to_dict("records")
 

@@ -189,7 +189,7 @@ def test_the_ner_model_and_lookup_lemmas_are_let_go_before_the_coding_stage_fork
         return suggest_codes(*args, **kwargs)
 
     def match(self, function, *args, **kwargs):
-        if function.__qualname__.startswith("_rule_codings."):  # the rules' matching
+        if function.__qualname__.startswith("RuleCoder.code."):  # the rules' matching
             held["rules"].append(sizes())
         return parallel_map(self, function, *args, **kwargs)
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 import pytest
 
 from pipeline import commands, flow, schemas
 from pipeline.config.codebook import load_codebook
-from pipeline.stages.coding.combine import review_queue
+from pipeline.nlp.pipelines import DocCache
+from pipeline.runtime.parallel import Workers
+from pipeline.stages.coding import combine
+from pipeline.stages.coding.coder import HUMAN, MODEL, RULE, Coded, Coder, judged
+from pipeline.stages.coding.combine import code_segments, review_queue
+from pipeline.stages.coding.human import HUMAN_COLUMNS
 from pipeline.stages.coding.learned import suggest_codes
 
 from conftest import write_evaluation
@@ -73,6 +80,57 @@ def test_stance_is_recorded(coded):
         ("coordination", True, "mixed"), ("design_needs", True, "mixed")]
 
 
+def test_the_registry_holds_one_coder_per_source_and_the_people_come_before_the_model():
+    sources = [coder.source for coder in combine.CODERS]
+    assert sorted(sources) == sorted(schemas.SOURCES)
+    assert sources.index(HUMAN) < sources.index(MODEL)  # the model learns from the people's coding
+    assert all(isinstance(coder, Coder) for coder in combine.CODERS)
+
+
+def test_a_new_coder_is_a_class_and_a_registry_line(tmp_path, monkeypatch):
+    codebook, transcripts = write_evaluation(tmp_path)
+    flow.run(codebook, transcripts, tmp_path / "out")
+    tables = [flow.read_table(tmp_path / "out", t) for t in (schemas.TRANSCRIPTS, schemas.TURNS, schemas.SEGMENTS)]
+    arguments = {"codebook": load_codebook(codebook), "human": pd.DataFrame(columns=HUMAN_COLUMNS), "models": {},
+                 "cache": DocCache(None)}
+    before = code_segments(*tables, **arguments)
+
+    class Keywords:
+        """Suggests monitoring wherever a segment says 'outcomes'."""
+
+        source = MODEL
+
+        def code(self, run, earlier):
+            said = run.segments[run.segments["text"].str.contains("outcomes")]
+            return Coded([{"segment_id": s.segment_id, "session_id": s.session_id, "code": "monitoring",
+                           "source": MODEL, "coder": "keywords", "start": s.start, "end": s.end, "match": "outcomes",
+                           "confidence": 0.5, "negated": False, "status": "suggested"} for s in said.itertuples()])
+
+    monkeypatch.setattr(combine, "CODERS", (*combine.CODERS, Keywords()))
+    codings = code_segments(*tables, **arguments)
+    mine = codings[codings["coder"] == "keywords"]
+    # Its codings are judged like every other: the segment's lexicon stance ("Weak on outcomes").
+    assert list(zip(mine.code, mine.status, mine.stance, mine.stance_by, mine.memo)) == [
+        ("monitoring", "suggested", "negative", "lexicon", "")]
+    pd.testing.assert_frame_equal(codings[codings["coder"] != "keywords"].reset_index(drop=True), before)
+
+
+def test_stances_are_judged_without_changing_the_rows():
+    common = {"session_id": "S1", "start": 0, "end": 4, "match": "", "confidence": 1.0, "negated": False}
+    rows = [{**common, "segment_id": "a", "code": "c", "source": RULE, "coder": "p", "match": "mesa", "negated": True},
+            {**common, "segment_id": "a", "code": "c", "source": HUMAN, "coder": "A", "memo": "m",
+             "human_stance": "positive"},
+            {**common, "segment_id": "b", "code": "c", "source": MODEL, "coder": "segment-coder", "status": "suggested"}]
+    kept = copy.deepcopy(rows)
+    codings = judged(rows, {"a": ("positive", True, 1, 0)})
+    assert rows == kept
+    assert list(zip(codings.source, codings.stance, codings.stance_by, codings.hedged, codings.status, codings.memo)) == [
+        (HUMAN, "positive", "coder", True, "accepted", "m"),
+        (RULE, "mixed", "lexicon", True, "accepted", ""),  # a negated mention beside a positive word
+        (MODEL, "neutral", "lexicon", False, "suggested", "")]  # a segment no stance word judged
+    schemas.check(codings, schemas.CODINGS)
+
+
 def synthetic(n_sessions=6, per_session=8):
     rows = []
     for s in range(n_sessions):
@@ -118,7 +176,7 @@ def test_suggestions_worked_out_in_chunks_and_in_workers_are_the_same(tmp_path, 
     monkeypatch.setattr(learn, "PREDICT_CHUNK", 5)  # 24 uncoded segments: 5 chunks
     assert whole and suggest_codes(segments, codings, codebook=book, min_examples=5) == whole
     # Codes fitted and chunks predicted in two forked workers.
-    assert suggest_codes(segments, codings, codebook=book, min_examples=5, n_jobs=2) == whole
+    assert suggest_codes(segments, codings, codebook=book, min_examples=5, parallel=Workers(2)) == whole
 
 
 def test_no_suggestions_without_enough_human_examples(tmp_path):

@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pipeline.analysis.evaluate import alpha, grouped_folds
+from pipeline.runtime.parallel import Workers
 from pipeline.stages.coding.learned import SegmentCoder, make_coder
 
 
@@ -50,7 +51,7 @@ def test_predicting_before_fitting_is_an_error():
 def test_init_only_stores_its_arguments():
     coder = SegmentCoder(C=2.0, min_examples=7)
     assert coder.get_params() == {"C": 2.0, "min_examples": 7, "calibrate": True, "threshold": 0.5,
-                                  "random_state": 0, "n_jobs": None}
+                                  "random_state": 0, "parallel": None}
     assert not [a for a in vars(coder) if a.endswith("_")]
 
 
@@ -59,7 +60,7 @@ def test_codes_fitted_in_parallel_give_the_same_probabilities():
     X = rng.normal(size=(60, 8))
     Y = np.column_stack([(X[:, k] > 0).astype(int) for k in range(4)])
     one = SegmentCoder(min_examples=3).fit(X, Y).predict_proba(X)
-    two = SegmentCoder(min_examples=3, n_jobs=2).fit(X, Y).predict_proba(X)
+    two = SegmentCoder(min_examples=3, parallel=Workers(2)).fit(X, Y).predict_proba(X)
     assert np.array_equal(one, two)
 
 

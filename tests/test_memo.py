@@ -242,30 +242,30 @@ def test_a_report_of_an_earlier_policy_does_not_stay_behind(tmp_path):
 
 
 def test_regex_matches_are_kept_per_text_and_only_new_patterns_scan_it(tmp_path):
-    from types import SimpleNamespace
+    import spacy
 
-    from pipeline.stages.coding.combine import RegexCache
+    from pipeline.runtime.cache import JsonCache
+    from pipeline.stages.coding.rule_cache import RegexCache
+    from pipeline.stages.coding.rules import matcher_of
 
-    class Fake:
-        def __init__(self, pattern, calls):
-            self.pattern, self.calls = pattern, calls
+    class Counted:
+        """A compiled regex that records each scan."""
+
+        def __init__(self, regex, calls):
+            self.pattern, self.regex, self.calls = regex.pattern, regex, calls
 
         def finditer(self, text):
-            import re
             self.calls.append(self.pattern)
-            return re.finditer(self.pattern, text)
+            return self.regex.finditer(text)
 
     calls = []
-    rule = SimpleNamespace(code="c", pattern="p1")
-    from pipeline.stages.coding.rules import CodebookMatcher
-
-    matcher = CodebookMatcher.__new__(CodebookMatcher)
-    matcher.regexes = [(rule, Fake(r"\bmesa\b", calls))]
-    matcher._needles = {}  # no required text: every pattern scans
-    cache = RegexCache(tmp_path / "regex")
+    matcher = matcher_of(spacy.blank("es"), [{"label": "c", "pattern": {"REGEX": r"\bmesa\b"}, "id": "p1"}])
+    matcher.regexes = [(rule, Counted(regex, calls)) for rule, regex in matcher.regexes]
+    cache = RegexCache(JsonCache(tmp_path / "regex"))
     text = "la mesa y otra mesa"
     assert cache.matches(matcher, text) == [(3, 7, "c", "p1"), (15, 19, "c", "p1")]
-    matcher.regexes.append((SimpleNamespace(code="d", pattern="p2"), Fake(r"\botra\b", calls)))
+    matcher.add_patterns([{"label": "d", "pattern": {"REGEX": r"\botra\b"}, "id": "p2"}])
+    matcher.regexes[1:] = [(rule, Counted(regex, calls)) for rule, regex in matcher.regexes[1:]]
     assert cache.matches(matcher, text)[-1] == (10, 14, "d", "p2")
     assert calls == [r"\bmesa\b", r"\botra\b"]  # the first pattern did not scan the text again
     assert cache.matches(matcher, text) and calls == [r"\bmesa\b", r"\botra\b"]
@@ -283,16 +283,17 @@ def test_the_command_line_says_when_nothing_changed_and_force_reruns(tiny, tmp_p
 
 
 def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
-    from pipeline.stages.coding.combine import RegexCache
     from pipeline.config.codebook import load_codebook
     from pipeline.nlp.pipelines import load_pipeline
-    from pipeline.stages.coding.rules import CodebookMatcher
+    from pipeline.runtime.cache import JsonCache
+    from pipeline.stages.coding.rule_cache import RegexCache
+    from pipeline.stages.coding.rules import codebook_patterns, matcher_of
 
     from conftest import SAMPLE_CODEBOOK
 
-    matcher = CodebookMatcher(load_pipeline("es", None), load_codebook(SAMPLE_CODEBOOK), "es")
+    matcher = matcher_of(load_pipeline("es", None), codebook_patterns(load_codebook(SAMPLE_CODEBOOK), "es"))
     texts = [("es", f"La policía {n} hizo operativos con la fiscalía; copia {n}.") for n in range(12)]
-    one, two = RegexCache(tmp_path / "one"), RegexCache(tmp_path / "two")
+    one, two = RegexCache(JsonCache(tmp_path / "one")), RegexCache(JsonCache(tmp_path / "two"))
     assert one.fill({"es": matcher}, texts) == 12
     assert two.fill({"es": matcher}, texts, parallel=Workers(2)) == 12
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
@@ -305,19 +306,19 @@ def test_regex_scans_in_worker_processes_fill_the_same_cache(tmp_path):
 
 def test_after_a_codebook_edit_only_the_new_pattern_is_matched_and_only_where_it_may_match(tiny, tmp_path,
                                                                                             monkeypatch):
-    from pipeline.stages.coding import combine as coding
+    from pipeline.stages.coding import rule_coder as coding
 
     codebook, transcripts = tiny
     out = tmp_path / "reports"
     flow.run(codebook, transcripts, out)
-    built = []
-    real = coding.CodebookMatcher
+    built = []  # the rules of each code patterns' matcher made (None: all)
+    real = coding.codebook_patterns
 
-    def recording(nlp, book, language, rules=None):
+    def recording(book, language, rules=None):
         built.append(rules)
-        return real(nlp, book, language, rules=rules)
+        return real(book, language, rules=rules)
 
-    monkeypatch.setattr(coding, "CodebookMatcher", recording)
+    monkeypatch.setattr(coding, "codebook_patterns", recording)
     add_design_pattern(codebook, "taller")  # "talleres" is in the Spanish session
     flow.run(codebook, transcripts, out)
     assert built and set(built) == {frozenset({"design_needs|design_needs:es1"})}  # the new pattern alone
@@ -334,7 +335,7 @@ def test_after_a_codebook_edit_only_the_new_pattern_is_matched_and_only_where_it
     assert not flow.run(codebook, transcripts, out).up_to_date
     assert set(built) == {frozenset({"design_needs|design_needs:es2"})}
     monkeypatch.undo()
-    monkeypatch.setattr(coding, "CodebookMatcher", recording)
+    monkeypatch.setattr(coding, "codebook_patterns", recording)
     flow.run(codebook, transcripts, fresh)
     assert (out / "codings.csv").read_bytes() == (fresh / "codings.csv").read_bytes()
     # A damaged cache entry is matched again, with every pattern.

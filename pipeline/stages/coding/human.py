@@ -1,4 +1,5 @@
-"""Human coding: CSV or XLSX files from coders, placed on the transcripts they code.
+"""Human coding: CSV or XLSX files from coders, placed on the transcripts they code, and the
+coder that puts them among the codings (:class:`HumanCoder`), one row per segment each covers.
 
 Columns: ``session_id`` (or ``file``), ``code`` (an id, or a label in any language),
 ``coder``, and either ``start``/``end`` (code points of the normalised text) or ``quote``;
@@ -10,6 +11,7 @@ confidence, or that fits several places, is listed with the closest candidate, n
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,11 +23,13 @@ from rapidfuzz import fuzz
 from pipeline.config.codebook import Codebook
 from pipeline.errors import InputError, Problem
 from pipeline.exchange.spreadsheets import read_sheet
+from pipeline.schemas import STANCES
+from pipeline.stages.coding.coder import HUMAN, Coded, CodingRun
+from pipeline.stages.turns import RESPONDENT
 
 # A fuzzy match at or above this score (0-100) places a quote; below it, the quote is reported.
 MIN_SCORE = 90.0
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s*\)|\.\.\.+|…)\s*")
-_STANCES = ("positive", "negative", "mixed", "neutral")
 
 HUMAN_COLUMNS = ["file", "row", "session_id", "code", "coder", "start", "end", "quote", "memo", "stance",
                  "located", "score"]
@@ -133,7 +137,7 @@ def read_human_coding(
     """
     sessions = transcripts.set_index("session_id")
     by_file = dict(zip(transcripts["file"], transcripts["session_id"]))
-    answers = turns[turns["role"] == "respondent"]
+    answers = turns[turns["role"] == RESPONDENT]
     # (start, end) of each session's respondent turns, looked up per coding.
     spans_of: dict[str, list[tuple[int, int]]] = {}
     for session_id, start, end in zip(answers["session_id"].tolist(), answers["start"].tolist(), answers["end"].tolist()):
@@ -175,8 +179,8 @@ def read_human_coding(
                 problems.append(Problem(name, "the coder is empty.", "Write who coded it (initials are fine).", where))
                 continue
             stance = row.get("stance", "").lower()
-            if stance and stance not in _STANCES:
-                problems.append(Problem(name, f"stance '{row['stance']}' is not one of {', '.join(_STANCES)}.",
+            if stance and stance not in STANCES:
+                problems.append(Problem(name, f"stance '{row['stance']}' is not one of {', '.join(STANCES)}.",
                                         "Correct it or leave it empty.", where))
                 continue
             text = sessions.at[session, "text"]
@@ -218,3 +222,46 @@ def read_human_coding(
     unplaced_frame = pd.DataFrame(unplaced, columns=UNPLACED_COLUMNS)
     return (placed_frame.sort_values(["session_id", "start", "end", "code", "coder"], kind="stable").reset_index(drop=True),
             unplaced_frame)
+
+
+def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> list[dict]:
+    """Placed human codings (:func:`read_human_coding`) as coding rows, one per segment each
+    covers, with the span clipped to the segment: by session, in the coding's order, then the
+    segments' order. A row's ``human_stance`` is the person's stance, if given."""
+    if human.empty:
+        return []
+    # Each session's segments by start (they do not overlap): a coding's segments are found by
+    # bisection, not by pairing every coding with every segment of its session (a large
+    # corpus's pairs took most of a run's memory).
+    by_session: dict[str, list[tuple[int, int, int, str]]] = {}
+    for index, (sid, segment_id, start, end) in enumerate(zip(*(segments[c].tolist() for c in (
+            "session_id", "segment_id", "start", "end")))):
+        by_session.setdefault(sid, []).append((start, end, index, segment_id))
+    for found in by_session.values():
+        found.sort()
+    ends = {sid: [end for _, end, _, _ in found] for sid, found in by_session.items()}
+    rows = []
+    coded = zip(*(human[c].tolist() for c in ("session_id", "code", "coder", "start", "end", "memo", "stance")))
+    for sid, code, coder, start, end, memo, stance in sorted(coded, key=lambda row: row[0]):  # stable: coding order
+        found = by_session.get(sid, [])
+        first = bisect.bisect_right(ends.get(sid, []), start)
+        overlapping = []
+        for seg_start, seg_end, index, segment_id in found[first:]:
+            if seg_start >= end:
+                break
+            if seg_end > start:
+                overlapping.append((index, segment_id, max(start, seg_start), min(end, seg_end)))
+        for _, segment_id, clipped_start, clipped_end in sorted(overlapping):
+            rows.append({"segment_id": segment_id, "session_id": sid, "code": code, "source": HUMAN,
+                         "coder": coder, "start": clipped_start, "end": clipped_end, "match": "", "confidence": 1.0,
+                         "negated": False, "memo": memo, "human_stance": stance})
+    return rows
+
+
+class HumanCoder:
+    """People's coding, as placed on the transcripts (``run.human``), clipped to segments."""
+
+    source = HUMAN
+
+    def code(self, run: CodingRun, earlier: list[dict]) -> Coded:
+        return Coded(human_codings_by_segment(run.human, run.segments))

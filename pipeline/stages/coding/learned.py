@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -28,7 +27,8 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from pipeline.runtime.parallel import forked_map
+from pipeline.seams import IN_ORDER, Parallel
+from pipeline.stages.coding.coder import HUMAN, MODEL
 
 MODEL_NAME = "segment-coder"
 CODEBOOK_WEIGHT = 0.5  # a codebook example counts half as much as a coded segment
@@ -40,17 +40,19 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
 
     Labels with fewer than ``min_examples`` positives are not learned: ``fitted_labels_``
     says which are, and their probabilities are 0. With a 1-D ``y`` it is an ordinary
-    (binary or multi-class) logistic regression.
+    (binary or multi-class) logistic regression. ``parallel`` (a
+    :class:`pipeline.seams.Parallel`; None: one after the other, here) shares the codes'
+    models between processes.
     """
 
     def __init__(self, C: float = 4.0, min_examples: int = 5, calibrate: bool = True, threshold: float = 0.5,
-                 random_state: int = 0, n_jobs: int | None = None):
+                 random_state: int = 0, parallel: Parallel | None = None):
         self.C = C
         self.min_examples = min_examples
         self.calibrate = calibrate
         self.threshold = threshold
         self.random_state = random_state
-        self.n_jobs = n_jobs
+        self.parallel = parallel
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -77,12 +79,12 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         self.classes_ = np.arange(y.shape[1])
         targets = [y[:, column].astype(int) for column in range(y.shape[1])]
         # One model per code, independent of the others: fitted side by side in worker
-        # processes, each with its own fixed seed, so the result does not depend on n_jobs.
+        # processes, each with its own fixed seed, so the result does not depend on how many.
         # Not threads: liblinear's dual solver draws from one random generator per process.
         # Forked workers share X and the loaded libraries; joblib's fresh interpreters each
         # imported scikit-learn and received X (at 10x the sample, 10.5 s against 7.4 s).
-        self.estimators_ = forked_map(lambda target: self._fit_label(X, target, sample_weight), targets,
-                                      processes=effective_n_jobs(self.n_jobs))
+        parallel = IN_ORDER if self.parallel is None else self.parallel
+        self.estimators_ = list(parallel.map(lambda target: self._fit_label(X, target, sample_weight), targets))
         self.fitted_labels_ = np.array([model is not None for model in self.estimators_])
         return self
 
@@ -132,11 +134,12 @@ def _features() -> ColumnTransformer:
                              transformer_weights={"text": 1.0, "prompt": 0.3})
 
 
-def make_coder(min_examples: int = 5, threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = None) -> Pipeline:
+def make_coder(min_examples: int = 5, threshold: float = 0.5, random_state: int = 0,
+               parallel: Parallel | None = None) -> Pipeline:
     """Segment text and prompt (a DataFrame with ``text`` and ``prompt``) -> code probabilities."""
     return Pipeline([("features", _features()),
                      ("coder", SegmentCoder(min_examples=min_examples, threshold=threshold,
-                                            random_state=random_state, n_jobs=n_jobs))])
+                                            random_state=random_state, parallel=parallel))])
 
 
 def make_baseline(random_state: int = 0) -> Pipeline:
@@ -148,7 +151,7 @@ def make_baseline(random_state: int = 0) -> Pipeline:
 
 def human_labels(segments: pd.DataFrame, codings: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     """0/1 frame (human-coded segments x ``codes``): the union of every person's codes."""
-    human = codings[codings["source"] == "human"]
+    human = codings[codings["source"] == HUMAN]
     coded = segments[segments["segment_id"].isin(set(human["segment_id"]))]
     matrix = pd.crosstab(human["segment_id"], human["code"]).clip(upper=1)
     return matrix.reindex(index=coded["segment_id"], columns=codes, fill_value=0).fillna(0).astype(int)
@@ -173,41 +176,45 @@ def learnable_codes(labels: pd.DataFrame, min_examples: int) -> list[str]:
 
 
 def fit_coder(segments: pd.DataFrame, labels: pd.DataFrame, codebook, codes: list[str], *,
-              min_examples: int, threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = None) -> Pipeline:
+              min_examples: int, threshold: float = 0.5, random_state: int = 0,
+              parallel: Parallel | None = None) -> Pipeline:
     """Fit :func:`make_coder` on labelled segments plus the codebook's own texts for ``codes``."""
     train = segments.set_index("segment_id").loc[labels.index, ["text", "prompt"]].reset_index(drop=True)
     extra, extra_labels = codebook_examples(codebook, codes)
     X = pd.concat([train, extra], ignore_index=True)
     Y = np.vstack([labels[codes].to_numpy(), extra_labels])
     weights = np.concatenate([np.ones(len(train)), np.full(len(extra), CODEBOOK_WEIGHT)])
-    model = make_coder(min_examples=min_examples, threshold=threshold, random_state=random_state, n_jobs=n_jobs)
+    model = make_coder(min_examples=min_examples, threshold=threshold, random_state=random_state, parallel=parallel)
     return model.fit(X, Y, coder__sample_weight=weights)
 
 
 def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, min_examples: int = 5,
-                  threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = None) -> list[dict]:
-    """Model codings (rows of CODINGS, status ``suggested``) for segments no person coded.
+                  threshold: float = 0.5, random_state: int = 0, parallel: Parallel = IN_ORDER) -> list[dict]:
+    """Model codings (rows of CODINGS but the stance columns, status ``suggested``) for segments
+    no person coded.
 
     Learns from the human codings in ``codings``; suggests only codes with at least
     ``min_examples`` human-coded segments, where the calibrated probability >= ``threshold``.
+    ``parallel`` (:mod:`pipeline.seams`) shares the fit of the codes and the predictions
+    between processes.
     """
     labels = human_labels(segments, codings, sorted(codebook.by_id))
     codes = learnable_codes(labels, min_examples)
     if not codes:
         return []
     model = fit_coder(segments, labels, codebook, codes, min_examples=min_examples, random_state=random_state,
-                      n_jobs=n_jobs)
+                      parallel=parallel)
     uncoded = segments[~segments["segment_id"].isin(set(labels.index))]
     if uncoded.empty:
         return []
     rows = []
     # In chunks: the features of every uncoded segment of a large corpus at once take memory
-    # in proportion to it. Chunks are worked out side by side (pipeline.runtime.parallel).
+    # in proportion to it. Chunks are worked out side by side (``parallel``).
     def probabilities_from(first: int) -> np.ndarray:
         return model.predict_proba(uncoded.iloc[first:first + PREDICT_CHUNK][["text", "prompt"]])
 
     firsts = range(0, len(uncoded), PREDICT_CHUNK)
-    probabilities = forked_map(probabilities_from, firsts, processes=effective_n_jobs(n_jobs))
+    probabilities = list(parallel.map(probabilities_from, firsts))
     for first, proba in zip(firsts, probabilities):
         chunk = uncoded.iloc[first:first + PREDICT_CHUNK]
         columns = zip(*(chunk[c].tolist() for c in ("segment_id", "session_id", "start", "end")))
@@ -215,7 +222,7 @@ def suggest_codes(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, mi
             for code, p in zip(codes, row):
                 if p >= threshold:
                     rows.append({"segment_id": segment_id, "session_id": session_id, "code": code,
-                                 "source": "model", "coder": MODEL_NAME, "start": start, "end": end,
+                                 "source": MODEL, "coder": MODEL_NAME, "start": start, "end": end,
                                  "match": "", "confidence": round(float(p), 4), "negated": False,
                                  "status": "suggested", "memo": ""})
     return rows

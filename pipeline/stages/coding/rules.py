@@ -1,20 +1,26 @@
 """Deductive coding: the codebook's patterns and stance vocabulary as a spaCy component.
 
-:class:`CodebookMatcher` follows spaCy's ``SpanRuler`` contract: ``__call__(doc) -> doc``, it
-finds matches and then sets annotations, here ``doc.spans["codes"]`` (label = code id,
-``id_`` = the pattern that fired) and ``doc.spans["stance"]`` (label ``positive``,
-``negative``, ``negator`` or ``hedge``). Lemma phrases match on a folded lemma (lower case,
-no accents) kept in ``token.norm_``, so "Mesas de Trabajo" and "mesa de trabajo" and
-"coordinacion" typed without its accent all match.
+``codebook_matcher`` is a registered spaCy factory in the shape of spaCy's ``span_ruler``
+(``spacy/pipeline/span_ruler.py``): patterns are data, dicts with a ``label``, a ``pattern``
+and an optional ``id``, added with :meth:`CodebookMatcher.add_patterns`; ``__call__(doc) ->
+doc`` finds the matches, then sets ``doc.spans[spans_key]`` (label = the pattern's label,
+``id_`` = its id). A pattern is a phrase (a string, matched on ``phrase_matcher_attr``), a
+token pattern (a list of token dicts, as spaCy's ``Matcher`` takes) or ``{"REGEX": source}``
+(a case-insensitive regex over the doc's text, its matches widened to whole tokens).
+
+The coding stage makes two per language: one of the code patterns (:func:`codebook_patterns`:
+label = code id, id = the pattern's id, under ``doc.spans["codes"]``) and one of the stance
+vocabulary (:func:`stance_patterns`: label ``positive``, ``negative``, ``negators`` or
+``hedges``, under ``doc.spans["stance"]``). Phrases match on ``NORM``, which the pipelines set
+to the folded lemma (lower case, no accents), so "Mesas de Trabajo", "mesa de trabajo" and
+"coordinacion" typed without its accent all match. Negation and a passage's stance are read
+from the stance spans (:func:`negated`, :func:`segment_stance`).
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-import string
 from dataclasses import dataclass
-from re import _constants as sre, _parser as sre_parse
 
 from spacy.attrs import IDS
 from spacy.language import Language
@@ -22,8 +28,11 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.config.codebook import Codebook, Pattern
+from pipeline.config.codebook import Codebook, Pattern, Stance
+from pipeline.nlp.prefilter import caseless, holds_required_text, required_text, required_values
 
+CODES_KEY = "codes"  # doc.spans key of the code patterns' matches
+STANCE_KEY = "stance"  # doc.spans key of the stance vocabulary's matches
 STANCE_KINDS = ("positive", "negative", "negators", "hedges")
 # A negator governs a word at most this many tokens later, with no punctuation between.
 NEGATION_WINDOW = 4
@@ -47,210 +56,132 @@ def code_patterns(codebook: Codebook, language: str):
             yield code.id, pattern_key(code.id, language, index, pattern), pattern
 
 
-# Characters a case-insensitive literal may hold for :func:`required_text`: those whose matches
-# under ``re.IGNORECASE`` are exactly what :func:`caseless` folds onto them.
-# (Checked against every code point by tests/test_rules.py.)
-_PLAIN = frozenset(c for c in string.ascii_lowercase + string.digits + string.punctuation + " "
-                   + "".join(map(chr, range(0xDF, 0x17F))) if c == c.lower() and c not in "\u0131\u017f")
-# What ``re.IGNORECASE`` matches to a plain character besides its upper and lower case.
-_ALSO_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
-_MAX_ALTERNATIVES = 32
+def codebook_patterns(codebook: Codebook, language: str, rules: frozenset[str] | None = None) -> list[dict]:
+    """The code patterns of ``language`` as :class:`CodebookMatcher` patterns, in codebook order:
+    ``{"label": code id, "pattern": ..., "id": pattern id}``. ``rules``, if given, keeps only
+    those (:func:`rule_key`)."""
+    data = {"phrase": lambda p: p.value, "tokens": Pattern.tokens, "regex": lambda p: {"REGEX": p.value}}
+    return [{"label": code_id, "pattern": data[pattern.kind](pattern), "id": pattern_id}
+            for code_id, pattern_id, pattern in code_patterns(codebook, language)
+            if rules is None or rule_key(code_id, pattern_id) in rules]
 
 
-def caseless(text: str) -> str:
-    """``text`` as :func:`required_text`'s strings are looked for in it."""
-    return text.translate(_ALSO_FOLDS).lower()
-
-
-def required_text(pattern: str, flags: int = re.IGNORECASE) -> tuple[frozenset[str], ...]:
-    """Sets of strings (folded by :func:`caseless`) such that every match of ``pattern`` holds
-    one string of each set; only sets whose strings have 3 characters or more. Empty when none
-    is found.
-
-    A regex need not scan a text that lacks one of them: a test for a substring is far cheaper
-    than the scan. Worked out from the parsed pattern: runs of literal characters (small
-    classes like ``[oó]`` spelled out), inside groups and repeats that must occur, and
-    alternatives of which each has its own.
-    """
-    try:
-        found = _required(sre_parse.parse(pattern, flags))
-    except (re.error, RecursionError):
-        return ()
-    return tuple(sorted({c for c in found if min(map(len, c)) >= 3}, key=sorted))
-
-
-def _letters(op, value) -> list[str] | None:
-    """The characters one pattern item matches, if it is a literal or a small class of them."""
-    if op is sre.LITERAL:
-        chars = [chr(value).lower()]
-    elif op is sre.IN and all(kind is sre.LITERAL for kind, _ in value):
-        chars = sorted({chr(code).lower() for _, code in value})
-    else:
-        return None
-    return chars if all(c in _PLAIN for c in chars) else None
-
-
-def _extend(run: set[str], chars: list[str]) -> set[str] | None:
-    if len(run) * len(chars) > _MAX_ALTERNATIVES:
-        return None
-    return {prefix + c for prefix, c in itertools.product(run, chars)}
-
-
-def _leading(items) -> set[str]:
-    """The strings a match of ``items`` starts with ({""} if it starts with no literal)."""
-    run = {""}
-    for op, value in items:
-        chars = _letters(op, value)
-        longer = None if chars is None else _extend(run, chars)
-        if longer is None:
-            break
-        run = longer
-    return run
-
-
-def _required(items) -> list[frozenset[str]]:
-    """Sets of strings such that a match of ``items`` holds one string of each."""
-    found: list[frozenset[str]] = []
-    run = {""}
-
-    def flush():
-        nonlocal run
-        if min(map(len, run)):
-            found.append(frozenset(run))
-        run = {""}
-
-    for op, value in items:
-        chars = _letters(op, value)
-        longer = None if chars is None else _extend(run, chars)
-        if longer is not None:
-            run = longer
-            continue
-        if op is sre.BRANCH and min(map(len, run)):
-            # The parser moves what all alternatives start with out of them ("jue(z|ces)"):
-            # the run goes on into each alternative's own start.
-            starts = set().union(*(_leading(branch) for branch in value[1]))
-            if len(run) * len(starts) <= _MAX_ALTERNATIVES:
-                run = {prefix + start for prefix in run for start in starts}
-        flush()
-        if op is sre.SUBPATTERN:
-            found += _required(value[-1])
-        elif op is sre.ATOMIC_GROUP:
-            found += _required(value)
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
-            found += _required(value[2])
-        elif op is sre.BRANCH:
-            alternatives: set[str] = set()
-            for branch in value[1]:
-                best = max(_required(branch), key=lambda c: (min(map(len, c)), -len(c), sorted(c)), default=None)
-                if best is None:
-                    break
-                alternatives |= best
-            else:
-                if len(alternatives) <= _MAX_ALTERNATIVES:
-                    found.append(frozenset(alternatives))
-    flush()
-    return found
-
-
-# Token attributes whose values a token pattern may require literally.
-_LITERAL_ATTRS = {"ORTH": "ORTH", "TEXT": "ORTH", "LOWER": "LOWER", "LEMMA": "LEMMA", "NORM": "NORM"}
-
-
-def required_values(tokens: list[dict]) -> tuple[tuple[str, frozenset[str]], ...]:
-    """``(attribute, values)`` pairs such that a doc matching the token pattern ``tokens`` has,
-    for each pair, a token whose attribute is one of the values: from the tokens that must
-    occur (no ``OP``, or ``+``) and their attributes given as a string or an ``IN`` list.
-
-    A doc without them need not be run through the pattern's ``Matcher``, whose Python
-    predicates (``IN``) cost a call for every token of every doc."""
-    required = set()
-    for spec in tokens:
-        if spec.get("OP", "+") != "+":
-            continue
-        for attr, value in spec.items():
-            attr = _LITERAL_ATTRS.get(str(attr).upper())
-            if attr is None:
-                continue
-            if isinstance(value, str):
-                required.add((attr, frozenset([value])))
-            elif isinstance(value, dict) and set(value) == {"IN"} and all(isinstance(v, str) for v in value["IN"]):
-                required.add((attr, frozenset(value["IN"])))
-    return tuple(sorted(required, key=lambda item: (item[0], sorted(item[1]))))
+def stance_patterns(stance: Stance, language: str) -> list[dict]:
+    """The stance vocabulary of ``language`` as :class:`CodebookMatcher` phrase patterns,
+    labelled by kind (one of :data:`STANCE_KINDS`)."""
+    return [{"label": kind, "pattern": word} for kind in STANCE_KINDS for word in stance.words(kind, language)]
 
 
 @dataclass(frozen=True)
 class _Rule:
-    code: str
-    pattern: str
+    code: str  # the pattern's label
+    pattern: str  # its id
+
+
+Match = tuple[int, int, str, str]  # (first token, end token, label, id)
+
+
+@Language.factory("codebook_matcher", assigns=["doc.spans"],
+                  default_config={"spans_key": CODES_KEY, "phrase_matcher_attr": "NORM"})
+def make_codebook_matcher(nlp: Language, name: str, spans_key: str, phrase_matcher_attr: str) -> "CodebookMatcher":
+    """A :class:`CodebookMatcher` with no patterns yet (see :meth:`CodebookMatcher.add_patterns`)."""
+    return CodebookMatcher(nlp, name, spans_key=spans_key, phrase_matcher_attr=phrase_matcher_attr)
 
 
 class CodebookMatcher:
-    """Finds every code pattern and stance word of one language in a doc."""
+    """Phrase, token and regex patterns; their matches set under ``doc.spans[spans_key]``.
 
-    def __init__(self, nlp: Language, codebook: Codebook, language: str, rules: frozenset[str] | None = None):
-        """``rules``, if given, limits the code patterns to those (:func:`rule_key`); the stance
-        vocabulary is always matched: negation depends on it."""
-        self.language = language
-        self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
+    Each token pattern has a ``Matcher`` of its own, run only on a doc that holds the words it
+    requires (:func:`pipeline.nlp.prefilter.required_values`); a regex scans only a text that
+    holds what every match of it holds (:func:`pipeline.nlp.prefilter.required_text`).
+    """
+
+    def __init__(self, nlp: Language, name: str = "codebook_matcher", *, spans_key: str = CODES_KEY,
+                 phrase_matcher_attr: str = "NORM"):
+        self.nlp = nlp
+        self.name = name
+        self.spans_key = spans_key
+        self.phrase_matcher_attr = phrase_matcher_attr
+        self.phrases = PhraseMatcher(nlp.vocab, attr=phrase_matcher_attr)
         # One Matcher per token pattern, with the word hashes a doc must hold for it to match.
         self.tokens: dict[str, tuple[Matcher, tuple[tuple[int, frozenset[int]], ...]]] = {}
         self.regexes: list[tuple[_Rule, re.Pattern]] = []
+        self.rules: dict[str, _Rule] = {}  # rule_key(label, id) -> the pattern's label and id
+        self._patterns: list[dict] = []
         self._needles: dict[str, tuple[frozenset[str], ...]] = {}  # regex source -> required_text
-        self.rules: dict[str, _Rule] = {}
-        self._kinds: dict[str, str] = {}
-        self._phrase_norms: dict[str, frozenset[str]] = {}  # phrase rule -> the norms it is made of
-        phrase_texts: list[tuple[str, str]] = []
-        for code_id, pattern_id, pattern in code_patterns(codebook, language):
-            rule = _Rule(code_id, pattern_id)
-            key = rule_key(code_id, pattern_id)
-            if rules is not None and key not in rules:
-                continue
-            self.rules[key] = rule
-            self._kinds[key] = pattern.kind
-            if pattern.kind == "regex":
-                self.regexes.append((rule, re.compile(pattern.value, re.IGNORECASE)))
-                self._needles[pattern.value] = required_text(pattern.value)
-            elif pattern.kind == "tokens":
-                matcher = Matcher(nlp.vocab)
-                matcher.add(key, [pattern.tokens()])
-                self.tokens[key] = (matcher, tuple((IDS[attr], frozenset(map(nlp.vocab.strings.add, values)))
-                                                   for attr, values in required_values(pattern.tokens())))
-            else:
-                phrase_texts.append((key, pattern.value))
-        stance = codebook.stance
-        for kind in STANCE_KINDS:
-            for word in stance.words(kind, language):
-                phrase_texts.append((f"stance|{kind}", word))
-        # Phrases are lemmatised by the same pipeline as the transcripts, in one batch.
-        docs = nlp.pipe([text for _, text in phrase_texts])
-        by_key: dict[str, list[Doc]] = {}
-        for (key, _), doc in zip(phrase_texts, docs):
-            by_key.setdefault(key, []).append(doc)
-        for key, patterns in sorted(by_key.items()):
-            self.phrases.add(key, patterns)
-            if key in self.rules:
-                self._phrase_norms[key] = frozenset(token.norm_ for doc in patterns for token in doc)
-        # What each match id means, worked out once: (stance kind, or code and pattern id).
-        strings = nlp.vocab.strings
-        self._stance = {strings.add(f"stance|{kind}"): kind for kind in STANCE_KINDS}
-        self._codes = {strings.add(key): (rule.code, rule.pattern) for key, rule in self.rules.items()}
+        self._kinds: dict[str, str] = {}  # rule key -> phrase, tokens or regex
+        self._phrase_values: dict[str, frozenset[str]] = {}  # phrase rule -> the values it is made of
+        self._by_match_id: dict[int, _Rule] = {}
 
-    def possible(self, norms: set[str], regex_found: list[tuple[int, int, str, str]]) -> frozenset[str]:
-        """The rules that may match a text whose tokens have ``norms`` and whose regex matches
-        are ``regex_found``: a phrase only if all its norms are there, a regex only if it
-        matched; token patterns always."""
+    @property
+    def patterns(self) -> list[dict]:
+        """Every pattern added, as given."""
+        return list(self._patterns)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(sorted({p["label"] for p in self._patterns}))
+
+    def add_patterns(self, patterns: list[dict]) -> None:
+        """Add ``{"label": str, "pattern": str | list[dict] | {"REGEX": str}, "id": str}`` dicts
+        (``id`` optional). Phrases are processed by the pipeline as the texts it reads are (up to
+        this component, if it is in the pipeline), all in one batch."""
+        phrases: list[tuple[str, str]] = []
+        for entry in patterns:
+            rule = _Rule(entry["label"], entry.get("id", ""))
+            key, pattern = rule_key(rule.code, rule.pattern), entry["pattern"]
+            if isinstance(pattern, str):
+                kind = "phrase"
+                phrases.append((key, pattern))
+            elif isinstance(pattern, list):
+                kind = "tokens"
+                matcher = Matcher(self.nlp.vocab)
+                matcher.add(key, [pattern])
+                strings = self.nlp.vocab.strings
+                self.tokens[key] = (matcher, tuple((IDS[attr], frozenset(map(strings.add, values)))
+                                                   for attr, values in required_values(pattern)))
+            elif isinstance(pattern, dict) and set(pattern) == {"REGEX"}:
+                kind = "regex"
+                self.regexes.append((rule, re.compile(pattern["REGEX"], re.IGNORECASE)))
+                self._needles[pattern["REGEX"]] = required_text(pattern["REGEX"])
+            else:
+                raise ValueError(f"pattern {entry!r}: a pattern is a phrase (a string), a token pattern "
+                                 f"(a list of token dicts) or {{'REGEX': source}}")
+            self.rules[key] = rule
+            self._kinds[key] = kind
+            self._by_match_id[self.nlp.vocab.strings.add(key)] = rule
+            self._patterns.append(entry)
+        by_key: dict[str, list[Doc]] = {}
+        for (key, _), doc in zip(phrases, self._process([text for _, text in phrases])):
+            by_key.setdefault(key, []).append(doc)
+        attr = IDS[self.phrase_matcher_attr.upper()]
+        for key, docs in sorted(by_key.items()):
+            self.phrases.add(key, docs)
+            values = frozenset(self.nlp.vocab.strings[int(h)] for doc in docs for h in doc.to_array(attr))
+            self._phrase_values[key] = self._phrase_values.get(key, frozenset()) | values
+
+    def _process(self, texts: list[str]) -> list[Doc]:
+        """``texts`` through the pipeline, without this component and those after it."""
+        names = [name for name, _ in self.nlp.pipeline]
+        mine = [index for index, (_, component) in enumerate(self.nlp.pipeline) if component is self]
+        with self.nlp.select_pipes(disable=names[mine[0]:] if mine else []):
+            return list(self.nlp.pipe(texts))
+
+    def possible(self, values: set[str], regex_found: list[tuple[int, int, str, str]]) -> frozenset[str]:
+        """The rules (:func:`rule_key`) that may match a text whose tokens have ``values`` (of
+        ``phrase_matcher_attr``) and whose regex matches are ``regex_found``: a phrase only if
+        all its values are there, a regex only if it matched; token patterns always."""
         matched = {rule_key(code, pattern) for _, _, code, pattern in regex_found}
         return frozenset(key for key, kind in self._kinds.items()
                          if kind == "tokens" or (kind == "regex" and key in matched)
-                         or (kind == "phrase" and self._phrase_norms.get(key, frozenset()) <= norms))
+                         or (kind == "phrase" and self._phrase_values.get(key, frozenset()) <= values))
 
     def regex_matches(self, text: str, known: dict[str, list] | None = None) -> list[tuple[int, int, str, str]]:
-        """(start, end, code, pattern id) of every regex pattern's matches in ``text``.
+        """(start, end, label, id) of every regex pattern's matches in ``text``.
 
-        Python's ``re`` scans the whole text once per pattern, which makes regexes the costly
-        patterns. ``known`` maps a regex's source to its (start, end) matches in this very
-        text, from an earlier run; patterns missing from it are run and added to it, so after
-        a codebook edit only new or changed regexes scan the text.
+        ``known`` maps a regex's source to its (start, end) matches in this very text, from an
+        earlier run; patterns missing from it are run and added to it, so after a codebook
+        edit only new or changed regexes scan the text.
         """
         known = {} if known is None else known
         found = []
@@ -260,7 +191,7 @@ class CodebookMatcher:
                 needles = self._needles.get(regex.pattern, ())
                 if needles:
                     folded = caseless(text) if folded is None else folded
-                    if not all(any(needle in folded for needle in among) for among in needles):
+                    if not holds_required_text(folded, needles):
                         known[regex.pattern] = []  # what every match holds is not there
                 if regex.pattern not in known:
                     known[regex.pattern] = [[m.start(), m.end()] for m in regex.finditer(text) if m.end() > m.start()]
@@ -280,29 +211,42 @@ class CodebookMatcher:
                 found += matcher(doc)
         return found
 
-    def __call__(self, doc: Doc, regex_matches: list[tuple[int, int, str, str]] | None = None) -> Doc:
-        """Set ``doc.spans["codes"]`` and ``doc.spans["stance"]``. ``regex_matches``, in the
-        doc's character offsets, are the regex patterns' matches if already found."""
-        # token.norm_ holds the folded lemma: set by the pipeline's ``folded_norms`` component.
-        codes, stance = [], []
-        matches = self.phrases(doc) + self._token_matches(doc)
-        for match_id, start, end in matches:
-            kind = self._stance.get(match_id)
-            if kind is not None:
-                stance.append((start, end, kind))
-            else:
-                codes.append((start, end, *self._codes[match_id]))
-        if regex_matches is None:
-            regex_matches = self.regex_matches(doc.text)
-        for start_char, end_char, code, pattern in regex_matches:
+    def match(self, doc: Doc, regex_found: list[tuple[int, int, str, str]] | None = None) -> list[Match]:
+        """Every pattern's matches in ``doc``, ordered by position, then label and id.
+        ``regex_found``, in the doc's character offsets, are the regexes' matches if already
+        found (:meth:`regex_matches`)."""
+        found = [(start, end, *self._rule_of(match_id)) for match_id, start, end in
+                 self.phrases(doc) + self._token_matches(doc)]
+        if regex_found is None:
+            regex_found = self.regex_matches(doc.text) if self.regexes else []  # doc.text is built: not for nothing
+        for start_char, end_char, label, id_ in regex_found:
             span = doc.char_span(start_char, end_char, alignment_mode="expand")
             if span is not None:
-                codes.append((span.start, span.end, code, pattern))
-        # Spans made once, in a fixed order: by position, then code and pattern.
-        doc.spans["codes"] = [Span(doc, start, end, label=code, span_id=pattern)
-                              for start, end, code, pattern in sorted(codes)]
-        doc.spans["stance"] = [Span(doc, start, end, label=kind) for start, end, kind in sorted(stance)]
+                found.append((span.start, span.end, label, id_))
+        return sorted(found)
+
+    def _rule_of(self, match_id: int) -> tuple[str, str]:
+        rule = self._by_match_id[match_id]
+        return rule.code, rule.pattern
+
+    def set_annotations(self, doc: Doc, matches: list[Match]) -> None:
+        """``doc.spans[spans_key]`` = a span for each of ``matches`` (what it held is replaced)."""
+        doc.spans[self.spans_key] = [Span(doc, start, end, label=label, span_id=id_)
+                                     for start, end, label, id_ in matches]
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Find the matches in ``doc``, then set them under ``doc.spans[spans_key]``."""
+        self.set_annotations(doc, self.match(doc))
         return doc
+
+
+def matcher_of(nlp: Language, patterns: list[dict], spans_key: str = CODES_KEY) -> CodebookMatcher:
+    """A ``codebook_matcher`` holding ``patterns``, made by its factory for ``nlp`` but not added
+    to its pipeline: the parse (and the parse cache's key) stays as it is, and the matcher runs
+    on parsed docs, cached or not."""
+    matcher = nlp.create_pipe("codebook_matcher", config={"spans_key": spans_key})
+    matcher.add_patterns(patterns)
+    return matcher
 
 
 def negated(span: Span, negators: list[Span]) -> bool:
@@ -320,12 +264,13 @@ def negated(span: Span, negators: list[Span]) -> bool:
 
 
 def segment_stance(doc: Doc, start_char: int, end_char: int) -> tuple[str, bool, int, int]:
-    """(stance, hedged, positives, negatives) of the text ``doc.text[start_char:end_char]``.
+    """(stance, hedged, positives, negatives) of the text ``doc.text[start_char:end_char]``,
+    from ``doc.spans["stance"]``.
 
     Stance words count for their polarity, flipped when negated; both polarities present make
     it ``mixed``, none ``neutral``.
     """
-    inside = [s for s in doc.spans["stance"] if s.start_char >= start_char and s.end_char <= end_char]
+    inside = [s for s in doc.spans[STANCE_KEY] if s.start_char >= start_char and s.end_char <= end_char]
     negators = [s for s in inside if s.label_ == "negators"]
     hedged = any(s.label_ == "hedges" for s in inside)
     # "no funcionó" is one negative phrase, not a negated positive "funcionar" as well.
@@ -343,6 +288,7 @@ def segment_stance(doc: Doc, start_char: int, end_char: int) -> tuple[str, bool,
 
 
 def classify(positives: int, negatives: int) -> str:
+    """The stance of a passage with this many positive and negative assessments."""
     if positives and negatives:
         return "mixed"
     if positives:
