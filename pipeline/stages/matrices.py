@@ -1,4 +1,4 @@
-"""Stage 4, matrices: coded evidence counted by evaluation question and by who said it.
+"""The matrices stage: coded evidence counted by evaluation question and by who said it.
 
 ``build_evidence_matrices`` turns CODINGS into EVIDENCE (one row per segment and evaluation
 question it is evidence for: a coding counts for every question its code serves, its own and

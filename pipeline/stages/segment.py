@@ -1,4 +1,4 @@
-"""Stage 2, segment: respondent turns cut into segments, the unit that codes mark.
+"""The segment stage: respondent turns cut into segments, the unit that codes mark.
 
 A long answer is split on sentence boundaries into segments of at most ``max_sentences``
 sentences and about ``max_chars`` characters, balanced so no segment is a lone tail

@@ -1,4 +1,4 @@
-"""Stage 5, triangulate: per evaluation question, how strong the evidence is and where it diverges.
+"""The triangulate stage: per evaluation question, how strong the evidence is and where it diverges.
 
 For each question: distinct sessions, stakeholder groups, methods and regions supporting it; a
 strength-of-evidence rating from the rubric in ``evaluation.yaml`` (``triangulation``);

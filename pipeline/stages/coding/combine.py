@@ -1,4 +1,4 @@
-"""Stage 3, code: segments turned into coded evidence, from sources kept apart.
+"""The code stage: segments turned into coded evidence, from sources kept apart.
 
 The coders (:data:`CODERS`, each a :class:`pipeline.stages.coding.coder.Coder`) run in turn:
 

@@ -1,4 +1,4 @@
-"""Stage 1, ingest: the register and every transcript, read and validated.
+"""The ingest stage: the register and every transcript, read and validated.
 
 ``read_transcripts`` returns the TRANSCRIPTS table (one row per session: the register's
 metadata, the file's format and encoding, a hash of its bytes, and its normalised text).
