@@ -41,7 +41,7 @@ from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.reports.build import render_reports
 from pipeline.stages.triangulate import saturation, triangulate
 from pipeline.nlp.pipelines import DocCache, release_lookup_tables
-from pipeline.runtime.outputs import StagedOutputs
+from pipeline.runtime.outputs import StagedOutputs, check_output_folder
 from pipeline.runtime.parallel import Workers
 from pipeline.reports.banner import mark_unscanned
 from pipeline.stages.segment import build_segments
@@ -230,6 +230,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     model's suggestions are cached under ``out_dir/.cache``.
     """
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
+    check_output_folder(out, inputs={"--codebook": codebook, "--transcripts": folder})
     stamp = _fingerprint(codebook, folder, out, privacy_policy, private_names)
     previous = None if force or stamp is None else memo.up_to_date(out, stamp)
     if previous is not None:
@@ -269,7 +270,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
     # Reports only some runs write (redact policy, two coders) are removed when a run does not.
     with StagedOutputs(out, owned=(TEXTS_FOLDER, "transcripts", "matrices", REDACTION_LOG, "reliability.html",
-                                   "reliability.json")) as staged:
+                                   "reliability.json"), run_id=stamp) as staged:
         # Each report is written as soon as it is built (see pipeline.reports.build).
         for name, content in render_reports(transcripts=transcripts, turns=turns, segments=segments, codings=codings,
                                             matrices=matrices, findings=findings, saturation_curve=curve,
@@ -507,6 +508,7 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
     """Scan every text an output could contain and write the findings (PRIVACY_FINDINGS: where
     and what kind, never the text) to ``out_csv``; nothing else is run or written."""
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_csv)
+    check_output_folder(out.parent, inputs={"--codebook": codebook, "--transcripts": folder})
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook)
@@ -529,6 +531,7 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
     """Place the codings of ``files`` on their transcripts and write, for each file, the codings
     with offsets (``coding_<name>.csv``) and the quotes that could not be placed
     (``unplaced_<name>.csv``) to ``out_dir``."""
+    check_output_folder(out_dir, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir})
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook_dir)
@@ -606,6 +609,7 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
                 cache_dir: Path | str | None = None) -> dict:
     """Agreement between the human coders of ``files``; writes ``reliability.html`` and
     ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.analysis.reliability`)."""
+    check_output_folder(out_dir, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir})
     book, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir,
                                                                      guard=True)
     evaluation = book.evaluation
@@ -629,6 +633,7 @@ def coding_files(folder: Path) -> list[Path]:
 
 def render_codebook(codebook_dir: Path | str, out_dir: Path | str) -> Result:
     """Write the codebook manual (``codebook.html``, ``codebook.md``) to ``out_dir``."""
+    check_output_folder(out_dir, inputs={"--codebook": codebook_dir})
     book = load_codebook(codebook_dir)
     with StagedOutputs(Path(out_dir)) as staged:
         for name, text in codebook_manual(book, language=book.evaluation.evaluation.languages[0]).items():

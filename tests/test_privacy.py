@@ -26,6 +26,7 @@ from pipeline import flow
 from pipeline.stages import privacy
 from pipeline.cli import main
 from pipeline.errors import InputError
+from pipeline.runtime.outputs import MARKER
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER
 
@@ -133,7 +134,7 @@ class _NoNetwork:
 def _texts_of(path: Path) -> list[str]:
     """Every text an output file holds, whatever its format."""
     suffix = path.suffix.lower()
-    if suffix in (".html", ".md", ".csv", ".json", ".txt"):
+    if suffix in (".html", ".md", ".csv", ".json", ".txt") or path.name == MARKER:
         return [path.read_text(encoding="utf-8")]
     if suffix == ".xlsx":
         book = openpyxl.load_workbook(path, read_only=True)

@@ -76,9 +76,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     halfway never leaves a half-written cache entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
 
 
 def frame_key(*parts) -> str:
