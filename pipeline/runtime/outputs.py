@@ -161,12 +161,9 @@ class StagedOutputs:
         self.names: list[str] = []
 
     def __enter__(self) -> "StagedOutputs":
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
-        except OSError as exc:
-            raise OutputError(f"cannot write to {self.folder}: {exc.strerror}. "
-                              f"Choose another --out folder, or check its permissions.") from None
+        # An OSError (a read-only disk, a full one) is raised as it is: the command line words it.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
         self.recorded = self._recorded() if self.owned else set()
         return self
 
