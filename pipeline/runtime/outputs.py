@@ -218,10 +218,9 @@ class StagedOutputs:
             candidates = [path for place in places for path in _files_of(place)
                           if path not in written and path.name != MARKER]
             removed = candidates if marked else [path for path in candidates if path in self.recorded]
-            others = set(_files_of(home, hidden=False)) - written - set(removed)
             stale += removed
-            if marked or not others:
-                marks.append(home)
+            if marked or not set(_files_of(home, hidden=False)) - written - set(removed):
+                marks.append(home)  # still, or now, holding nothing but the run's files
         return stale, marks
 
     def _check_links(self, names: list[str]) -> None:
@@ -243,9 +242,9 @@ class StagedOutputs:
         for home in marks:
             name = (home / MARKER).relative_to(self.folder).as_posix()
             (self.staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (self.staging / name).write_text(f"{_MARKER_HEADER} ({self.run_id or 'no id'}). A later run writing to "
-                                             f"the same output folder removes the files here that it does not "
-                                             f"write.\n", encoding="utf-8")
+            (self.staging / name).write_text(f"{_MARKER_HEADER} ({self.run_id or 'no id'}). A later run into the "
+                                             f"same output folder may remove the files here that it does not "
+                                             f"write again.\n", encoding="utf-8")
             names.append(name)
         aside = Path(tempfile.mkdtemp(prefix=".previous-", dir=self.folder))
         undo: list[tuple[Path, Path | None]] = []  # (place, where its earlier file is set aside)
