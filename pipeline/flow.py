@@ -508,7 +508,7 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
     """Scan every text an output could contain and write the findings (PRIVACY_FINDINGS: where
     and what kind, never the text) to ``out_csv``; nothing else is run or written."""
     codebook, folder, out = Path(codebook_dir), Path(transcripts_dir), Path(out_csv)
-    check_output_folder(out.parent, inputs={"--codebook": codebook, "--transcripts": folder})
+    check_output_folder(out.parent, inputs={"--codebook": codebook, "--transcripts": folder}, subfolders=False)
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook)
@@ -531,7 +531,8 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
     """Place the codings of ``files`` on their transcripts and write, for each file, the codings
     with offsets (``coding_<name>.csv``) and the quotes that could not be placed
     (``unplaced_<name>.csv``) to ``out_dir``."""
-    check_output_folder(out_dir, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir})
+    check_output_folder(out_dir, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir},
+                        subfolders=False)
     found: list[Problem] = []
     with _collect_warnings(found):
         book = load_codebook(codebook_dir)
@@ -609,7 +610,8 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
                 cache_dir: Path | str | None = None) -> dict:
     """Agreement between the human coders of ``files``; writes ``reliability.html`` and
     ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.analysis.reliability`)."""
-    check_output_folder(out_dir, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir})
+    check_output_folder(out_dir, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir},
+                        subfolders=False)
     book, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir,
                                                                      guard=True)
     evaluation = book.evaluation
@@ -633,7 +635,7 @@ def coding_files(folder: Path) -> list[Path]:
 
 def render_codebook(codebook_dir: Path | str, out_dir: Path | str) -> Result:
     """Write the codebook manual (``codebook.html``, ``codebook.md``) to ``out_dir``."""
-    check_output_folder(out_dir, inputs={"--codebook": codebook_dir})
+    check_output_folder(out_dir, inputs={"--codebook": codebook_dir}, subfolders=False)
     book = load_codebook(codebook_dir)
     with StagedOutputs(Path(out_dir)) as staged:
         for name, text in codebook_manual(book, language=book.evaluation.evaluation.languages[0]).items():

@@ -91,14 +91,17 @@ _MARKER_HEADER = "This folder holds the outputs of an evidence-pipeline run"
 RECORD = "manifest.json"
 
 
-def check_output_folder(out: Path | str, *, inputs: dict[str, Path | str | None] | None = None) -> None:
+def check_output_folder(out: Path | str, *, inputs: dict[str, Path | str | None] | None = None,
+                        subfolders: bool = True) -> None:
     """Refuse ``out`` as an output folder before anything is written into it.
 
     ``out`` (existing or not) must be a folder, or a path where one can be made (no file on
     the way); it must not be one of ``inputs`` (each under the option that named it, e.g.
-    ``{"--transcripts": folder}``; None values are skipped), hold one, or lie inside one: the
-    outputs would be written among the inputs, and read back as inputs by the next run.
-    Raises :class:`OutputError` naming ``out`` and what to do.
+    ``{"--transcripts": folder}``; None values are skipped) or lie inside one, and, when the
+    command writes ``subfolders`` (a run's ``transcripts/``), not hold one: the outputs would be
+    written among the inputs, and read back as inputs by the next run. A command that writes a
+    few files and no folder may write them beside the inputs' folders. Raises
+    :class:`OutputError` naming ``out`` and what to do.
     """
     out = Path(out)
     place = out
@@ -114,7 +117,7 @@ def check_output_folder(out: Path | str, *, inputs: dict[str, Path | str | None]
         theirs = folder.resolve()
         if mine == theirs:
             why = f"is the folder given by {option}"
-        elif theirs.is_relative_to(mine):
+        elif subfolders and theirs.is_relative_to(mine):
             why = f"holds {folder}, the folder given by {option}"
         elif mine.is_relative_to(theirs):
             why = f"lies inside {folder}, the folder given by {option}"
