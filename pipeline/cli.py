@@ -8,7 +8,9 @@ and a non-zero exit here, and nowhere else.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -154,6 +156,43 @@ def build_parser() -> argparse.ArgumentParser:
                                             "without running the rest; report every problem found.")
     _evaluation_arguments(check)
     return parser
+
+
+# What to do about an operating system's refusal, by its error number.
+_FULL = "The disk is full: free some space (or choose a folder on another disk) and run again."
+_DENIED = ("It may not be written (or read) by you, or another program holds it open (a spreadsheet or a "
+           "document: close it): check its permissions, or choose another folder.")
+_OS_FIXES = {getattr(errno, name): fix for name, fix in (
+    ("ENOSPC", _FULL),
+    ("EDQUOT", "Your disk quota is used up: free some space (or choose a folder on another disk) and run again."),
+    ("EROFS", "It is on a read-only disk: choose a folder on a writable one."),
+    ("EACCES", _DENIED),
+    ("EPERM", _DENIED),
+    ("EBUSY", "Another program holds it: close it and run again."),
+    ("ETXTBSY", "Another program holds it: close it and run again."),
+    ("ENOTDIR", "A part of that path is a file, not a folder: correct the path."),
+    ("EISDIR", "It is a folder where a file is expected: correct the path."),
+    ("ENOENT", "It does not exist: correct the path."),
+    ("EEXIST", "It exists already: move it away, or choose another path."),
+    ("ENAMETOOLONG", "The path is too long: choose a shorter one."),
+    ("EMFILE", "Too many files are open: close other programs and run again."),
+    ("EIO", "The disk could not be read or written: check it, or choose another folder."),
+) if hasattr(errno, name)}  # not every platform has every number
+
+
+def _os_error(exc: OSError, args: argparse.Namespace) -> str:
+    """One line for an operating system's error: the path, what happened, what to do. Libraries
+    (pyarrow) raise some without an error number or a path: the number is then found by its
+    words, and the path is the command's output."""
+    code = exc.errno if exc.errno in _OS_FIXES else next(
+        (number for number in _OS_FIXES if os.strerror(number) in str(exc)), None)
+    path = exc.filename or getattr(args, "out", None) or ""
+    reason = exc.strerror or str(exc).strip() or type(exc).__name__
+    fix = _OS_FIXES.get(code, "Check the path, its permissions and the free space on its disk, then run again.")
+    text = f"{path}: {reason}. {fix}" if path else f"{reason}. {fix}"
+    if args.command == "run":
+        text += " Earlier outputs are unchanged."
+    return " ".join(text.split())  # one line, whatever the library's message held
 
 
 def _print_warnings(result: commands.Result) -> None:
@@ -314,5 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except PipelineError as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:  # a full disk, a read-only folder, a locked file: never a traceback
+        print(f"Error: {_os_error(exc, args)}", file=sys.stderr)
         return EXIT_INPUT
     return EXIT_OK

@@ -26,7 +26,7 @@ from pipeline.reports.manual import codebook_manual
 from pipeline.reports.reliability import reliability_report
 from pipeline.runtime.cache import JsonCache
 from pipeline.runtime.doc_cache import DocCache
-from pipeline.runtime.outputs import StagedOutputs
+from pipeline.runtime.outputs import StagedOutputs, check_output_folder
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER, Parallel, ParseCache
 from pipeline.stages import privacy
@@ -164,6 +164,8 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
     """Scan every text an output could contain and write the findings (PRIVACY_FINDINGS: where
     and what kind, never the text) to ``out_csv``; nothing else is run or written."""
     codebook_dir, transcripts_dir, out = Path(codebook_dir), Path(transcripts_dir), Path(out_csv)
+    check_output_folder(out.parent, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir},
+                        subfolders=False)
     found: list[Problem] = []
     with collect_warnings(found):
         codebook = load_codebook(codebook_dir)
@@ -215,6 +217,8 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
     """Place the codings of ``files`` on their transcripts and write, for each file, the codings
     with offsets (``coding_<name>.csv``) and the quotes that could not be placed
     (``unplaced_<name>.csv``) to ``out_dir``."""
+    check_output_folder(Path(out_dir), inputs={"--codebook": Path(codebook_dir), "--transcripts": Path(transcripts_dir)},
+                        subfolders=False)
     found: list[Problem] = []
     with collect_warnings(found):
         codebook = load_codebook(codebook_dir)
@@ -290,6 +294,8 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
                 cache_dir: Path | str | None = None) -> dict:
     """Agreement between the human coders of ``files``; writes ``reliability.html`` and
     ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.analysis.reliability`)."""
+    check_output_folder(Path(out_dir), inputs={"--codebook": Path(codebook_dir), "--transcripts": Path(transcripts_dir)},
+                        subfolders=False)
     codebook, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files,
                                                                        cache_dir, guard=True)
     codings = pd.DataFrame(human_codings_by_segment(human, segments))
@@ -305,6 +311,7 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
 
 def render_codebook(codebook_dir: Path | str, out_dir: Path | str) -> Result:
     """Write the codebook manual (``codebook.html``, ``codebook.md``) to ``out_dir``."""
+    check_output_folder(Path(out_dir), inputs={"--codebook": Path(codebook_dir)}, subfolders=False)
     codebook = load_codebook(codebook_dir)
     with StagedOutputs(Path(out_dir)) as staged:
         for name, text in codebook_manual(codebook, language=codebook.evaluation.evaluation.languages[0]).items():

@@ -40,7 +40,7 @@ from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.stages.triangulate import saturation, triangulate
 from pipeline.nlp.norms import release_lookup_tables
 from pipeline.runtime.doc_cache import DocCache
-from pipeline.runtime.outputs import StagedOutputs
+from pipeline.runtime.outputs import StagedOutputs, check_output_folder
 from pipeline.runtime.parallel import Workers
 from pipeline.reports.banner import with_privacy_off_banner
 from pipeline.stages.segment import build_segments
@@ -126,6 +126,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     and the model's suggestions are cached under ``out_dir/.cache``.
     """
     codebook_dir, transcripts_dir, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
+    check_output_folder(out, inputs={"--codebook": codebook_dir, "--transcripts": transcripts_dir})
     stamp = _fingerprint(codebook_dir, transcripts_dir, out, privacy_policy, private_names)
     previous = None if force or stamp is None else up_to_date(out, stamp)
     if previous is not None:
@@ -178,7 +179,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     unscanned = guarded.policy == "off"
     # What an earlier run under other settings wrote and this one does not is removed: the
     # registry's folders and its conditional reports (redact policy, two coders).
-    with StagedOutputs(out, owned=owned_outputs()) as staged:
+    with StagedOutputs(out, owned=owned_outputs(), run_id=stamp) as staged:
         # Each file is written as soon as it is built (see pipeline.reports.registry).
         for file in build_reports(tables):
             staged.write(file.name, with_privacy_off_banner(file.content, file.kind) if unscanned else file.content,

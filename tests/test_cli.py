@@ -16,14 +16,16 @@ from pipeline.stages.coding import learned as learn
 from pipeline.stages.privacy import names as privacy_names
 from pipeline.cli import main
 from pipeline.nlp.norms import lemma_table
+from pipeline.runtime.outputs import MARKER
 from pipeline.runtime.parallel import Workers
 
 from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 
 
 def digests(folder: Path) -> dict[str, str]:
+    """The outputs in ``folder`` (not the cache, not the markers of the folders a run owns)."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and ".cache" not in p.parts}
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".cache" not in p.parts and p.name != MARKER}
 
 
 def run_cli(*args: str) -> int:
@@ -138,7 +140,7 @@ def test_a_removed_session_leaves_no_stale_text(tiny, tmp_path):
     (tiny[1] / "register.csv").write_text(REGISTER.rsplit("\n", 2)[0] + "\n", encoding="utf-8")
     (tiny[1] / "s2.txt").unlink()
     flow.run(*tiny, out)
-    assert sorted(p.name for p in (out / "interim/texts").iterdir()) == ["S1.txt"]
+    assert sorted(p.name for p in (out / "interim/texts").iterdir()) == [MARKER, "S1.txt"]
 
 
 def test_warnings_are_printed_and_recorded(tmp_path, capsys):

@@ -90,7 +90,7 @@ def test_the_registry_holds_one_coder_per_source_and_the_people_come_before_the_
 def test_a_new_coder_is_a_class_and_a_registry_line(tmp_path, monkeypatch):
     codebook, transcripts = write_evaluation(tmp_path)
     flow.run(codebook, transcripts, tmp_path / "out")
-    tables = [flow.read_table(tmp_path / "out", t) for t in (schemas.TRANSCRIPTS, schemas.TURNS, schemas.SEGMENTS)]
+    tables = [commands.read_table(tmp_path / "out", t) for t in (schemas.TRANSCRIPTS, schemas.TURNS, schemas.SEGMENTS)]
     arguments = {"codebook": load_codebook(codebook), "human": pd.DataFrame(columns=HUMAN_COLUMNS), "models": {},
                  "cache": DocCache(None)}
     before = code_segments(*tables, **arguments)

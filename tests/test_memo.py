@@ -80,6 +80,21 @@ def test_any_change_to_what_a_run_reads_runs_it_again(tiny, tmp_path, change):
     assert (out / "codings.csv").is_file()
 
 
+def test_a_transcript_replaced_by_a_link_or_a_linked_folder_is_a_change(tiny, tmp_path):
+    """The register checks links (one out of the folder is refused): a rerun must not skip that."""
+    codebook, transcripts = tiny
+    stamp = lambda: flow._fingerprint(codebook, transcripts, tmp_path / "reports", None, None)
+    before = stamp()
+    copy = tmp_path / "s2.txt"
+    copy.write_bytes((transcripts / "s2.txt").read_bytes())
+    (transcripts / "s2.txt").unlink()
+    (transcripts / "s2.txt").symlink_to(copy)
+    linked = stamp()
+    (tmp_path / "more").mkdir()
+    (transcripts / "more").symlink_to(tmp_path / "more", target_is_directory=True)
+    assert len({before, linked, stamp()}) == 3
+
+
 def test_hidden_files_are_not_inputs_and_force_runs_anyway(tiny, tmp_path):
     out = tmp_path / "reports"
     flow.run(*tiny, out)

@@ -28,6 +28,7 @@ from pipeline.stages.privacy import names as privacy_names
 from pipeline.stages.privacy import recognisers
 from pipeline.cli import main
 from pipeline.errors import InputError
+from pipeline.runtime.outputs import MARKER
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER
 
@@ -135,7 +136,7 @@ class _NoNetwork:
 def _texts_of(path: Path) -> list[str]:
     """Every text an output file holds, whatever its format."""
     suffix = path.suffix.lower()
-    if suffix in (".html", ".md", ".csv", ".json", ".txt"):
+    if suffix in (".html", ".md", ".csv", ".json", ".txt") or path.name == MARKER:
         return [path.read_text(encoding="utf-8")]
     if suffix == ".xlsx":
         book = openpyxl.load_workbook(path, read_only=True)

@@ -173,3 +173,19 @@ def test_an_empty_transcript_and_an_undecodable_one(tmp_path):
     assert found[0] == (f"{transcripts}/s1.txt: is empty. Put the transcript's text in it, or remove "
                         "its row from the register.")
     assert found[1].startswith(f"{transcripts}/s2.txt: cannot be decoded")
+
+
+def test_a_ragged_row_is_named_with_its_row(tmp_path):
+    codebook, transcripts = write_evaluation(tmp_path, register=REGISTER.replace("cusco,2024", "cusco,extra,2024"))
+    assert problems_of(codebook, transcripts) == [
+        f"{transcripts}/register.csv, row 2: has 9 cells but the header names 8 columns (a value holding ',' that "
+        "is not in double quotes?). Put the value that holds ',' in double quotes (\"Lima, Cusco\"), or remove the "
+        "extra cell."]
+
+
+def test_a_link_inside_the_transcripts_folder_is_read_as_its_target(tmp_path):
+    codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1, "real/s2.txt": S2})
+    (transcripts / "s2.txt").symlink_to(transcripts / "real" / "s2.txt")
+    (transcripts / "register.csv").write_text(REGISTER + "real/s2.txt,S3,interview,donor,en,1,lima,2024-09-03\n",
+                                              encoding="utf-8")
+    assert commands.validate(codebook, transcripts).counts["sessions"] == 3

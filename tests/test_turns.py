@@ -154,3 +154,29 @@ def test_more_respondent_labels_than_participants_is_warned():
     with pytest.warns(UserWarning, match=r"3 respondent speaker labels \(F, G, H\) but the register says 1"):
         build_turns(_transcripts("E: ¿Y?\nF: Sí.\nG: No.\nH: Tal vez.\nF: Bueno.\nG: Ya.\nH: Ok.\n"),
                     interviewer_labels=("E",))
+
+
+@pytest.mark.parametrize("line", ["<img src=x onerror=alert(1)>: Nada.", "I1 + I2: Sí.", "1.01.35 = K: Bueno.", "?: Eh."])
+def test_a_line_that_looks_like_a_speakers_but_is_not_read_as_one_is_warned(line):
+    text = f"E: ¿Y?\nF: Bien.\n{line}\nE: ¿Más?\nF: No.\n"
+    found, warnings = turns_of(text)
+    assert [f[0] for f in found] == ["E", "F", "E", "F"] and found[1][3] == f"Bien.\n{line}"
+    label = line.split(":")[0]
+    assert [(w.where, w.message) for w in warnings] == [
+        ("line 3", f"'{label}:' starts the line like a speaker label but is not read as one, so the line is read "
+                   f"as part of the turn of 'F' (line 2).")]
+
+
+@pytest.mark.parametrize("line", ["y le dije: mira, así no.", "¿Sabe qué?: no.", "Bueno, mire: así fue.",
+                                  "«Ya basta»: eso dijo.", "A las 10:30 llegamos.", "Ver https://example.org: nada."])
+def test_speech_with_a_colon_is_not_taken_for_a_hidden_speaker(line):
+    _, warnings = turns_of(f"E: ¿Y?\nF: Bien.\n{line}\nE: ¿Más?\nF: No.\n")
+    assert warnings == []
+
+
+def test_many_hidden_speaker_lines_are_one_warning():
+    text = "E: ¿Y?\nF: Bien.\n" + "".join(f"{n}.00 = E: ¿Y?\nSigue.\n" for n in range(1, 8))
+    _, warnings = turns_of(text)
+    assert [(w.where, w.message) for w in warnings] == [
+        ("lines 3, 5, 7, 9, 11 and 2 more", "7 lines start like a speaker line but are not read as one (the first: "
+                                            "'1.00 = E:'), so each is read as part of the turn before it.")]

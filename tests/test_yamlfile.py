@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.config.yamlfile import _parse, load_yaml
+from pipeline.config.yamlfile import ALIAS_BUDGET, _parse, load_yaml
 
 from conftest import SAMPLE_CODEBOOK
 
@@ -47,3 +47,29 @@ def test_an_empty_file_is_an_empty_document(tmp_path):
     path.write_text("# nothing yet\n", encoding="utf-8")
     document, problems = load_yaml(path)
     assert (document.data, document.root, problems) == (None, None, [])
+
+
+def _aliases(copies: int) -> str:
+    """A document whose one alias is used ``copies`` times: each use adds 101 nodes (the list)."""
+    return "a: &a [" + ", ".join(["x"] * 100) + "]\nb: [" + ", ".join(["*a"] * copies) + "]\n"
+
+
+def test_aliases_are_read_up_to_the_budget_and_refused_past_it(tmp_path):
+    path = tmp_path / "codes.yaml"
+    within = ALIAS_BUDGET // 101
+    path.write_text(_aliases(within), encoding="utf-8")
+    document, problems = load_yaml(path)
+    assert problems == [] and len(document.data["b"]) == within
+    path.write_text(_aliases(within + 1), encoding="utf-8")
+    document, problems = load_yaml(path)
+    assert document is None and [(p.where, p.message.split(",")[0]) for p in problems] == [
+        ("line 2", "its aliases (*name) expand it to 100")]
+
+
+def test_a_document_that_holds_itself_or_nests_too_deep_is_refused(tmp_path):
+    path = tmp_path / "codes.yaml"
+    for text, where, start in (("a: &a {b: *a}\n", "line 1", "an alias (*name) stands for a node that holds it"),
+                               ("a: " + "[" * 20000 + "]" * 20000 + "\n", "", "it is nested deeper than can be read")):
+        path.write_text(text, encoding="utf-8")
+        document, problems = load_yaml(path)
+        assert document is None and [(p.where, p.message.startswith(start)) for p in problems] == [(where, True)]

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import re
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pipeline.config.evaluation import (
     CONFIG_FILE, LANGUAGE_PATTERN, Evaluation, FrozenModel, Id, Localized, describe_error, load_evaluation,
 )
-from pipeline.errors import ConfigError, Problem
+from pipeline.errors import ConfigError, PipelineWarning, Problem
+from pipeline.config.scaffold import placeholder_title
 from pipeline.config.yamlfile import YamlDocument, load_yaml
 
 PATTERN_KINDS = ("phrase", "tokens", "regex")
@@ -277,6 +279,9 @@ def _add_validation_problems(exc: ValidationError, document: YamlDocument, prefi
 
 def _check_framework(evaluation: Evaluation, document: YamlDocument, problems: list[Problem]) -> None:
     criteria = evaluation.ids("criteria")
+    title = evaluation.evaluation.title
+    for problem in placeholder_title(title, document.path, document.where(("evaluation", "title"))):
+        warnings.warn(PipelineWarning(problem))
     if not evaluation.questions:
         problems.append(Problem(document.path, "declares no evaluation questions.",
                                 "List them under 'questions:' (id, criterion, text).", document.where(("questions",))))

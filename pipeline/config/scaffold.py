@@ -8,9 +8,13 @@ a README saying what goes where). ``validate`` on it then lists what is still mi
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
+from pipeline.config.evaluation import Localized
 from pipeline.errors import InputError, Problem
 
 FILES = {
@@ -39,3 +43,20 @@ def init_evaluation(folder: Path | str) -> list[Path]:
         written.append(target)
     (folder / "transcripts" / "coding").mkdir(exist_ok=True)
     return written
+
+
+@functools.lru_cache(maxsize=1)
+def _placeholder_titles() -> frozenset[str]:
+    """The texts of the title ``init`` writes ("Evaluación final de ...")."""
+    text = (resources.files("pipeline.config") / "defaults" / "evaluation.yaml").read_text(encoding="utf-8")
+    title = yaml.safe_load(text)["evaluation"]["title"]
+    return frozenset(title.values() if isinstance(title, dict) else [title])
+
+
+def placeholder_title(title: Localized, file: str, where: str) -> list[Problem]:
+    """A warning if ``title`` (of ``file``, at ``where``) is still the one ``init`` wrote, else none."""
+    placeholders = [text for _, text in title.texts if text in _placeholder_titles()]
+    if not placeholders:
+        return []
+    return [Problem(file, f"the title is still the placeholder that init wrote ('{placeholders[0]}'); every "
+                          f"report is headed by it.", "Write the evaluation's own title.", where)]

@@ -2,7 +2,9 @@
 
 Loading keeps the composed node tree beside the data, so a validation error found on the
 data (a key path such as ``stakeholder_groups[2].id``) can name the line it came from.
-Duplicate keys, which plain YAML loading silently collapses, are reported.
+Duplicate keys, which plain YAML loading silently collapses, are reported. A document whose
+aliases would expand it far beyond its own size (a "billion laughs" file), one that holds
+itself, or one nested too deep to read is refused before anything walks it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ from typing import Any
 import yaml
 
 from pipeline.errors import Problem
+
+# The nodes aliases (``*name``) may add to a document beyond its own: far more than any
+# hand-written file repeats, far fewer than a document built to exhaust memory.
+ALIAS_BUDGET = 100_000
+
+
+class RefusedYaml(yaml.MarkedYAMLError):
+    """A document that is not read: ``problem`` says why, ``fix`` what to do, ``problem_mark``
+    (when known) where."""
+
+    def __init__(self, problem: str, fix: str, mark=None):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,46 @@ def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
     return None
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise :class:`RefusedYaml` if the aliases in the tree under ``root`` make it endless, or
+    expand it past :data:`ALIAS_BUDGET` nodes more than it holds. An alias is the very node it
+    names, met again, so each node's expanded size is counted once (depth first, without
+    recursion: a deep file must not exhaust the stack either)."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose subtree is being counted: the ancestors of the current one
+    finished: list[yaml.Node] = []
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            open_.discard(id(node))
+            finished.append(node)
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_:
+            raise RefusedYaml("an alias (*name) stands for a node that holds it, so the document never ends",
+                              "Remove that alias, or repeat the part it stands for.", node.start_mark)
+        open_.add(id(node))
+        stack.append((node, True))
+        stack += [(child, False) for child in _children(node)]
+    if sizes[id(root)] > len(finished) + ALIAS_BUDGET:
+        culprit = next(node for node in finished if sizes[id(node)] > ALIAS_BUDGET)
+        raise RefusedYaml(f"its aliases (*name) expand it to {sizes[id(root)]:,} nodes, more than the "
+                          f"{ALIAS_BUDGET:,} that aliases may add to a file (this one holds {len(finished):,}); "
+                          f"it is not read",
+                          "Write the repeated parts out, or repeat fewer of them.", culprit.start_mark)
+
+
 def _duplicate_keys(node: yaml.Node, loc: tuple = ()) -> list[tuple[tuple, str, int]]:
     found = []
     if isinstance(node, yaml.MappingNode):
@@ -79,25 +134,34 @@ def _duplicate_keys(node: yaml.Node, loc: tuple = ()) -> list[tuple[tuple, str, 
     return found
 
 
-def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The node tree of ``text`` and the data built from it, parsing the text once: with
-    libyaml where PyYAML was built with it (ten times faster). An error is raised by the
-    Python loader, whose messages say more ("found character '\\t' that cannot start any
-    token", where libyaml leaves out the character)."""
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
-        try:
-            return _parse(fast, text)
-        except yaml.YAMLError:
-            pass  # raised again just below, in the Python loader's words
-    return _parse(yaml.SafeLoader, text)
+    libyaml where PyYAML was built with it (ten times faster). Raises ``yaml.YAMLError``: a
+    syntax error in the Python loader's words, whose messages say more ("found character
+    '\\t' that cannot start any token", where libyaml leaves out the character); a
+    :class:`RefusedYaml` for a document too large or too deep to read."""
+    try:
+        fast = getattr(yaml, "CSafeLoader", None)
+        if fast is not None:
+            try:
+                return _parse(fast, text)
+            except RefusedYaml:
+                raise
+            except yaml.YAMLError:
+                pass  # raised again just below, in the Python loader's words
+        return _parse(yaml.SafeLoader, text)
+    except RecursionError:
+        raise RefusedYaml("it is nested deeper than can be read", "Write it with fewer levels of nesting.") from None
 
 
 def _parse(loader_class, text: str) -> tuple[yaml.Node | None, Any]:
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
-        return root, (loader.construct_document(root) if root is not None else None)
+        if root is None:
+            return None, None
+        _check_expansion(root)
+        return root, loader.construct_document(root)
     finally:
         loader.dispose()
 
@@ -114,7 +178,10 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[YamlDocument | No
         return None, [Problem(name, f"cannot be read ({exc.strerror}).",
                               "Check that the file exists and is readable.")]
     try:
-        root, data = _compose_and_construct(text)
+        root, data = parse_yaml(text)
+    except RefusedYaml as exc:
+        mark = exc.problem_mark
+        return None, [Problem(name, f"{exc.problem}.", exc.fix, f"line {mark.line + 1}" if mark else "")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

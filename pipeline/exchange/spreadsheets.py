@@ -26,9 +26,34 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+class RaggedRow(ValueError):
+    """A CSV row with more cells than the header names columns: ``row`` (its line, the header's
+    being 1), ``cells``, ``columns`` and the ``separator``. pandas would say "C error: Expected 8
+    fields in line 3, saw 9", or, for the first row, take its first cell for an index and shift
+    every value one column to the left without a word."""
+
+    def __init__(self, row: int, cells: int, columns: int, separator: str):
+        self.row, self.cells, self.columns, self.separator = row, cells, columns, separator
+        super().__init__(f"row {row} has {cells} cells but the header names {columns} columns (a value "
+                         f"holding '{separator}' that is not in double quotes?)")
+
+
+def _check_rows(text: str, sep: str) -> None:
+    """Raise :class:`RaggedRow` for the first row longer than the header."""
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        columns = len(next(reader, []))
+        for row in reader:
+            if len(row) > columns:
+                raise RaggedRow(reader.line_num, len(row), columns, sep)
+    except csv.Error:
+        pass  # pandas reads it, or says why not
+
+
 def read_sheet(path: Path, *, lower_columns: bool = False) -> pd.DataFrame:
-    """Every cell as stripped text. Raises ValueError (with the parser's reason) if the file is
-    not a table, :class:`pipeline.errors.TranscriptError` if a CSV cannot be decoded."""
+    """Every cell as stripped text. Raises :class:`RaggedRow` for a CSV row longer than the
+    header, ValueError (with the parser's reason) if the file is otherwise not a table,
+    :class:`pipeline.errors.TranscriptError` if a CSV cannot be decoded."""
     if path.suffix.lower() == ".xlsx":
         frame = pd.read_excel(path, dtype=object, engine="openpyxl").map(_cell_text)
     else:
@@ -36,6 +61,7 @@ def read_sheet(path: Path, *, lower_columns: bool = False) -> pd.DataFrame:
         header = text.split("\n", 1)[0]
         # Spreadsheets in Spanish locales save CSV with semicolons.
         sep = ";" if header.count(";") > header.count(",") else ","
+        _check_rows(text, sep)
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
         except (pd.errors.ParserError, csv.Error) as exc:

@@ -34,10 +34,12 @@ _SOURCE = Path(pipeline.__file__).parent
 
 
 def _files(folder: Path) -> list[Path]:
+    """The files under ``folder`` that are not hidden, and the links (also to folders, which are
+    not followed: the link itself and where it leads are what a fingerprint records)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink())
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def _source_digest() -> str:
@@ -55,7 +57,11 @@ def fingerprint(folders: dict[str, Path], files: Iterable[Path | None], options:
     digest.update(json.dumps({"options": options, "packages": packages}, sort_keys=True, default=str).encode())
     for label, folder in sorted(folders.items()):
         for path in _files(Path(folder)):
-            digest.update(f"\0{label}/{path.relative_to(folder).as_posix()}\0".encode() + path.read_bytes())
+            # A link is told from a copy, so that a file replaced by a link (which the register may refuse)
+            # or a linked folder (whose transcripts it lists) is a change.
+            link = f"\0link:{os.readlink(path)}" if path.is_symlink() else ""
+            digest.update(f"\0{label}/{path.relative_to(folder).as_posix()}{link}\0".encode()
+                          + (path.read_bytes() if path.is_file() else b""))
     for number, path in enumerate(files):
         present = path is not None and Path(path).is_file()
         digest.update(f"\0file{number}:{present}\0".encode() + (Path(path).read_bytes() if present else b""))
@@ -81,9 +87,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     halfway never leaves a half-written cache entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
 
 
 class FileCache(abc.ABC):

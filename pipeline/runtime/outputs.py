@@ -7,6 +7,7 @@ and fixed settings so that the same input gives byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -84,27 +85,89 @@ class StreamedText:
         out.write(after)
 
 
+MARKER = ".evidence-pipeline-run"  # in each output folder a run may prune: it is the run's own
+_MARKER_HEADER = "This folder holds the outputs of an evidence-pipeline run"
+# Earlier versions left no marker; the files their manifest lists as outputs are theirs.
+RECORD = "manifest.json"
+
+
+def check_output_folder(out: Path | str, *, inputs: dict[str, Path | str | None] | None = None,
+                        subfolders: bool = True) -> None:
+    """Refuse ``out`` as an output folder before anything is written into it.
+
+    ``out`` (existing or not) must be a folder, or a path where one can be made (no file on
+    the way); it must not be one of ``inputs`` (each under the option that named it, e.g.
+    ``{"--transcripts": folder}``; None values are skipped) or lie inside one, and, when the
+    command writes ``subfolders`` (a run's ``transcripts/``), not hold one: the outputs would be
+    written among the inputs, and read back as inputs by the next run. A command that writes a
+    few files and no folder may write them beside the inputs' folders. Raises
+    :class:`OutputError` naming ``out`` and what to do.
+    """
+    out = Path(out)
+    place = out
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if place.exists() and not place.is_dir():
+        what = "is a file" if place == out else f"lies under {place}, which is a file"
+        raise OutputError(f"{out}: {what}, not a folder; the outputs go into a folder. "
+                          f"Choose another --out folder (a new one is made).")
+    given = {option: Path(folder) for option, folder in (inputs or {}).items() if folder is not None}
+    mine = out.resolve()
+    for option, folder in given.items():
+        theirs = folder.resolve()
+        if mine == theirs:
+            why = f"is the folder given by {option}"
+        elif subfolders and theirs.is_relative_to(mine):
+            why = f"holds {folder}, the folder given by {option}"
+        elif mine.is_relative_to(theirs):
+            why = f"lies inside {folder}, the folder given by {option}"
+        else:
+            continue
+        raise OutputError(f"{out}: {why}; the outputs would be written among the inputs (and read as inputs "
+                          f"by the next run). Choose an --out folder apart from the inputs{_beside(folder, given)}.")
+
+
+def _beside(folder: Path, inputs: dict[str, Path]) -> str:
+    """``, e.g. <a folder next to folder>`` that is apart from every input, or nothing."""
+    taken = [path.resolve() for path in inputs.values()]
+    for name in ("reports", "reports-2", "reports-3"):
+        candidate = folder.parent / name
+        mine = candidate.resolve()
+        apart = not any(mine == t or t.is_relative_to(mine) or mine.is_relative_to(t) for t in taken)
+        if apart and (mine.is_dir() or not mine.exists()):
+            return f", e.g. {candidate}"
+    return ""
+
+
 class StagedOutputs:
     """Collect output files under ``folder`` and publish them together.
 
     Use as a context manager: files written through ``path(name)`` appear in ``folder`` only
-    when the block ends without an exception.
+    when the block ends without an exception, all of them or (if publishing fails) none: the
+    files they replace are set aside first and put back on a failure.
+
+    ``owned`` files and folders hold only a run's files, and one this run did not write (a
+    report an earlier run wrote under other settings) is removed on publish, but only inside a
+    folder that is the run's own: one holding the :data:`MARKER` an earlier run wrote, or one
+    that holds nothing but this run's files (a folder it made). A folder without the marker that
+    holds other files is never pruned, except for the files that an earlier version of the
+    pipeline (which wrote no marker) listed as its outputs in its ``manifest.json``; once it
+    holds only this run's files, it gets the marker. Hidden files (``.cache``, the marker) do
+    not count as other files.
     """
 
-    def __init__(self, folder: Path, owned: tuple[str, ...] = ()):
-        """``owned`` files and subfolders hold only this run's files: one this run did not write
-        (a report an earlier run wrote under other settings) is removed on publish."""
+    def __init__(self, folder: Path, owned: tuple[str, ...] = (), run_id: str | None = None):
+        """``run_id`` (the run's fingerprint) is written into the markers."""
         self.folder = Path(folder)
         self.owned = owned
+        self.run_id = run_id or ""
         self.names: list[str] = []
 
     def __enter__(self) -> "StagedOutputs":
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
-        except OSError as exc:
-            raise OutputError(f"cannot write to {self.folder}: {exc.strerror}. "
-                              f"Choose another --out folder, or check its permissions.") from None
+        # An OSError (a read-only disk, a full one) is raised as it is: the command line words it.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
+        self.recorded = self._recorded() if self.owned else set()
         return self
 
     def path(self, name: str) -> Path:
@@ -146,21 +209,138 @@ class StagedOutputs:
     def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path(name), index=False, engine="pyarrow", compression="zstd")
 
-    def _prune(self) -> None:
-        written = {self.folder / name for name in self.names}
-        for owned in self.owned:
-            place = self.folder / owned
-            for path in [place] if place.is_file() else sorted(place.rglob("*")):
-                if path.is_file() and path not in written:
-                    path.unlink()
+    def _recorded(self) -> set[Path]:
+        """The files an earlier run's manifest lists as its outputs (read before it is replaced)."""
+        try:
+            outputs = json.loads((self.folder / RECORD).read_text(encoding="utf-8")).get("outputs", [])
+        except (OSError, ValueError, AttributeError):
+            return set()
+        return {self.folder / name for name in outputs if isinstance(name, str)}
+
+    def _plan(self, written: set[Path]) -> tuple[list[Path], list[Path]]:
+        """The files to remove (stale outputs in the run's own places) and the folders to mark."""
+        homes: dict[Path, list[Path]] = {self.folder: []}  # the output folder itself is marked too
+        top = self.folder.resolve()
+        for entry in self.owned:
+            place = self.folder / entry
+            if place in written or place.is_file():
+                home = place.parent
+            elif place.is_dir() or any(path.is_relative_to(place) for path in written):
+                home = place
+            else:
+                continue  # not there, and nothing written into it
+            if home.is_symlink() or not home.resolve().is_relative_to(top):
+                continue  # a link out of the output folder (to an input?) is never the run's
+            homes.setdefault(home, []).append(place)
+        stale, marks = [], []
+        for home, places in homes.items():
+            marked = _is_marker(home / MARKER)
+            candidates = [path for place in places for path in _files_of(place)
+                          if path not in written and path.name != MARKER]
+            removed = candidates if marked else [path for path in candidates if path in self.recorded]
+            stale += removed
+            if marked or not set(_files_of(home, hidden=False)) - written - set(removed):
+                marks.append(home)  # still, or now, holding nothing but the run's files
+        return stale, marks
+
+    def _check_links(self, names: list[str]) -> None:
+        """Refuse to write through a link that leads out of the output folder (to an input?)."""
+        top = self.folder.resolve()
+        for parent in sorted({(self.folder / name).parent for name in names}):
+            if not parent.resolve().is_relative_to(top):
+                raise OutputError(f"{parent}: leads to {parent.resolve()}, outside the output folder {self.folder}; "
+                                  f"outputs are not written through it. Remove the link, or choose another "
+                                  f"--out folder.")
+
+    def _publish(self) -> None:
+        """Move every staged file into place and remove the stale ones, as one step: on any
+        failure, what was moved is put back and the folder is as it was."""
+        names = list(dict.fromkeys(self.names))
+        self._check_links(names)
+        written = {self.folder / name for name in names}
+        stale, marks = self._plan(written)
+        for home in marks:
+            name = (home / MARKER).relative_to(self.folder).as_posix()
+            (self.staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.staging / name).write_text(f"{_MARKER_HEADER} ({self.run_id or 'no id'}). A later run into the "
+                                             f"same output folder may remove the files here that it does not "
+                                             f"write again.\n", encoding="utf-8")
+            names.append(name)
+        aside = Path(tempfile.mkdtemp(prefix=".previous-", dir=self.folder))
+        undo: list[tuple[Path, Path | None]] = []  # (place, where its earlier file is set aside)
+        made: list[Path] = []
+        try:
+            for number, path in enumerate(stale):
+                kept = aside / "stale" / str(number)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, kept)
+                undo.append((path, kept))
+            for number, name in enumerate(names):
+                target, kept = self.folder / name, None
+                made += _make_parents(target.parent)
+                if target.is_file() or target.is_symlink():
+                    kept = aside / "replaced" / str(number)
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(target, kept)
+                    undo.append((target, kept))
+                os.replace(self.staging / name, target)
+                if kept is None:
+                    undo.append((target, None))
+        except BaseException:
+            _undo(undo, made)
+            raise
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
 
     def __exit__(self, kind, value, traceback) -> None:
         try:
             if kind is None:
-                for name in self.names:
-                    target = self.folder / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(self.staging / name, target)
-                self._prune()
+                self._publish()
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _is_marker(path: Path) -> bool:
+    try:
+        return path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8").startswith(_MARKER_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _files_of(place: Path, *, hidden: bool = True) -> list[Path]:
+    """``place`` if it is a file, else the files under it (and links; links to folders are not
+    followed), without hidden files and folders unless ``hidden``."""
+    if place.is_file() or place.is_symlink():
+        return [place]
+    found = []
+    for root, folders, files in os.walk(place):
+        if not hidden:
+            folders[:] = [name for name in folders if not name.startswith(".")]
+            files = [name for name in files if not name.startswith(".")]
+        found += [Path(root) / name for name in files]
+        found += [Path(root) / name for name in folders if (Path(root) / name).is_symlink()]
+    return sorted(found)
+
+
+def _undo(undo: list[tuple[Path, Path | None]], made: list[Path]) -> None:
+    """Put back what a failed publish moved: each earlier file where it was, no new file or folder."""
+    for place, kept in reversed(undo):
+        with contextlib.suppress(OSError):  # put back all that can be, then the error is raised
+            if kept is None:
+                place.unlink()
+            else:
+                os.replace(kept, place)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; return those made, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        each.mkdir()
+    return list(reversed(missing))

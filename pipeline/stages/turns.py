@@ -58,6 +58,11 @@ _NOTE_WORDS = {
 }
 _BRACKETED = re.compile(r"\[[^\[\]\n]{1,80}\]|\([^()\n]{1,40}\)")
 _TIMESTAMP = re.compile(rf"^\s*{_TS}\s*$")
+# A line that starts like a speaker line ("something: text") but whose label is not one that is
+# read (markup, a quote or a digit first, characters a label does not hold): it joins the turn
+# before, where it may hide another speaker's words. Ordinary speech with a colon ("y le dije:
+# mira") starts with a lower-case letter.
+_SPEAKER_LIKE = re.compile(r"^\s*\**(?P<label>[^\s:*][^:\n]{0,39}?)\**\s*:(?:\s|$)")
 # Initials and numbered labels (F, P5, Participante 5, Speaker 3): one turn each is plausible.
 _CODE_LABEL = re.compile(r"^(?:[A-Za-z]{1,3}\s?\d{0,2}|\w+\s\d{1,2})$")
 
@@ -150,6 +155,34 @@ def _plausible_label(label: str, interviewer_labels: frozenset[str]) -> bool:
     return label[0].isupper()
 
 
+_SPEECH_OPENERS = "¿¡\"'“‘«(-–—…"
+
+
+def _hidden_speaker(line: str) -> str:
+    """The label-like start of a line that is not read as a speaker line, or ''."""
+    match = _SPEAKER_LIKE.match(line)
+    if not match:
+        return ""
+    label = " ".join(match.group("label").split())
+    if label[0].islower() or label[0] in _SPEECH_OPENERS or "," in label or len(label.split()) > 4:
+        return ""  # speech with a colon ("¿Sabe qué?: ...", "Bueno, mire: ..."), or too long for a label
+    return label
+
+
+def _hidden_speakers_problem(name: str, hidden: list[tuple[int, str, dict]]) -> Problem:
+    """One warning for every line of a transcript that looks like a speaker line but is not read as one."""
+    number, label, turn = hidden[0]
+    fix = ("If someone else speaks there, write the label with letters and digits (e.g. 'P2:', a timestamp "
+           "as [00:01:02] before it); if it is speech, replace the colon.")
+    if len(hidden) == 1:
+        return Problem(name, f"'{label}:' starts the line like a speaker label but is not read as one, so the line "
+                             f"is read as part of the turn of '{turn['speaker']}' (line {turn['line']}).",
+                       fix, f"line {number}")
+    lines = ", ".join(str(n) for n, _, _ in hidden[:5]) + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
+    return Problem(name, f"{len(hidden)} lines start like a speaker line but are not read as one (the first: "
+                         f"'{label}:'), so each is read as part of the turn before it.", fix, f"lines {lines}")
+
+
 def find_turns(
     text: str,
     *,
@@ -168,6 +201,7 @@ def find_turns(
     warnings: list[Problem] = []
     turns: list[dict] = []
     preamble: list[int] = []
+    hidden: list[tuple[int, str, dict]] = []  # lines that look like a speaker's but join the turn before
     position = body_start
     lines = text[body_start:].split("\n")
     for number, line in enumerate(lines, start=text.count("\n", 0, body_start) + 1):
@@ -192,6 +226,9 @@ def find_turns(
         if not _is_speech(text, line_start, line_end):
             continue
         if turns:
+            label = _hidden_speaker(line)
+            if label:
+                hidden.append((number, label, turns[-1]))
             if turns[-1]["end"] == turns[-1]["start"]:
                 turns[-1]["start"] = line_start + (len(line) - len(line.lstrip()))
             turns[-1]["end"] = line_start + len(line.rstrip())
@@ -213,6 +250,8 @@ def find_turns(
         warnings.append(Problem(name, "has text before the first speaker label; it is kept in the "
                                       "transcript but is not read as anyone's speech.",
                                 "Mark a title with '#', or label the text with its speaker.", where))
+    if hidden:
+        warnings.append(_hidden_speakers_problem(name, hidden))
     counts = Counter(normalise_label(t["speaker"]) for t in turns)
     out = []
     for turn in turns:

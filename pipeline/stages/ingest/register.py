@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline.config.evaluation import ID_PATTERN, LANGUAGE_PATTERN, Evaluation
 from pipeline.errors import PipelineWarning, Problem
 from pipeline.stages.ingest.formats import READERS, extension_list
-from pipeline.exchange.spreadsheets import read_sheet
+from pipeline.exchange.spreadsheets import RaggedRow, read_sheet
 from pipeline.schemas import REGISTER_OPTIONAL as OPTIONAL, REGISTER_REQUIRED as REQUIRED
 
 REGISTER_FILES = ("register.csv", "register.xlsx")
@@ -88,10 +88,25 @@ def _check_row(row: dict, evaluation: Evaluation) -> list[tuple[str, str]]:
     return found
 
 
+def _paths_under(folder: Path, ancestors: frozenset[Path] = frozenset()) -> list[Path]:
+    """Every file and folder under ``folder``, sorted. A link to a folder is followed like a real
+    subfolder (what it holds is checked like what a subfolder holds), unless it leads back to a
+    folder it is in."""
+    here = folder.resolve()
+    if here in ancestors:
+        return []
+    found = []
+    for path in folder.iterdir():
+        found.append(path)
+        if path.is_dir():
+            found += _paths_under(path, ancestors | {here})
+    return sorted(found)
+
+
 def _transcript_files(folder: Path, ignore: tuple[str, ...], register: Path) -> tuple[list[str], list[str]]:
     """Relative paths of the transcript files in ``folder``, and of other unignored files."""
     transcripts, others = [], []
-    for path in sorted(folder.rglob("*")):
+    for path in _paths_under(folder):
         relative = path.relative_to(folder).as_posix()
         if not path.is_file() or path == register or any(fnmatch.fnmatch(relative, p) for p in ignore):
             continue
@@ -114,6 +129,13 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
     name = str(path)
     try:
         table = read_sheet(path)
+    except RaggedRow as exc:
+        sep = exc.separator
+        errors.append(Problem(name, f"has {exc.cells} cells but the header names {exc.columns} columns (a value "
+                                    f"holding '{sep}' that is not in double quotes?).",
+                              f"Put the value that holds '{sep}' in double quotes (\"Lima{sep} Cusco\"), or "
+                              f"remove the extra cell.", f"row {exc.row}"))
+        return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL, "_row"])
     except (ValueError, OSError) as exc:
         errors.append(Problem(name, f"cannot be read as a table: {exc}",
                               "Open it in a spreadsheet and save it again as CSV (UTF-8) or .xlsx."))
@@ -157,6 +179,10 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
             row_problems.append(Problem(name, f"the file '{file}' does not exist in {folder}.",
                                         "Correct the path (it is relative to the register's folder) "
                                         "or add the transcript.", where))
+        elif not target.resolve().is_relative_to(folder.resolve()):
+            row_problems.append(Problem(name, f"the file '{file}' is a link to {target.resolve()}, outside the "
+                                              f"transcripts folder.",
+                                        "Copy the transcript into the folder instead of linking to it.", where))
         elif Path(file).suffix.lower() not in READERS:
             row_problems.append(Problem(name, f"the file '{file}' is not a supported transcript format.",
                                         f"Convert it to {extension_list()}.", where))

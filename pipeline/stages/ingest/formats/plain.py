@@ -11,6 +11,8 @@ import re
 
 import yaml
 
+from pipeline.config.yamlfile import RefusedYaml, parse_yaml
+
 from pipeline.errors import Problem, TranscriptError
 from pipeline.stages.ingest.formats.registry import ExtractedText, Source, reader
 from pipeline.text import decode, normalise
@@ -41,10 +43,13 @@ def _front_matter(text: str, name: str) -> tuple[int, dict]:
     if not match:
         return 0, {}
     try:
-        data = yaml.safe_load(match.group(1) or "") or {}
+        data = parse_yaml(match.group(1) or "")[1] or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 2}" if mark else "line 1"
+        if isinstance(exc, RefusedYaml):  # aliases that would expand it past any real front matter
+            raise TranscriptError(Problem(name, f"has a front matter block that is not read: {exc.problem}.",
+                                          exc.fix, where)) from None
         raise TranscriptError(Problem(name, "has a front matter block that is not valid YAML.",
                                       "Correct it, or remove the block between the '---' lines.",
                                       where)) from None
