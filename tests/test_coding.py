@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import commands, flow, schemas
 from pipeline.config.codebook import load_codebook
-from pipeline.nlp.pipelines import DocCache
+from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.parallel import Workers
 from pipeline.stages.coding import combine
 from pipeline.stages.coding.coder import HUMAN, MODEL, RULE, Coded, Coder, judged
