@@ -16,6 +16,7 @@ from pipeline.reports.registry import REPORTS, build_reports, owned_outputs
 from pipeline.reports.report import KINDS, READ_BY_PEOPLE, Output, Report
 from pipeline.runtime.outputs import StagedOutputs, StreamedText
 from pipeline.stages.privacy import OFF_WARNING
+from pipeline.runtime.outputs import MARKER
 
 from conftest import S1, S2, write_evaluation
 
@@ -48,8 +49,9 @@ def runs(tmp_path_factory):
 
 
 def _written(out) -> list[str]:
+    """Every file of a run's output, but the cache and the run's own markers of the folders it owns."""
     return sorted(str(p.relative_to(out)) for p in out.rglob("*")
-                  if p.is_file() and p.relative_to(out).parts[0] != flow.CACHE_FOLDER)
+                  if p.is_file() and p.relative_to(out).parts[0] != flow.CACHE_FOLDER and p.name != MARKER)
 
 
 def _declaring(name: str) -> list[Report]:
