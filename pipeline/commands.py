@@ -199,7 +199,7 @@ def guard_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, 
     scanner = None if policy == "off" else privacy.scanner_for(codebook, codebook_dir, transcripts, human,
                                                                private_names, parallel=parallel)
     return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner,
-                         folder=transcripts_dir, ner_model=privacy.ner_model_for(codebook)[1])
+                         folder=transcripts_dir, ner_models=privacy.ner_models_for(codebook))
 
 
 def _guarded_inputs(codebook: Codebook, codebook_dir: Path | str, transcripts_dir: Path | str,

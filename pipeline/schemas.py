@@ -58,9 +58,10 @@ METADATA = (
 
 # Tables people give us, read as text (pipeline.exchange.spreadsheets) and checked by the stage
 # that reads them; the REFI-QDA import writes them in these columns.
-REGISTER_REQUIRED = ("file", "session_id", "method", "stakeholder_group", "language", "participants")
-REGISTER_OPTIONAL = ("region", "date", "institution", "interviewer", "women", "men", "notes")
-REGISTER_COLUMNS = [*REGISTER_REQUIRED, *REGISTER_OPTIONAL]  # register.csv: the file, the session, its METADATA
+REGISTER_REQUIRED = ("file", "session_id", "method", "stakeholder_group", "participants")
+# An empty or absent language is told from the transcript's text (pipeline.nlp.detect).
+REGISTER_OPTIONAL = ("language", "region", "date", "institution", "interviewer", "women", "men", "notes")
+REGISTER_COLUMNS = ["file", "session_id", *(c.name for c in METADATA)]  # register.csv: the file, the session, its METADATA
 # A human-coding file with offsets and quotes (pipeline.stages.coding.human also accepts file for
 # session_id, and stance).
 HUMAN_CODING_COLUMNS = ["session_id", "code", "coder", "start", "end", "quote", "memo"]

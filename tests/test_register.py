@@ -115,7 +115,7 @@ def test_missing_required_columns(tmp_path):
     found = problems_of(codebook, transcripts)
     assert found[0] == (f"{transcripts}/register.csv, row 1: lacks the required column(s) participants. "
                         "The header must name at least: file, session_id, method, stakeholder_group, "
-                        "language, participants.")
+                        "participants.")
 
 
 def test_unknown_columns_are_warned(tmp_path):

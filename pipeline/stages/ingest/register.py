@@ -1,10 +1,11 @@
 """The register of sessions: ``register.csv`` (or ``register.xlsx``) in the transcripts folder.
 
 One row per session. Required columns: ``file``, ``session_id``, ``method``,
-``stakeholder_group``, ``language``, ``participants``; optional: ``region``, ``date``,
-``institution``, ``interviewer``, ``women``, ``men``, ``notes``. Values are checked against
-the vocabularies of ``evaluation.yaml``, and the folder against the register: every row's file
-must exist and every transcript file must have a row.
+``stakeholder_group``, ``participants``; optional: ``language`` (where it is empty, the
+transcript reader tells it from the text), ``region``, ``date``, ``institution``,
+``interviewer``, ``women``, ``men``, ``notes``. Values are checked against the vocabularies of
+``evaluation.yaml``, and the folder against the register: every row's file must exist and every
+transcript file must have a row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipeline.config.evaluation import ID_PATTERN, LANGUAGE_PATTERN, Evaluation
 from pipeline.errors import PipelineWarning, Problem
 from pipeline.stages.ingest.formats import READERS, extension_list
 from pipeline.exchange.spreadsheets import RaggedRow, read_sheet
-from pipeline.schemas import REGISTER_OPTIONAL as OPTIONAL, REGISTER_REQUIRED as REQUIRED
+from pipeline.schemas import REGISTER_COLUMNS as COLUMNS, REGISTER_OPTIONAL as OPTIONAL, REGISTER_REQUIRED as REQUIRED
 
 REGISTER_FILES = ("register.csv", "register.xlsx")
 
@@ -66,10 +67,11 @@ def _check_row(row: dict, evaluation: Evaluation) -> list[tuple[str, str]]:
         if row["region"] not in allowed:
             found.append((f"unknown region '{row['region']}'.", _suggest(row["region"], allowed)
                           if allowed else "Declare the regions in evaluation.yaml."))
+    # An empty language is told from the transcript's text (pipeline.stages.ingest.transcripts).
     language = row["language"]
-    if not re.fullmatch(LANGUAGE_PATTERN, language):
+    if language and not re.fullmatch(LANGUAGE_PATTERN, language):
         found.append((f"language '{language}' is not an ISO 639 code.", "Use a code such as es, en or qu."))
-    elif language not in evaluation.evaluation.languages:
+    elif language and language not in evaluation.evaluation.languages:
         found.append((f"language '{language}' is not one of the evaluation's languages "
                       f"({', '.join(evaluation.evaluation.languages)}).",
                       "Correct it, or add it to evaluation.languages in evaluation.yaml."))
@@ -125,7 +127,7 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
     path, problems = find_register(folder)
     errors += problems
     if path is None:
-        return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL, "_row"])
+        return pd.DataFrame(columns=[*COLUMNS, "_row"])
     name = str(path)
     try:
         table = read_sheet(path)
@@ -139,19 +141,19 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
     except (ValueError, OSError) as exc:
         errors.append(Problem(name, f"cannot be read as a table: {exc}",
                               "Open it in a spreadsheet and save it again as CSV (UTF-8) or .xlsx."))
-        return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL, "_row"])
+        return pd.DataFrame(columns=[*COLUMNS, "_row"])
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         errors.append(Problem(name, f"lacks the required column(s) {', '.join(missing)}.",
                               f"The header must name at least: {', '.join(REQUIRED)}.", "row 1"))
-        return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL, "_row"])
+        return pd.DataFrame(columns=[*COLUMNS, "_row"])
     for column in sorted(set(table.columns) - set(REQUIRED) - set(OPTIONAL)):
         warnings.warn(PipelineWarning(Problem(
             name, f"the column '{column}' is not one the pipeline uses; it is ignored.",
             f"Rename it if it was meant to be one of: {', '.join(OPTIONAL)}.", "row 1")))
     table = table.assign(**{c: "" for c in OPTIONAL if c not in table.columns})
     table = table.assign(_row=range(2, len(table) + 2))
-    table = table[~(table[[*REQUIRED, *OPTIONAL]] == "").all(axis=1)]
+    table = table[~(table[COLUMNS] == "").all(axis=1)]
     if table.empty:
         errors.append(Problem(name, "has no sessions.",
                               "Add one row per interview, group interview, focus group or document."))
@@ -211,4 +213,4 @@ def read_register(folder: Path, *, evaluation: Evaluation, errors: list[Problem]
             str(folder / file), "is not a transcript format the pipeline reads; it is ignored.",
             f"Convert it to {extension_list()} and register it, or add it to "
             "transcripts.ignore in evaluation.yaml.")))
-    return pd.DataFrame(valid, columns=[*REQUIRED, *OPTIONAL, "_row"])
+    return pd.DataFrame(valid, columns=[*COLUMNS, "_row"])

@@ -18,15 +18,17 @@ recogniser here is self-contained, so Presidio never loads or downloads a spaCy 
 - a Peruvian DNI recogniser: 8 digits, or ``45.678.912`` / ``4567 8912`` next to a word such
   as DNI, documento or identidad;
 - street addresses: ``Av./Jr./Calle/Psje./Prolongación`` + a capitalised name + a number,
-  ``Mz. B Lt. 12``, ``123 Main Street``;
-- names introduced by a formula (``me llamo``, ``mi nombre es``, ``my name is``) or a title
-  (``señora``, ``don``, ``doña``, ``Dr.``, ``Mr.``, ``Ms.``...);
+  ``Mz. B Lt. 12``, ``123 Main Street``, ``Vestergade 12``;
+- names introduced by a formula (``me llamo``, ``mi nombre es``, ``my name is``, ``jeg
+  hedder``) or a title (``señora``, ``don``, ``doña``, ``Dr.``, ``Mr.``, ``Ms.``, ``fru``...);
 - the names in the team's private file (``privacy.private_names``), whatever their case;
-- person names from the spaCy NER of the evaluation's trained pipeline (only the ``ner``
-  component is loaded). NER is the costly part and, on interview speech, a noisy one, so it
-  runs only on sentences holding a *candidate*: a capitalised word that is not a stop word,
-  not allowlisted, and never written in lower case anywhere in the evaluation's texts (names
-  are not; "Había" and "Secretario" are). A PER entity counts only if it holds a candidate.
+- person names from the spaCy NER of each text's language (its trained pipeline in
+  ``nlp.models``; only the ``ner`` component is loaded). NER is the costly part and, on
+  interview speech, a noisy one, so it runs only on sentences holding a *candidate*: a
+  capitalised word that is not a stop word, not allowlisted, and never written in lower case
+  anywhere in the evaluation's texts (names are not; "Había" and "Secretario" are). A PER
+  entity counts only if it holds a candidate. A language with no trained pipeline has no NER:
+  there two or more candidates side by side ("Mette Kjærgaard") count as a name.
 
 The allowlist (``privacy.allowlist`` plus the evaluation's own vocabulary: region, group,
 method and criterion labels, interviewer labels, the register's institutions, code labels)
@@ -38,7 +40,7 @@ The package, one job per module: :mod:`~pipeline.stages.privacy.hits` (what a fi
 candidates, the private names file), :mod:`~pipeline.stages.privacy.scanner` (the Scanner and the
 findings table), :mod:`~pipeline.stages.privacy.redaction` (placeholders and moved offsets),
 :mod:`~pipeline.stages.privacy.policy` (the guard: a run's policy applied) and
-:mod:`~pipeline.stages.privacy.setup` (an evaluation's Scanner: allowlist, private names, NER model).
+:mod:`~pipeline.stages.privacy.setup` (an evaluation's Scanner: allowlist, private names, NER models).
 Names with a leading underscore are private to the package, shared between its modules.
 """
 
@@ -48,11 +50,11 @@ from pipeline.stages.privacy.policy import (FIX, LOG_COLUMNS, OFF_WARNING, POLIC
                                             scan_items)
 from pipeline.stages.privacy.redaction import Edit, redact, shift_offset
 from pipeline.stages.privacy.scanner import Item, Scanner, find_identifiers
-from pipeline.stages.privacy.setup import allowlist_for, ner_model_for, private_names_file, private_names_for, scanner_for
+from pipeline.stages.privacy.setup import allowlist_for, ner_models_for, private_names_file, private_names_for, scanner_for
 
 __all__ = [
     "FIX", "KIND_NAMES", "LOG_COLUMNS", "OFF_WARNING", "PLACEHOLDERS", "POLICIES", "Edit", "Guarded", "Hit", "Item",
     "Scanner", "allowlist_for", "allowlist_terms", "find_identifiers", "findings_problems", "guard",
-    "lowercase_vocabulary", "ner_model_for", "private_names_file", "private_names_for", "read_private_names", "redact",
+    "lowercase_vocabulary", "ner_models_for", "private_names_file", "private_names_for", "read_private_names", "redact",
     "release_models", "scan_items", "scanner_for", "shift_offset",
 ]

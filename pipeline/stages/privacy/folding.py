@@ -1,5 +1,6 @@
-"""Text folding (lower case without accents, one character for one, so offsets survive) and
-the word pattern, shared by the recognisers, the allowlist and the name finder."""
+"""Text folding (lower case without accents, one character for one, so offsets survive), the
+word pattern and the letters of names, shared by the recognisers, the allowlist and the name
+finder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import re
 import unicodedata
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
+# The upper- and lower-case letters a name in a Latin-script language is written with: Spanish,
+# English, French, Portuguese, Danish, Norwegian, Swedish, German.
+_UPPER = "A-ZÁÉÍÓÚÑÜÀÈÌÒÙÂÊÎÔÛÇÃÕÆØÅÄÖ"
+_LOWER = "a-záéíóúñüàèìòùâêîôûçãõæøåäöß"
 # Words that join the parts of a name ("María de la Cruz"), not names themselves.
 _CONNECTORS = {"de", "del", "la", "las", "los", "y", "e", "da", "do", "van", "von"}
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 PLACEHOLDERS = {"private_name": "[NOMBRE]", "name": "[NOMBRE]", "email": "[CORREO]", "url": "[URL]",
                 "dni": "[DNI]", "phone": "[TELEFONO]", "address": "[DIRECCION]"}
-# When findings overlap, the merged finding takes the first kind of this order.
-_PRIORITY = tuple(PLACEHOLDERS)
+# When findings overlap, the merged finding takes the first kind of this order. An address
+# before a name: English NER takes the street of "221 Baker Street" for a person.
+_PRIORITY = ("private_name", "address", "name", "email", "url", "dni", "phone")
 KIND_NAMES = {"private_name": "a name from the private names file", "name": "a person's name",
               "email": "an email address", "url": "a URL or social-media handle", "dni": "a DNI number",
               "phone": "a phone number", "address": "a street address"}

@@ -1,9 +1,12 @@
-"""Person names: the allowlist of what is not personal, the spaCy NER (its ``ner`` component
-loaded alone), the candidate words it is run on, and the private names file.
+"""Person names: the allowlist of what is not personal, the spaCy NER of each language (its
+``ner`` component loaded alone), the candidate words it is run on, and the private names file.
 
 NER is the costly part and, on interview speech, a noisy one, so it runs only on sentences
-holding a candidate: a capitalised word that is not a stop word, not allowlisted, and never
-written in lower case anywhere in the evaluation's texts (:func:`lowercase_vocabulary`).
+holding a candidate: a capitalised word that is not a stop word of the text's language (nor of
+Spanish or English, which interviews mix in), not allowlisted, and never written in lower case
+anywhere in the evaluation's texts (:func:`lowercase_vocabulary`). Each text is read by the NER
+of its own language; a language with no trained pipeline has no NER, and there two or more
+candidate words side by side ("Mette Kjærgaard") are taken for a name.
 """
 
 from __future__ import annotations
@@ -16,18 +19,17 @@ from pathlib import Path
 from typing import Iterable
 
 from pipeline.errors import ModelError
-from pipeline.stages.privacy.folding import _CONNECTORS, _WORD, _fold
+from pipeline.stages.privacy.folding import _CONNECTORS, _LOWER, _UPPER, _WORD, _fold
 from pipeline.stages.privacy.hits import Hit
 
 # A capitalised word (not all capitals: acronyms and shouted labels are left to the patterns).
-_UPPER, _LOWER = "A-ZÁÉÍÓÚÑÜÀÈÌÒÙÂÊÎÔÛÇ", "a-záéíóúñüàèìòùâêîôûç"
 _CAPITALISED = re.compile(rf"(?<![\w'’-])[{_UPPER}][{_LOWER}]+(?:['’-]?[{_UPPER}]?[{_LOWER}]+)*(?!\w)")
 _SENTENCE = re.compile(r"[^.!?…\n]+[.!?…]*")
 _PLACEHOLDER = re.compile(r"\[[^\[\]\n]{1,40}\]")
 # A run of non-spaces holding "@", "/" or a dot inside a word: tried at the start of each run
 # only (as "\S*(?:@|/|\w\.\w)\S*", tried at every character, it took 1.5 s at 10x, now 0.3).
 _ADDRESS_LIKE = re.compile(r"(?<!\S)(?=\S*(?:@|/|\w\.\w))\S+")
-_NEXT_CAPITALISED = re.compile(r"[ \t]+(?:(?:de|del|de la)[ \t]+)?[A-ZÁÉÍÓÚÑÜ][a-záéíóúñü]")
+_NEXT_CAPITALISED = re.compile(rf"[ \t]+(?:(?:de|del|de la)[ \t]+)?[{_UPPER}][{_LOWER}]")
 _CONTEXT = 60  # characters of context either side of a candidate name given to NER
 
 
@@ -35,12 +37,22 @@ _CONTEXT = 60  # characters of context either side of a candidate name given to 
 # Stop words and the allowlist
 
 
-def _stop_words() -> frozenset[str]:
-    """spaCy's Spanish and English stop words, folded: words never taken for a name."""
+@functools.lru_cache(maxsize=None)
+def _stop_words(language: str = "") -> frozenset[str]:
+    """spaCy's stop words of ``language`` (if spaCy has them) and, for every language, Spanish
+    and English ones, folded: words never taken for a name."""
+    import importlib
+
     from spacy.lang.en.stop_words import STOP_WORDS as EN
     from spacy.lang.es.stop_words import STOP_WORDS as ES
 
-    return frozenset(_fold(w) for w in ES | EN)
+    words = set(ES | EN)
+    if language and language.isalpha():
+        try:
+            words |= importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS
+        except ImportError:
+            pass  # spaCy has no stop words for it: Spanish and English ones only
+    return frozenset(_fold(w) for w in words)
 
 
 def allowlist_terms(terms: Iterable[str]) -> tuple[str, ...]:
@@ -160,19 +172,25 @@ def _candidates(text: str, folded: str, allowed: list[tuple[int, int]], *, stop_
     return found
 
 
-def _person_names(ner: _Ner | None, texts: list[str], folded_texts: list[str],
-                  allowed_spans: list[list[tuple[int, int]]], *, allowlist: _Allowed, stop_words: frozenset[str],
+def _person_names(ners: dict[str, _Ner], texts: list[str], languages: list[str], folded_texts: list[str],
+                  allowed_spans: list[list[tuple[int, int]]], *, allowlist: _Allowed,
                   vocabulary: frozenset[str]) -> list[list[Hit]]:
-    """Person names from NER, run only on the sentences that hold a candidate word: the hits of
-    each text (none without ``ner``). ``folded_texts`` and ``allowed_spans`` are each text's
-    folded form and the spans of ``allowlist``'s terms in it."""
+    """Person names in each of ``texts``, found around its candidate words: by the NER of the
+    text's language (``ners``: language -> NER), run only on the sentences that hold a candidate,
+    or, where the language has none, in the runs of candidates side by side
+    (:func:`_candidate_runs`). ``languages``, ``folded_texts`` and ``allowed_spans`` are each
+    text's language, folded form and the spans of ``allowlist``'s terms in it."""
     out: list[list[Hit]] = [[] for _ in texts]
-    if ner is None:
-        return out
-    pieces = []  # (text index, sentence start, sentence, candidates, allowed spans, folded text)
-    for index, (text, folded, allowed) in enumerate(zip(texts, folded_texts, allowed_spans)):
-        candidates = _candidates(text, folded, allowed, stop_words=stop_words, vocabulary=vocabulary)
+    # Per language: (text index, piece start, piece, candidates, allowed spans, folded text).
+    pieces: dict[str, list] = {}
+    for index, (text, language, folded, allowed) in enumerate(zip(texts, languages, folded_texts, allowed_spans)):
+        candidates = _candidates(text, folded, allowed, stop_words=_stop_words(language), vocabulary=vocabulary)
         if not candidates:
+            continue
+        if language not in ners:
+            out[index] = [Hit(start, end, "name", "CandidateRunRecognizer", 0.5)
+                          for start, end in _candidate_runs(text, candidates)
+                          if not allowlist.covers(allowed, folded, start, end)]
             continue
         for sentence in _SENTENCE.finditer(text):
             own = [c for c in candidates if sentence.start() <= c[0] < sentence.end()]
@@ -183,19 +201,37 @@ def _person_names(ner: _Ner | None, texts: list[str], folded_texts: list[str],
                     low -= 1
                 while high < sentence.end() and not text[high].isspace():
                     high += 1
-                pieces.append((index, low, text[low:high], own, allowed, folded))
-    for (index, offset, _, own, allowed, folded), persons in zip(
-            pieces, ner.persons([p[2] for p in pieces])):
-        text = texts[index]
-        for start, end in persons:
-            start, end = start + offset, end + offset
-            if not any(start <= a and b <= end for a, b in own):
-                continue
-            start, end = _trim(text, folded, start, end, stop_words)
-            start, end = _extend(text, start, end, own)
-            if end > start and not allowlist.covers(allowed, folded, start, end):
-                out[index].append(Hit(start, end, "name", "SpacyNerRecognizer", 0.85))
+                pieces.setdefault(language, []).append((index, low, text[low:high], own, allowed, folded))
+    for language, group in pieces.items():
+        stop_words = _stop_words(language)
+        for (index, offset, _, own, allowed, folded), persons in zip(
+                group, ners[language].persons([p[2] for p in group])):
+            text = texts[index]
+            for start, end in persons:
+                start, end = start + offset, end + offset
+                if not any(start <= a and b <= end for a, b in own):
+                    continue
+                start, end = _trim(text, folded, start, end, stop_words)
+                start, end = _extend(text, start, end, own)
+                if end > start and not allowlist.covers(allowed, folded, start, end):
+                    out[index].append(Hit(start, end, "name", "SpacyNerRecognizer", 0.85))
     return out
+
+
+def _candidate_runs(text: str, candidates: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans of two or more candidate words side by side (blanks or a connector such as 'de'
+    or 'van' between them): a first name and a surname, where no NER reads the language. A
+    candidate alone is not taken: in a language that writes its nouns in lower case it is a
+    place, a brand or a name, and on the Danish interviews measured mostly not a person's."""
+    runs: list[list[int]] = []  # [start, end, words]
+    for start, end in candidates:
+        between = text[runs[-1][1]:start].split() if runs else None
+        if runs and len(text[runs[-1][1]:start]) <= 8 and "\n" not in text[runs[-1][1]:start] \
+                and all(word in _CONNECTORS for word in between):
+            runs[-1][1:] = [end, runs[-1][2] + 1]
+        else:
+            runs.append([start, end, 1])
+    return [(start, end) for start, end, words in runs if words >= 2]
 
 
 def _sentence_initial(text: str, start: int) -> bool:

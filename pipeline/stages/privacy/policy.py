@@ -36,7 +36,7 @@ class Guarded:
     unplaced: pd.DataFrame
     log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LOG_COLUMNS))
     replaced: dict[str, str] = field(default_factory=dict)  # identifying text -> placeholder, in memory only
-    ner_model: str | None = None
+    ner_models: dict[str, str | None] = field(default_factory=dict)  # language -> the NER that read its names
 
     def clean(self, problem: Problem) -> Problem:
         """A warning with any redacted text replaced, for the manifest and the terminal."""
@@ -53,7 +53,8 @@ class Guarded:
         by_kind = self.findings["kind"].value_counts().sort_index()
         entry = {"policy": self.policy, "findings": len(self.findings),
                  "findings_by_kind": {k: int(v) for k, v in by_kind.items()},
-                 "names_by_ner": self.ner_model or "none (patterns and the private names file only)"}
+                 "names_by_ner": {language: model or "none (recognisers that need no model)"
+                                  for language, model in sorted(self.ner_models.items())}}
         if self.policy == "redact":
             entry["redacted"] = len(self.log)
         if self.policy == "off":
@@ -66,38 +67,45 @@ LOG_COLUMNS = ["session_id", "file", "field", "line", "start", "end", "kind", "p
 
 def scan_items(transcripts: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame) -> list[Item]:
     """Every text of the inputs that an output may contain: transcripts, register notes, the
-    memos of human coding and the quotes that could not be placed."""
-    items = [Item(s.session_id, s.file, "text", s.text) for s in transcripts.itertuples(index=False)]
-    items += [Item(s.session_id, "register", "notes", s.notes) for s in transcripts.itertuples(index=False)
-              if s.notes]
+    memos of human coding and the quotes that could not be placed, each in its session's
+    language (TRANSCRIPTS' ``language``)."""
+    items = [Item(s.session_id, s.file, "text", s.text, language=s.language)
+             for s in transcripts.itertuples(index=False)]
+    items += [Item(s.session_id, "register", "notes", s.notes, language=s.language)
+              for s in transcripts.itertuples(index=False) if s.notes]
+    language_of = dict(zip(transcripts["session_id"], transcripts["language"]))
     # Memos reach codings.csv and the reliability report; a quote reaches the outputs only when
     # it could not be placed (unplaced_quotes.csv): a placed one is transcript text, scanned there.
     for frame, columns in ((human, ("memo",)), (unplaced, ("quote",))):
         for r in frame.to_dict("records"):
-            items += [Item(r["session_id"], f"coding/{r['file']}", column, r[column], int(r["row"]))
-                      for column in columns if r.get(column)]
+            items += [Item(r["session_id"], f"coding/{r['file']}", column, r[column], int(r["row"]),
+                           language_of.get(r["session_id"], "")) for column in columns if r.get(column)]
     return items
 
 
 def guard(transcripts: pd.DataFrame, turns: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame, *,
-          policy: str, scanner: Scanner | None, folder: Path | str, ner_model: str | None = None) -> Guarded:
+          policy: str, scanner: Scanner | None, folder: Path | str,
+          ner_models: dict[str, str | None] | None = None) -> Guarded:
     """Apply ``policy`` to the inputs of a run before anything is written.
 
     ``block``: raise :class:`InputError` with one problem per finding (where and what kind,
     never the text). ``redact``: replace every finding by its placeholder in the transcripts,
     register notes, turn speakers, memos and quotes, move turns and human codings to the
     redacted offsets, and log each replacement. ``off``: pass everything through unscanned.
+    ``ner_models`` (language -> the spaCy pipeline whose NER read its names, None for none) is
+    recorded for the manifest.
     """
+    ner_models = dict(ner_models or {})
     if policy == "off" or scanner is None:
         empty = schemas.conform([], schemas.PRIVACY_FINDINGS)
-        return Guarded("off", empty, transcripts, turns, human, unplaced, ner_model=ner_model)
+        return Guarded("off", empty, transcripts, turns, human, unplaced, ner_models=ner_models)
     items = scan_items(transcripts, human, unplaced)
     findings, hits = find_identifiers(items, scanner)
     if policy == "block":
         if len(findings):
             raise InputError(findings_problems(findings, folder))
-        return Guarded(policy, findings, transcripts, turns, human, unplaced, ner_model=ner_model)
-    return _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_model)
+        return Guarded(policy, findings, transcripts, turns, human, unplaced, ner_models=ner_models)
+    return _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_models)
 
 
 def findings_problems(findings: pd.DataFrame, folder: Path | str) -> list[Problem]:
@@ -115,7 +123,7 @@ def findings_problems(findings: pd.DataFrame, folder: Path | str) -> list[Proble
     return problems
 
 
-def _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_model) -> Guarded:
+def _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_models) -> Guarded:
     replaced: dict[str, str] = {}
     texts, notes, cells, edits_of, log = {}, {}, {}, {}, []
     for item, found in zip(items, hits):
@@ -145,4 +153,4 @@ def _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_mo
         speaker=[_replace_all(speaker, replaced) for speaker in turns["speaker"]])
     return Guarded("redact", findings, out, schemas.conform(new_turns, schemas.TURNS),
                    _move(human, edits_of, cells, texts=None), _move(unplaced, edits_of, cells, texts=texts),
-                   pd.DataFrame(log, columns=LOG_COLUMNS), replaced, ner_model)
+                   pd.DataFrame(log, columns=LOG_COLUMNS), replaced, ner_models)

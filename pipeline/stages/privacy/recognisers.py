@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 
-from pipeline.stages.privacy.folding import _CONNECTORS, _fold
+from pipeline.stages.privacy.folding import _CONNECTORS, _LOWER, _UPPER, _fold
 
 _LANGUAGE = "xx"  # Presidio's recognisers are keyed by language; every one here reads any language
 # A word (between spaces, quotes and brackets) holding a dot between a letter or digit and a
@@ -27,8 +27,11 @@ _ROLES = {
 }
 _TITLE = (r"(?i:señora|señor|señorita|sra\.?|sr\.?|srta\.?|don|doña|doctora|doctor|dra\.|dr\.?|licenciada|"
           r"licenciado|lic\.|ing\.|ingeniera|ingeniero|profesora|profesor|profe|prof\.|mr\.?|mrs\.?|ms\.?|miss|"
-          r"mister|madam|hermana|hermano|tía|tío|compañera|compañero)")
-_NAME = r"[A-ZÁÉÍÓÚÑÜ][a-záéíóúñü]+(?:[ \t]+(?:(?:de|del|de la)[ \t]+)?[A-ZÁÉÍÓÚÑÜ][a-záéíóúñü]+){0,3}"
+          r"mister|madam|hermana|hermano|tía|tío|compañera|compañero|hr\.|fru|frk\.|frøken)")
+_NAME = rf"[{_UPPER}][{_LOWER}]+(?:[ \t]+(?:(?:de|del|de la)[ \t]+)?[{_UPPER}][{_LOWER}]+){{0,3}}"
+# Danish (and Norwegian) streets are one word ending in the kind of street ("Vestergade", "Strandvej").
+_NORDIC_STREET = (rf"(?:[{_UPPER}][{_LOWER}]+[ \t]+)?(?:[{_UPPER}][{_LOWER}]*(?:vej|gade|stræde|plads|torv|vænge|allé)"
+                  r"|Allé|Vej|Gade|Plads|Boulevard)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,12 +113,14 @@ def _recognizers(private_names: tuple[str, ...]) -> list:
                         0.6),
                 Pattern("number and street",
                         r"\b\d{1,5}[ \t]+(?:[A-Z][a-z]+[ \t]+){1,3}(?:Street|St\.|Avenue|Ave\.|Road|Rd\.|Lane|Drive|"
-                        r"Boulevard|Blvd\.)", 0.6)]),
+                        r"Boulevard|Blvd\.)", 0.6),
+                Pattern("street and number, Danish", rf"(?<!\w){_NORDIC_STREET}[ \t]+\d{{1,4}}[A-Za-z]?\b", 0.6)]),
         PatternRecognizer(
             supported_entity="PERSON", name="NameIntroductionRecognizer", supported_language=_LANGUAGE,
             global_regex_flags=case_sensitive, patterns=[
                 Pattern("introduced", rf"(?<=\b(?i:me llamo|mi nombre es|my name is|my name's|i am called|"
-                                      rf"call me|llámame|llamame|le dicen|me dicen)[ \t]+){_NAME}", 0.7),
+                                      rf"call me|llámame|llamame|le dicen|me dicen|jeg hedder|mit navn er|"
+                                      rf"han hedder|hun hedder|kald mig)[ \t]+){_NAME}", 0.7),
                 Pattern("titled", rf"(?<=\b{_TITLE}[ \t]+){_NAME}", 0.6)]),
     ]
     if private_names:

@@ -1,11 +1,12 @@
-"""The :class:`Scanner`: Presidio's recognisers and the NER names over a list of texts, hits
-merged where they overlap, shares of the texts in parallel; and the PRIVACY_FINDINGS table of
-the items scanned (:func:`find_identifiers`)."""
+"""The :class:`Scanner`: Presidio's recognisers and the names of each text's language (its
+NER, or the recognisers that need no model) over a list of texts, hits merged where they
+overlap, shares of the texts in parallel; and the PRIVACY_FINDINGS table of the items scanned
+(:func:`find_identifiers`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -18,11 +19,14 @@ from pipeline.stages.privacy.recognisers import _ENTITY_KINDS, _LANGUAGE, _ROLES
 
 
 class Scanner:
-    """Finds identifying details in texts. ``vocabulary`` is every word written in lower case
-    somewhere in the evaluation's texts (see :func:`lowercase_vocabulary`)."""
+    """Finds identifying details in texts of several languages. ``ner_models`` maps a language
+    (an ISO 639 code) to the trained spaCy pipeline whose NER finds its names; a language not
+    in it is read by the recognisers that need no model (see :func:`_person_names`).
+    ``language`` is the language of texts given without one; ``vocabulary`` is every word
+    written in lower case somewhere in the evaluation's texts (see :func:`lowercase_vocabulary`)."""
 
     def __init__(self, *, allowlist: Iterable[str] = (), private_names: Iterable[str] = (),
-                 ner_model: str | None = None, ner_language: str = "es", batch_size: int = 64,
+                 ner_models: Mapping[str, str | None] | None = None, language: str = "es", batch_size: int = 64,
                  vocabulary: frozenset[str] = frozenset(), parallel: Parallel = IN_ORDER):
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
@@ -33,40 +37,44 @@ class Scanner:
         registry = RecognizerRegistry(recognizers=_recognizers(self.private_names), supported_languages=[_LANGUAGE])
         self.analyzer = AnalyzerEngine(registry=registry, supported_languages=[_LANGUAGE],
                                        nlp_engine=NoOpNlpEngine(models=[{"lang_code": _LANGUAGE, "model_name": "none"}]))
-        self.ner = _Ner(ner_model, batch_size, ner_language) if ner_model else None
+        self.ners = {code: _Ner(model, batch_size, code) for code, model in sorted((ner_models or {}).items()) if model}
+        self.language = language
         self.vocabulary = vocabulary
-        self.stop_words = _stop_words()
         self.parallel = parallel
 
-    def scan(self, texts: list[str]) -> list[list[Hit]]:
-        """The findings in each text, merged where they overlap, in text order; in up to
-        the processes of ``parallel`` (:mod:`pipeline.seams`), each scanning shares of the
-        texts in turn."""
+    def scan(self, texts: list[str], languages: list[str] | None = None) -> list[list[Hit]]:
+        """The findings in each text, merged where they overlap, in text order; ``languages``
+        gives each text's language (by default :attr:`language`). In up to the processes of
+        ``parallel`` (:mod:`pipeline.seams`), each scanning shares of the texts in turn."""
+        languages = [self.language] * len(texts) if languages is None else [code or self.language for code in languages]
         if self.parallel.processes <= 1 or len(texts) < 16:
-            return self._scan(texts)
-        if self.ner is not None:
-            self.ner.nlp  # loaded before the workers fork: they share it
+            return self._scan(texts, languages)
+        for code in sorted(set(languages) & set(self.ners)):
+            self.ners[code].nlp  # loaded before the workers fork: they share it
         size = sum(map(len, texts)) / (4 * self.parallel.processes)
         shares, share, length = [], [], 0
-        for text in texts:
-            share.append(text)
-            length += len(text)
+        for pair in zip(texts, languages):
+            share.append(pair)
+            length += len(pair[0])
             if length >= size:
                 shares.append(share)
                 share, length = [], 0
         shares += [share] if share else []
-        return [hits for part in self.parallel.map(self._scan, shares) for hits in part]
+        return [hits for part in self.parallel.map(self._scan_share, shares) for hits in part]
 
-    def _scan(self, texts: list[str]) -> list[list[Hit]]:
+    def _scan_share(self, share: list[tuple[str, str]]) -> list[list[Hit]]:
+        return self._scan([text for text, _ in share], [code for _, code in share])
+
+    def _scan(self, texts: list[str], languages: list[str]) -> list[list[Hit]]:
         # Each text folded and searched for allowlisted terms once, for both kinds of finding.
         folded = [_fold(text) for text in texts]
         allowed = [self.allowed.spans(f) for f in folded]
-        patterns = [self._patterns(*item) for item in zip(texts, folded, allowed)]
-        names = _person_names(self.ner, texts, folded, allowed, allowlist=self.allowed,
-                              stop_words=self.stop_words, vocabulary=self.vocabulary)
+        patterns = [self._patterns(*item) for item in zip(texts, languages, folded, allowed)]
+        names = _person_names(self.ners, texts, languages, folded, allowed, allowlist=self.allowed,
+                              vocabulary=self.vocabulary)
         return [_merge(p + n) for p, n in zip(patterns, names)]
 
-    def _patterns(self, text: str, folded: str, allowed: list[tuple[int, int]]) -> list[Hit]:
+    def _patterns(self, text: str, language: str, folded: str, allowed: list[tuple[int, int]]) -> list[Hit]:
         if not text.strip():
             return []
         hits = []
@@ -75,17 +83,17 @@ class Scanner:
             if kind is None:
                 continue
             name = (result.recognition_metadata or {}).get("recognizer_name", result.entity_type)
-            if kind == "name" and self._ordinary(text[result.start:result.end]):
+            if kind == "name" and self._ordinary(text[result.start:result.end], language):
                 continue
             if kind != "private_name" and self.allowed.covers(allowed, folded, result.start, result.end):
                 continue
             hits.append(Hit(result.start, result.end, kind, name, round(float(result.score), 2)))
         return hits
 
-    def _ordinary(self, name: str) -> bool:
+    def _ordinary(self, name: str, language: str) -> bool:
         """A title followed by a role or a stop word ('la señora Ministra', 'Mr. And')."""
         words = [_fold(w) for w in _WORD.findall(name)]
-        return not words or words[0] in _ROLES or words[0] in self.stop_words
+        return not words or words[0] in _ROLES or words[0] in _stop_words(language)
 
 
 @dataclass(frozen=True)
@@ -98,11 +106,12 @@ class Item:
     field: str
     text: str
     row: int = 0
+    language: str = ""  # its ISO 639 code; empty: the scanner's language
 
 
 def find_identifiers(items: list[Item], scanner: Scanner) -> tuple[pd.DataFrame, list[list[Hit]]]:
     """The PRIVACY_FINDINGS table of ``items`` and the hits of each item."""
-    hits = scanner.scan([item.text for item in items])
+    hits = scanner.scan([item.text for item in items], [item.language for item in items])
     rows = []
     for item, found in zip(items, hits):
         for hit in found:

@@ -1,6 +1,7 @@
 """The privacy scan set up for an evaluation: what is not personal (the allowlist), the private
-names file, the NER model, and the :class:`~pipeline.stages.privacy.scanner.Scanner` built from
-them, the transcripts and the human coding (:func:`scanner_for`)."""
+names file, the NER model of each language, and the
+:class:`~pipeline.stages.privacy.scanner.Scanner` built from them, the transcripts and the
+human coding (:func:`scanner_for`)."""
 
 from __future__ import annotations
 
@@ -57,23 +58,24 @@ def private_names_for(book: Codebook, codebook_dir: Path, override: Path | str |
                                  "Save it as plain UTF-8 text, one name per line.")) from None
 
 
-def ner_model_for(book: Codebook) -> tuple[str, str | None]:
-    """The trained spaCy pipeline whose NER finds names, and its language: Spanish's, else the first."""
-    models = dict(book.evaluation.nlp.models)
-    language = "es" if "es" in models else next(iter(sorted(models)), "es")
-    return language, models.get(language)
+def ner_models_for(book: Codebook) -> dict[str, str | None]:
+    """Each of the evaluation's languages and the trained spaCy pipeline whose NER finds its
+    names (``nlp.models``), or None where it has none: its names are left to the recognisers that
+    need no model."""
+    evaluation = book.evaluation
+    return {language: evaluation.nlp.model_for(language) for language in evaluation.evaluation.languages}
 
 
 def scanner_for(book: Codebook, codebook_dir: Path, transcripts: pd.DataFrame, human: pd.DataFrame,
                 private_names: Path | str | None = None, *, parallel: Parallel = IN_ORDER) -> Scanner:
     """The Scanner of an evaluation: its allowlist (:func:`allowlist_for`), the private names
     (``private_names`` overrides ``privacy.private_names``, see :func:`private_names_for`), the
-    NER model (:func:`ner_model_for`), and the words written in lower case in the transcripts'
-    text and notes (TRANSCRIPTS) and the memos of ``human`` (the placed human codings); its
-    scans shared out by ``parallel``."""
+    NER of each language (:func:`ner_models_for`), and the words written in lower case in the
+    transcripts' text and notes (TRANSCRIPTS) and the memos of ``human`` (the placed human
+    codings); its scans shared out by ``parallel``."""
+    evaluation = book.evaluation
     texts = [*transcripts["text"], *transcripts["notes"], *human["memo"]]
     return Scanner(allowlist=allowlist_for(book, transcripts),
                    private_names=private_names_for(book, codebook_dir, private_names),
-                   ner_model=ner_model_for(book)[1], ner_language=ner_model_for(book)[0],
-                   batch_size=book.evaluation.nlp.batch_size, parallel=parallel,
-                   vocabulary=lowercase_vocabulary(texts))
+                   ner_models=ner_models_for(book), language=evaluation.evaluation.languages[0],
+                   batch_size=evaluation.nlp.batch_size, parallel=parallel, vocabulary=lowercase_vocabulary(texts))
