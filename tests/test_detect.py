@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import flow
+from pipeline import commands
 from pipeline.config.evaluation import load_evaluation
 from pipeline.errors import InputError, PipelineWarning
 from pipeline.nlp.detect import MIN_LETTERS, SAMPLED, _windows, detect_language, unknown_languages
@@ -49,7 +49,7 @@ def test_an_empty_or_absent_register_language_is_told_from_the_text(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path / "empty", register=register)
     table = read_transcripts(transcripts, evaluation=load_evaluation(codebook))
     assert list(table["language"]) == ["es", "en"]
-    assert flow.validate(codebook, transcripts).warnings == ()
+    assert commands.validate(codebook, transcripts).warnings == ()
     absent = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 4)
                        for line in REGISTER.splitlines()) + "\n"
     assert absent.startswith("file,session_id,method,stakeholder_group,participants,")
@@ -59,7 +59,7 @@ def test_an_empty_or_absent_register_language_is_told_from_the_text(tmp_path):
 
 def test_a_register_language_the_text_is_not_in_is_warned_and_kept(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path, register=REGISTER.replace("donor,en,", "donor,es,"))
-    warnings = flow.validate(codebook, transcripts).warnings
+    warnings = commands.validate(codebook, transcripts).warnings
     assert [str(w) for w in warnings] == [
         f"{transcripts}/s2.txt: the register (row 3) says its language is 'es', but the text reads as 'en' "
         "(confidence 1.0); it is read as 'es': with that language's tokenizer, lemmas, rules, stance words and "
@@ -75,14 +75,14 @@ def test_an_empty_language_that_cannot_be_told_stops_the_session(tmp_path):
     codebook, transcripts = write_evaluation(tmp_path / "short", register=register,
                                              files={"s1.txt": S1, "s2.txt": "Officer: Fine.\n"})
     with pytest.raises(InputError) as caught:
-        flow.validate(codebook, transcripts)
+        commands.validate(codebook, transcripts)
     assert [str(p) for p in caught.value.problems] == [
         f"{transcripts}/s2.txt: the register (row 3) gives no language, and the text is too short or too mixed "
         "to tell it. Write the session's language (es, en) in the register's language column."]
     quechua = EVALUATION_YAML.replace("languages: [es, en]", "languages: [es, en, qu]")
     codebook, transcripts = write_evaluation(tmp_path / "qu", evaluation=quechua, register=register)
     with pytest.raises(InputError) as caught:
-        flow.validate(codebook, transcripts)
+        commands.validate(codebook, transcripts)
     assert "gives no language, and it cannot be told from the text: qu cannot be told apart" in str(caught.value)
 
 
