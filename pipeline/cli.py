@@ -151,6 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("file", type=Path, metavar="FILE.qdpx")
     imported.add_argument("--out", type=Path, required=True, metavar="DIR")
 
+    findings = commands.add_parser("findings", help="check the team's findings against the evidence",
+                                   description="Work with the findings file (findings.yaml in the codebook folder).")
+    findings_actions = findings.add_subparsers(dest="action", metavar="ACTION", required=True)
+    claims = findings_actions.add_parser(
+        "check", help="check findings.yaml against a finished run; write findings.html and the annex",
+        description="Check each finding, lesson and good practice of findings.yaml against the evidence of the "
+                    "finished run in --out (its support, leaning, citations and groups; orphans across the file), "
+                    "print each problem as a warning, and write findings.html, findings_annex.md and "
+                    "findings_annex.docx there. Runs no stage: run the pipeline first.")
+    _evaluation_arguments(claims)
+    claims.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR",
+                        help=f"the run's output folder, where the findings reports are written (default: {DEFAULT_OUT})")
+    claims.add_argument("--strict", action="store_true",
+                        help="every problem found is an error (exit 1, nothing written)")
+
     check = commands.add_parser("validate", help="check the codebook, register and transcripts",
                                 description="Check the codebook, the register and every transcript "
                                             "without running the rest; report every problem found.")
@@ -211,6 +226,9 @@ def _summary(result: commands.Result) -> str:
         lines.append(f"  codings       {c['codings']} ({by_source}); {c['coded_segments']} segments with accepted codes")
     if "ratings" in c:
         lines.append("  questions     " + ", ".join(f"{c['ratings'].get(r, 0)} {r}" for r in RATINGS))
+    if "findings" in c:
+        lines.append(f"  findings      {c['findings']['claims']} findings, lessons and practices checked; "
+                     f"{c['findings']['problems']} problem(s)")
     lines.append(f"  warnings      {len(result.warnings)}")
     if result.out is not None:
         lines.append(f"  outputs       {result.out}/ ({', '.join(n for n in result.outputs if '/' not in n)}, "
@@ -338,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
             print(report.summary())
             print(f"Next: complete {args.out / 'transcripts' / 'register.csv'} and the TODOs, then run "
                   f"`python -m pipeline validate --codebook {args.out}/codebook --transcripts {args.out}/transcripts`.")
+        elif args.command == "findings":
+            result = commands.findings_check(args.codebook, args.transcripts, args.out, strict=args.strict)
+            _print_warnings(result)
+            print(f"Checked {result.counts['claims']} findings, lessons and practices: {result.counts['problems']} "
+                  f"problem(s). Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
         elif args.command == "validate":
             result = commands.validate(args.codebook, args.transcripts)
             _print_warnings(result)
@@ -348,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"Error: {problem}", file=sys.stderr)
         count = len(exc.problems)
-        written = " Nothing was written; earlier outputs are unchanged." if args.command == "run" else ""
+        written = (" Nothing was written; earlier outputs are unchanged." if args.command in ("run", "findings")
+                   else "")
         print(f"{count} problem{'s' if count != 1 else ''} found.{written}", file=sys.stderr)
         return EXIT_INPUT
     except PipelineError as exc:

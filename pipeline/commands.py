@@ -2,13 +2,14 @@
 
 Each command is a short function from an evaluation's folders to a :class:`Result` (or to
 figures) that calls the library's functions: ``validate``, ``privacy_scan``, ``import_coding``,
-``evaluate``, ``reliability``, ``render_codebook``; and :func:`read_table` for the tables a run
+``evaluate``, ``reliability``, ``render_codebook``, ``findings_check``; and :func:`read_table` for the tables a run
 wrote. Every :class:`PipelineWarning` a command raises is collected (:func:`collect_warnings`)
 and returned with its result, or beside its errors; the CLI prints both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from contextlib import contextmanager
@@ -21,20 +22,26 @@ from pipeline import schemas
 from pipeline.analysis.reliability import measure_reliability
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.evaluation import Evaluation, load_evaluation
-from pipeline.errors import ConfigError, InputError, PipelineWarning, Problem
+from pipeline.config.findings import FINDINGS_FILE, load_findings
+from pipeline.errors import ConfigError, FindingsError, InputError, PipelineWarning, Problem
+from pipeline.reports.banner import with_privacy_off_banner
+from pipeline.reports.findings import REPORT as FINDINGS_REPORT, findings_reports
 from pipeline.reports.manual import codebook_manual
 from pipeline.reports.reliability import reliability_report
 from pipeline.runtime.cache import JsonCache
 from pipeline.runtime.doc_cache import DocCache
-from pipeline.runtime.outputs import StagedOutputs, check_output_folder
+from pipeline.runtime.outputs import RECORD, StagedOutputs, check_output_folder
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER, Parallel, ParseCache
 from pipeline.stages import privacy
 from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import human_codings_by_segment, read_human_coding
+from pipeline.stages.findings.check import checked_with_warnings, findings_counts
 from pipeline.stages.ingest.transcripts import read_transcripts
+from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.stages.segment import build_segments
 from pipeline.stages.stance import cross_validate as cross_validate_stance
+from pipeline.stages.triangulate import triangulate
 from pipeline.stages.turns import RESPONDENT, build_turns
 
 CODING_FOLDER = "coding"
@@ -144,10 +151,16 @@ def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=
     errors: list[Problem] = []
     with collect_warnings(found):
         try:
-            evaluation = load_codebook(codebook_dir).evaluation
+            codebook = load_codebook(codebook_dir)
+            evaluation = codebook.evaluation
         except ConfigError as exc:
             errors += exc.problems
-            evaluation = evaluation_or_none(codebook_dir)
+            codebook, evaluation = None, evaluation_or_none(codebook_dir)
+        if codebook is not None:
+            try:
+                load_findings(codebook_dir, codebook)
+            except FindingsError as exc:
+                errors += exc.problems
         if evaluation is None:
             raise InputError(errors)
         transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, errors=errors,
@@ -324,3 +337,66 @@ def read_table(out_dir: Path | str, table: schemas.Table) -> pd.DataFrame:
     """A stage table written by :func:`pipeline.flow.run`, checked against its schema."""
     frame = pd.read_parquet(Path(out_dir) / "interim" / f"{table.name}.parquet")
     return schemas.check(frame.astype({c.name: schemas.DTYPES[c.type] for c in table.columns}), table)
+
+
+def _finished_run(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, out: Path) -> dict:
+    """The manifest of the run in ``out``, checked to be a finished run of these inputs: the same
+    codebook files and the same transcripts and register (``findings.yaml`` aside, which is
+    what is checked). Raises :class:`InputError` naming each input changed since."""
+    record = out / RECORD
+    if not (record.is_file() and (out / "interim").is_dir()):
+        raise InputError([Problem(str(out), "holds no finished run of the pipeline.",
+                                  "Run it first (`make run`, or `python -m pipeline run --out` this folder), "
+                                  "then check the findings.")])
+    try:
+        manifest = json.loads(record.read_text(encoding="utf-8"))
+        inputs = manifest["inputs"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError([Problem(str(record), "is not a run's manifest.", "Run the pipeline again into this folder.")]) \
+            from None
+    changed = []
+    current = dict(codebook.files)
+    for name in sorted(set(current) | set(inputs.get("codebook", {}))):
+        if current.get(name) != inputs.get("codebook", {}).get(name):
+            changed.append(str(codebook_dir / name))
+    for name, digest in sorted(inputs.get("transcripts", {}).items()):
+        path = transcripts_dir / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            changed.append(str(path))
+    if changed:
+        raise InputError([Problem(name, f"has changed since the run in {out} (or is gone).",
+                                  "Run the pipeline again, then check the findings.") for name in changed])
+    return manifest
+
+
+def findings_check(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | str, *,
+                   strict: bool = False) -> Result:
+    """Check ``findings.yaml`` against the finished run in ``out_dir`` (its stage tables under
+    ``interim/``) and write the findings reports there, as the run writes them (the privacy-off
+    banner where the run had one). Runs no stage. Each problem is a warning, or, with ``strict``
+    (or the file's ``strict: true``), all of them one :class:`FindingsError` and nothing written."""
+    codebook_dir, transcripts_dir, out = Path(codebook_dir), Path(transcripts_dir), Path(out_dir)
+    found: list[Problem] = []
+    with collect_warnings(found):
+        codebook = load_codebook(codebook_dir)
+        claims = load_findings(codebook_dir, codebook)
+        if claims is None:
+            raise FindingsError([Problem(str(codebook_dir / FINDINGS_FILE), "does not exist.",
+                                         "Write the team's findings there (see README.md, 'The findings file').")])
+        manifest = _finished_run(codebook, codebook_dir, transcripts_dir, out)
+        tables = {t.name: read_table(out, t) for t in (schemas.TRANSCRIPTS, schemas.TURNS, schemas.SEGMENTS,
+                                                       schemas.CODINGS)}
+        rubric = codebook.evaluation.triangulation
+        evidence = build_evidence_matrices(tables["segments"], tables["codings"], codebook=codebook,
+                                           include_suggestions=rubric.include_suggestions,
+                                           min_confidence=rubric.min_confidence)["evidence"]
+        questions = triangulate(evidence, tables["transcripts"], codebook=codebook)
+        checked = checked_with_warnings(claims, codebook, strict=strict, evidence=evidence, questions=questions,
+                                        **tables)
+    unscanned = manifest.get("privacy", {}).get("policy") == "off"
+    with StagedOutputs(out) as staged:
+        for name, content in findings_reports(checked, codebook=codebook,
+                                              language=codebook.evaluation.evaluation.languages[0]):
+            kind = FINDINGS_REPORT.kind_of(name)
+            staged.write(name, with_privacy_off_banner(content, kind) if unscanned else content, kind=kind)
+    return Result(counts=findings_counts(checked), warnings=tuple(found), out=out, outputs=tuple(staged.names))

@@ -56,6 +56,11 @@ class ConfigError(InputError):
     """The evaluation config (``evaluation.yaml``) is missing or invalid."""
 
 
+class FindingsError(InputError):
+    """The findings file (``findings.yaml``) is invalid, or, checked strictly, its claims are not
+    borne out by the evidence."""
+
+
 class RegisterError(InputError):
     """The register of sessions (``register.csv`` / ``register.xlsx``) is invalid."""
 

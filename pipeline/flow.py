@@ -28,6 +28,8 @@ from pipeline.stages import privacy
 from pipeline.commands import (CODING_FOLDER, ParseSettings, Result, collect_warnings, evaluation_or_none, guard_inputs,
                                summary_counts)
 from pipeline.config.codebook import Codebook, load_codebook
+from pipeline.config.findings import FINDINGS_FILE, load_findings
+from pipeline.stages.findings.check import checked_with_warnings, findings_counts
 from pipeline.errors import PipelineWarning, Problem
 from pipeline.seams import Parallel, cache_key
 from pipeline.stages.coding.combine import code_segments
@@ -136,6 +138,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     found: list[Problem] = []
     with collect_warnings(found):
         codebook = load_codebook(codebook_dir)
+        claims = load_findings(codebook_dir, codebook)  # checked once the evidence is in; its errors come now
         evaluation = codebook.evaluation
         # evaluation.yaml's nlp.processes: how many processes share every stage's work (reading
         # the files, the privacy scan, parsing, matching), not the parse's only.
@@ -165,18 +168,23 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
                                            min_confidence=rubric.min_confidence)
         findings = triangulate(matrices["evidence"], transcripts, codebook=codebook)
         curve = saturation(matrices["evidence"], transcripts, codings)
+        checked = None if claims is None else checked_with_warnings(
+            claims, codebook, evidence=matrices["evidence"], questions=findings, transcripts=transcripts,
+            segments=segments, turns=turns, codings=codings)
     found[:] = [guarded.clean(problem) for problem in found]
     counts = summary_counts(transcripts, turns, segments, codings)
     counts["stance"] = {"method": judged.method, "learned_from": judged.examples,
                         **{by: int((codings["stance_by"] == by).sum()) for by in STANCE_BY}}
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
+    if checked is not None:
+        counts["findings"] = findings_counts(checked)
     tables = RunTables(
         codebook=codebook, transcripts=transcripts, turns=turns, segments=segments, codings=codings, matrices=matrices,
         findings=findings, saturation=curve, unplaced=unplaced, language=evaluation.evaluation.languages[0],
         privacy_policy=guarded.policy, redaction_log=guarded.log,
         measure_reliability=lambda human: _reliability(segments, human, codebook,
                                                        JsonCache(out / CACHE_FOLDER / "reliability")),
-        read_machine_figures=lambda: _machine_figures(out))
+        read_machine_figures=lambda: _machine_figures(out), checked_findings=checked)
     unscanned = guarded.policy == "off"
     # What an earlier run under other settings wrote and this one does not is removed: the
     # registry's folders and its conditional reports (redact policy, two coders).
@@ -188,7 +196,9 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         outputs = list(staged.names) + ["manifest.json"]
         staged.write_json("manifest.json", {**_manifest(codebook, codebook_dir, transcripts_dir, transcripts, counts,
                                                         found, outputs),
-                                            "privacy": guarded.manifest(), "fingerprint": stamp})
+                                            "privacy": guarded.manifest(), "fingerprint": stamp,
+                                            **({} if checked is None else {"findings": {
+                                                "file": FINDINGS_FILE, "sha256": claims.sha256, **counts["findings"]}})})
     return Result(counts=counts, warnings=tuple(found), out=out, outputs=tuple(sorted(outputs)))
 
 

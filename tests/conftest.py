@@ -158,3 +158,35 @@ def readers():
     yield READERS
     READERS.clear()
     READERS.update(before)
+
+
+# A findings file for the tiny evaluation of write_evaluation: two findings (F2 with three problems),
+# a conclusion and a recommendation.
+TINY_FINDINGS = """\
+findings:
+  - id: F1
+    questions: [EQ1]
+    statement: {en: The design met the prosecutors' needs., es: El diseño respondió a las fiscalías.}
+    direction: positive
+    evidence:
+      segments: [S2-t0001-s00]
+      codes: [design_needs]
+      groups: [donor]
+  - id: F2
+    questions: [EQ2]
+    statement: Monitoring counted outputs.
+    direction: negative
+    evidence:
+      segments: [S2-t0003-s00]
+conclusions:
+  - id: C1
+    statement: Relevant, weakly monitored.
+    findings: [F1, F2]
+recommendations:
+  - id: R1
+    title: Measure change
+    statement: Track outcomes, not activities.
+    addressed_to: [ILO]
+    priority: high
+    follows_from: [C1]
+"""

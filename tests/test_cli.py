@@ -167,7 +167,8 @@ def test_run_on_the_sample_with_the_spanish_model(tmp_path):
     register = pd.read_csv(SAMPLE_TRANSCRIPTS / "register.csv")
     assert result.counts["sessions"] == len(register)
     assert result.counts["participants"] == register["participants"].sum()
-    assert result.warnings == ()
+    # Only the check of the sample's findings file warns (of what tests/test_findings.py tests).
+    assert [w for w in result.warnings if not w.file.endswith("findings.yaml")] == []
     segments = commands.read_table(tmp_path / "reports", schemas.SEGMENTS)
     assert set(segments["session_id"]) == set(register["session_id"])
     assert (segments["words"] > 0).all()

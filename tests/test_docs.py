@@ -11,6 +11,7 @@ import pytest
 from pipeline.cli import build_parser
 from pipeline.config.codebook import Code, Stance
 from pipeline.config.evaluation import Evaluation
+from pipeline.config.findings import Findings
 from pipeline.stages.ingest.register import OPTIONAL, REQUIRED
 
 from conftest import ROOT
@@ -36,6 +37,11 @@ def test_every_config_key_is_documented(key):
 @pytest.mark.parametrize("field", sorted(set(model_keys(Code) + model_keys(Stance))))
 def test_every_code_and_stance_field_is_documented(field):
     assert f"`{field}`" in README, f"README.md does not document the codebook field `{field}`"
+
+
+@pytest.mark.parametrize("field", sorted(set(model_keys(Findings))))
+def test_every_findings_file_field_is_documented(field):
+    assert f"`{field}`" in README, f"README.md does not document the findings file's field `{field}`"
 
 
 @pytest.mark.parametrize("kind", ["phrase", "tokens", "regex", "id"])

@@ -18,7 +18,7 @@ from pipeline.runtime.outputs import StagedOutputs, StreamedText
 from pipeline.stages.privacy import OFF_WARNING
 from pipeline.runtime.outputs import MARKER
 
-from conftest import S1, S2, write_evaluation
+from conftest import S1, S2, TINY_FINDINGS, write_evaluation
 
 # Two people coding the same passages: the run writes reliability.json and reliability.html.
 DOUBLE_CODING = ("session_id,code,coder,quote\n"
@@ -33,6 +33,7 @@ SUFFIXES = {".html": "html", ".md": "markdown", ".docx": "docx", ".csv": "csv", 
 def _evaluation(root):
     codebook, transcripts = write_evaluation(root, files={"s1.txt": S1 + PLANTED, "s2.txt": S2,
                                                           "coding/double.csv": DOUBLE_CODING})
+    (codebook / "findings.yaml").write_text(TINY_FINDINGS, encoding="utf-8")  # the findings reports
     return codebook, transcripts
 
 

@@ -2,7 +2,8 @@
 
 A codebook folder holds ``evaluation.yaml`` (criteria, questions, vocabularies, settings; see
 :mod:`pipeline.config.evaluation`) and any number of other YAML files, each with a ``codes:`` list and/or
-a ``stance:`` vocabulary. Loading checks everything and reports every problem at once, each
+a ``stance:`` vocabulary (``findings.yaml``, the team's findings, is not a code file: see
+:mod:`pipeline.config.findings`). Loading checks everything and reports every problem at once, each
 with its file, line and key path, and the fix: duplicate ids, unknown parents, cycles, codes
 that serve no question, questions no code serves, unknown questions or criteria, patterns that
 do not compile, missing fields, YAML syntax. The loaded codebook is immutable.
@@ -26,6 +27,7 @@ from pipeline.config.evaluation import (
     CONFIG_FILE, LANGUAGE_PATTERN, Evaluation, FrozenModel, Id, Localized, describe_error, load_evaluation,
 )
 from pipeline.errors import ConfigError, PipelineWarning, Problem
+from pipeline.config.findings import FINDINGS_FILE
 from pipeline.config.scaffold import placeholder_title
 from pipeline.config.yamlfile import YamlDocument, load_yaml
 
@@ -214,7 +216,7 @@ def _suggest(value: str, allowed: list[str], what: str) -> str:
 
 def _code_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
-                  if p.suffix in (".yaml", ".yml") and p.name != CONFIG_FILE and p.is_file())
+                  if p.suffix in (".yaml", ".yml") and p.name not in (CONFIG_FILE, FINDINGS_FILE) and p.is_file())
 
 
 def _read_code_files(folder: Path, problems: list[Problem]):

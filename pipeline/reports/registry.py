@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
-from pipeline.reports import (evidence_matrix, interim, manual, reliability, tables, transcript_pages, triangulation,
-                              workbook)
+from pipeline.reports import (evidence_matrix, findings, interim, manual, reliability, tables, transcript_pages,
+                              triangulation, workbook)
 from pipeline.reports.report import Content, Report, RunTables
 
 # In the order the files are written, each as soon as it is built.
@@ -19,6 +19,7 @@ REPORTS: tuple[Report, ...] = (
     evidence_matrix.REPORT,   # evidence_matrix.html
     transcript_pages.REPORT,  # transcripts/<session>.html
     triangulation.REPORT,     # triangulation_report.html, .md, .docx
+    findings.REPORT,          # findings.html, findings_annex.md, .docx: with a findings file
     workbook.REPORT,          # matrices.xlsx
     tables.MATRICES,          # matrices/<name>.csv, evidence.json
     interim.REPORT,           # interim/texts/<session>.txt, interim/<table>.parquet

@@ -57,7 +57,8 @@ class RunTables:
     be placed; ``redaction_log`` what ``redact`` replaced. ``language`` is the evaluation's first.
     Two are the wiring's, called only by a report that needs them: ``measure_reliability`` gives
     the inter-coder figures of the human codings it is handed (cached), ``read_machine_figures``
-    what ``evaluate-coder --json`` wrote, or None.
+    what ``evaluate-coder --json`` wrote, or None. ``checked_findings`` is the team's findings file
+    checked against the evidence, when the codebook folder holds one.
     """
 
     codebook: Codebook
@@ -74,6 +75,7 @@ class RunTables:
     redaction_log: pd.DataFrame
     measure_reliability: Callable[[pd.DataFrame], dict]
     read_machine_figures: Callable[[], dict | None]
+    checked_findings: object | None = None  # the findings file checked (pipeline.stages.findings.check.Checked)
 
     @property
     def evidence(self) -> pd.DataFrame:

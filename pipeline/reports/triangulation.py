@@ -18,6 +18,7 @@ from pipeline.config.codebook import Codebook
 from pipeline.reports.report import Output, Report, RunTables
 from pipeline.reports.templating import render_template
 from pipeline.runtime.outputs import restamped_zip
+from pipeline.stages.findings.quotes import choose_quotes, passage_traits
 
 QUOTES_PER_QUESTION = 8
 
@@ -42,14 +43,14 @@ def _quote_meta(row) -> str:
             f"{row.speaker}; {row.stance}; codes {row.codes}; segment {row.segment_id}")
 
 
-def _quotes(rows: pd.DataFrame, limit: int = QUOTES_PER_QUESTION) -> list[dict]:
-    # One quote per session first, so the report shows breadth rather than one talkative session.
-    ordered = rows.assign(_first=~rows.duplicated("session_id")).sort_values(
-        ["_first", "segment_id"], ascending=[False, True], kind="stable").head(limit)
-    return [{"text": row.text, "meta": _quote_meta(row)} for row in ordered.itertuples(index=False)]
+def _quotes(rows: pd.DataFrame, traits: pd.DataFrame, limit: int = QUOTES_PER_QUESTION, balance: bool = False) -> list[dict]:
+    # Chosen as the findings report chooses them: breadth of groups and methods, substance, people's codings.
+    chosen = choose_quotes(rows, limit=limit, traits=traits, balance=balance)
+    return [{"text": row.text, "meta": _quote_meta(row)} for row in chosen.itertuples(index=False)]
 
 
-def _question_context(codebook: Codebook, findings: pd.DataFrame, evidence: pd.DataFrame, language: str) -> list[dict]:
+def _question_context(codebook: Codebook, findings: pd.DataFrame, evidence: pd.DataFrame, language: str,
+                      traits: pd.DataFrame) -> list[dict]:
     texts = {q.id: q.text.get(language) for q in codebook.evaluation.questions}
     out = []
     for finding in findings.itertuples(index=False):
@@ -59,9 +60,11 @@ def _question_context(codebook: Codebook, findings: pd.DataFrame, evidence: pd.D
         out.append({
             **finding._asdict(), "id": finding.question, "text": texts[finding.question],
             "diverging": bool(diverging),
-            "diverging_quotes": _quotes(own[own["stakeholder_group"].isin(diverging) & own["stance"].isin(opposite)], 4),
-            "majority_quotes": _quotes(own[~own["stakeholder_group"].isin(diverging) & (own["stance"] == finding.majority)], 4),
-            "quotes": _quotes(own),
+            "diverging_quotes": _quotes(own[own["stakeholder_group"].isin(diverging) & own["stance"].isin(opposite)],
+                                        traits, 4),
+            "majority_quotes": _quotes(own[~own["stakeholder_group"].isin(diverging) & (own["stance"] == finding.majority)],
+                                       traits, 4),
+            "quotes": _quotes(own, traits, balance=finding.majority == "divided"),
         })
     return out
 
@@ -119,7 +122,8 @@ def build_triangulation_report(tables: RunTables) -> Iterator[tuple[str, str | b
     """``triangulation_report.html``, ``.md`` and ``.docx``, from FINDINGS, EVIDENCE and the saturation curve."""
     evaluation, language = tables.codebook.evaluation, tables.language
     counting = counting_note(evaluation.triangulation)
-    questions = _question_context(tables.codebook, tables.findings, tables.evidence, language)
+    questions = _question_context(tables.codebook, tables.findings, tables.evidence, language,
+                                  passage_traits(tables.segments))
     context = {"page": {"title": f"Triangulation report: {evaluation.evaluation.title.get(language)}",
                         "language": language,
                         "subtitle": f"{len(tables.transcripts)} sessions · strength of evidence per evaluation question"},
