@@ -99,7 +99,7 @@ def test_the_banner_goes_on_every_file_people_read_under_off_and_on_nothing_else
 
 def test_what_a_run_may_prune_is_every_declared_folder_and_every_conditional_report():
     assert set(owned_outputs()) == {"transcripts", "matrices", "interim/texts", "reliability.json", "reliability.html",
-                                    "redaction_log.csv"}
+                                    "findings.html", "findings_annex.md", "findings_annex.docx", "redaction_log.csv"}
 
 
 def test_reports_have_one_name_each_and_declare_known_kinds():
