@@ -6,6 +6,11 @@ text, from 0, end exclusive. The transcript readers (:mod:`pipeline.stages.inges
 the spreadsheets and the REFI-QDA exchange (:mod:`pipeline.exchange`) and the benchmark's
 corpus all read text this way, so none of them imports another's room for it.
 
+:func:`fold` is how the product compares words (speaker labels, lemma phrases, stance words,
+coders' quotes, names): lower case without accents or compatibility forms;
+:func:`fold_one_for_one` does the same one character for one, so that offsets into the folded
+text are offsets into the original.
+
 Encodings accepted: UTF-8 (with or without BOM), UTF-16 and UTF-32 with BOM, and
 Windows-1252 (which covers Latin-1 text), common for Word exports in Peru.
 """
@@ -13,6 +18,7 @@ Windows-1252 (which covers Latin-1 text), common for Word exports in Peru.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import unicodedata
 
@@ -25,6 +31,32 @@ _BOMS = (
 # C0 controls other than tab, line feed, form feed and carriage return: binary data, or a
 # UTF-16 file without its BOM.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+@functools.lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Lower case (casefold) without accents (combining marks) or compatibility forms (NFKD)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+class _OneForOne(dict):
+    """``str.translate`` table: each character to its :func:`fold`, where that is one character,
+    else to its lower case, where that is one, else to itself; filled as characters are met."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = next((f for f in (fold(char), char.lower()) if len(f) == 1), char)
+        self[code] = folded
+        return folded
+
+
+_ONE_FOR_ONE = _OneForOne()
+
+
+def fold_one_for_one(text: str) -> str:
+    """:func:`fold`, one character for one: ``len`` and every offset are the original's."""
+    return text.translate(_ONE_FOR_ONE)
 
 
 def normalise(text: str) -> str:

@@ -14,17 +14,13 @@ against 0.3 s); the table holds about 75 MB for Spanish, let go with
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline.text import fold
 
-@functools.lru_cache(maxsize=65536)
-def fold(text: str) -> str:
-    """Lower case without accents: how lemma phrases and stance words are compared."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,8 +22,8 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.config.codebook import Codebook
+from pipeline.schemas import STANCES
 
-STANCE_ORDER = ("positive", "negative", "mixed", "neutral")
 DIMENSIONS = {"group": "stakeholder_group", "method": "method", "region": "region"}
 
 EVIDENCE_COLUMNS = ["segment_id", "question", "criterion", "codes", "sources", "stance", "session_id",
@@ -127,12 +127,12 @@ def evidence_table(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook: C
 def _cells(evidence: pd.DataFrame, row: str, column: str) -> pd.DataFrame:
     """Per (row, column): segments, sessions, participants and the stance mix."""
     if evidence.empty:
-        return pd.DataFrame(columns=[row, column, "segments", "sessions", "participants", *STANCE_ORDER])
+        return pd.DataFrame(columns=[row, column, "segments", "sessions", "participants", *STANCES])
     sessions = evidence.drop_duplicates([row, column, "session_id"])
     counts = evidence.groupby([row, column], sort=True).agg(segments=("segment_id", "nunique"),
                                                            sessions=("session_id", "nunique"))
     people = sessions.groupby([row, column], sort=True)["participants"].sum().rename("participants")
-    stance = pd.crosstab([evidence[row], evidence[column]], evidence["stance"]).reindex(columns=STANCE_ORDER, fill_value=0)
+    stance = pd.crosstab([evidence[row], evidence[column]], evidence["stance"]).reindex(columns=STANCES, fill_value=0)
     return counts.join(people).join(stance).fillna(0).astype(int).reset_index()
 
 

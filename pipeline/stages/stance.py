@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pipeline.schemas import STANCES
 from pipeline.seams import NO_CACHE, Cache, cache_key
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-STANCES = ("positive", "negative", "mixed", "neutral")
 STANCE_BY = ("coder", "model", "lexicon")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.config.codebook import Codebook
 from pipeline.config.evaluation import EvidenceLevel
+from pipeline.schemas import STANCES
 
 RATINGS = ("strong", "moderate", "thin", "none")
 FINDINGS_COLUMNS = ["question", "criterion", "rating", "why", "segments", "sessions", "participants", "groups",
@@ -129,7 +130,7 @@ def triangulate(evidence: pd.DataFrame, transcripts: pd.DataFrame, *, codebook: 
             "question": question.id, "criterion": question.criterion, "rating": rating,
             "why": _why(rating, level, counts["sessions"], counts["groups"], counts["methods"], unresolved)
                    + (" The sessions' assessments are divided: no clear majority stance." if majority == "divided" else ""),
-            **counts, **{s: int(stance.get(s, 0)) for s in ("positive", "negative", "mixed", "neutral")},
+            **counts, **{s: int(stance.get(s, 0)) for s in STANCES},
             **{f"{s}_sessions": int(leaning.get(s, 0)) for s in ("positive", "negative", "mixed")},
             "majority": majority,
             "diverging_groups": "; ".join(f"{g} ({share:.0%})" for g, share in diverging.items()),

@@ -18,7 +18,6 @@ count as such.
 from __future__ import annotations
 
 import re
-import unicodedata
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.errors import PipelineWarning, Problem, TranscriptError
 from pipeline.stages.ingest.formats.plain import body_start
+from pipeline.text import fold
 
 INTERVIEWER, RESPONDENT = "interviewer", "respondent"
 
@@ -76,14 +76,9 @@ class Turn:
     end: int
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 def normalise_label(label: str) -> str:
     """Speaker labels compare without case, accents, surrounding punctuation or extra spaces."""
-    return re.sub(r"\s+", " ", _fold(label)).strip(" .-_*")
+    return re.sub(r"\s+", " ", fold(label)).strip(" .-_*")
 
 
 def is_interviewer(label: str, interviewer_labels: frozenset[str]) -> bool:
@@ -105,7 +100,7 @@ def note_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[
     spans = []
     for match in _BRACKETED.finditer(text, start, len(text) if end is None else end):
         inner = match.group()[1:-1].strip()
-        folded = _fold(inner).strip(" .…")
+        folded = fold(inner).strip(" .…")
         known = folded in _NOTE_WORDS or folded.split(" ")[0] in _NOTE_WORDS
         if match.group()[0] == "(":
             if known or _TIMESTAMP.match(inner):

@@ -9,7 +9,6 @@ and exclude rules, the evaluation questions) is written as a TODO placeholder th
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from pipeline.exchange.refi.positions import Detection
 from pipeline.exchange.refi.read import QdaCode, QdpxProject, read_qdc, read_qdpx
 from pipeline.runtime.outputs import StagedOutputs
 from pipeline.schemas import HUMAN_CODING_COLUMNS, REGISTER_COLUMNS
+from pipeline.text import fold
 
 TODO = {"include": "TODO: when to use this code.",
         "exclude": "TODO: when not to use it, and which code to use instead.",
@@ -34,8 +34,8 @@ def _slug(name: str, taken: set[str]) -> str:
     if re.fullmatch(ID_PATTERN, name) and len(name) <= 60:
         base = name
     else:
-        folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-        base = re.sub(r"[^A-Za-z0-9]+", "_", folded).strip("_").lower()[:60] or "code"
+        folded = fold(name).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:60] or "code"
     slug, number = base, 2
     while slug in taken:
         slug, number = f"{base}_{number}", number + 1

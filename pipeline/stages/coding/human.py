@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pipeline.exchange.spreadsheets import read_sheet
 from pipeline.schemas import STANCES
 from pipeline.stages.coding.coder import HUMAN, Coded, CodingRun
 from pipeline.stages.turns import RESPONDENT
+from pipeline.text import fold
 
 # A fuzzy match at or above this score (0-100) places a quote; below it, the quote is reported.
 MIN_SCORE = 90.0
@@ -50,9 +50,7 @@ def _searchable(text: str) -> tuple[str, list[int]]:
     the original offset of each kept character."""
     out, positions = [], []
     for index, char in enumerate(text):
-        folded = unicodedata.normalize("NFKD", char.casefold())
-        folded = "".join(c for c in folded if not unicodedata.combining(c))
-        for c in folded:
+        for c in fold(char):
             if c.isalnum():
                 out.append(c)
                 positions.append(index)

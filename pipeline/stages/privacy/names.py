@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Iterable
 
 from pipeline.errors import ModelError
-from pipeline.stages.privacy.folding import _CONNECTORS, _LOWER, _UPPER, _WORD, _fold
+from pipeline.text import fold_one_for_one
+from pipeline.stages.privacy.folding import _CONNECTORS, _LOWER, _UPPER, _WORD
 from pipeline.stages.privacy.hits import Hit
 
 # A capitalised word (not all capitals: acronyms and shouted labels are left to the patterns).
@@ -52,7 +53,7 @@ def _stop_words(language: str = "") -> frozenset[str]:
             words |= importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS
         except ImportError:
             pass  # spaCy has no stop words for it: Spanish and English ones only
-    return frozenset(_fold(w) for w in words)
+    return frozenset(fold_one_for_one(w) for w in words)
 
 
 def allowlist_terms(terms: Iterable[str]) -> tuple[str, ...]:
@@ -63,7 +64,7 @@ def allowlist_terms(terms: Iterable[str]) -> tuple[str, ...]:
         for part in re.split(r"[(),;/]| - | y | and ", str(term)):
             part = part.strip(" .:-")
             if len(part) >= 2:
-                out.add(_fold(part))
+                out.add(fold_one_for_one(part))
     return tuple(sorted(out, key=len, reverse=True))
 
 
@@ -256,7 +257,7 @@ def _sentence_initial(text: str, start: int) -> bool:
 def _trim(text: str, folded: str, start: int, end: int, stop_words: frozenset[str]) -> tuple[int, int]:
     """An entity without the lower-case or stop words at its edges ('señora Rosa' -> 'Rosa')."""
     words = [m for m in _WORD.finditer(text, start, end)]
-    keep = [m for m in words if m.group()[0].isupper() and _fold(m.group()) not in stop_words]
+    keep = [m for m in words if m.group()[0].isupper() and fold_one_for_one(m.group()) not in stop_words]
     if not keep:
         return start, start
     return keep[0].start(), keep[-1].end()
@@ -291,7 +292,7 @@ def lowercase_vocabulary(texts: Iterable[str]) -> frozenset[str]:
         # Not the parts of emails, URLs and handles ('rosa.quispe88@...' does not make 'Rosa' common).
         plain = _ADDRESS_LIKE.sub(" ", text)
         words.update(w for w in _WORD.findall(plain) if w.islower())
-    return frozenset(map(_fold, words))  # each distinct word folded once
+    return frozenset(map(fold_one_for_one, words))  # each distinct word folded once
 
 
 def read_private_names(path: Path | str) -> tuple[str, ...]:

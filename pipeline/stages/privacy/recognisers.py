@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 import re
 
-from pipeline.stages.privacy.folding import _CONNECTORS, _LOWER, _UPPER, _fold
+from pipeline.text import fold_one_for_one
+from pipeline.stages.privacy.folding import _CONNECTORS, _LOWER, _UPPER
 
 _LANGUAGE = "xx"  # Presidio's recognisers are keyed by language; every one here reads any language
 # A word (between spaces, quotes and brackets) holding a dot between a letter or digit and a
@@ -138,7 +139,7 @@ _ACCENTS = {"a": "aáàäâã", "e": "eéèëê", "i": "iíìïî", "o": "oóò�
 
 
 def _letter(char: str) -> str:
-    base = _fold(char)
+    base = fold_one_for_one(char)
     variants = _ACCENTS.get(base, base)
     return "[" + "".join(sorted(set(variants + variants.upper()))) + "]" if char.isalpha() else re.escape(char)
 
@@ -151,9 +152,9 @@ def _private_names_pattern(names: tuple[str, ...]) -> str:
         parts = name.split()
         full.append(r"[ \t]+".join("".join(_letter(c) for c in part) for part in parts))
         if len(parts) > 1:
-            words |= {p for p in parts if len(p) >= 3 and _fold(p) not in _CONNECTORS}
+            words |= {p for p in parts if len(p) >= 3 and fold_one_for_one(p) not in _CONNECTORS}
     alternatives = sorted(full, key=len, reverse=True)
     alternatives += ["(?-i:" + "".join(
-        (f"[{w[0].upper()}{_fold(w[0]).upper()}]" if i == 0 else _letter(c)) for i, c in enumerate(w)) + ")"
+        (f"[{w[0].upper()}{fold_one_for_one(w[0]).upper()}]" if i == 0 else _letter(c)) for i, c in enumerate(w)) + ")"
         for w in sorted(words, key=len, reverse=True)]
     return r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)"

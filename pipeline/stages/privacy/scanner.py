@@ -12,7 +12,8 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.seams import IN_ORDER, Parallel
-from pipeline.stages.privacy.folding import _WORD, _fold
+from pipeline.stages.privacy.folding import _WORD
+from pipeline.text import fold_one_for_one
 from pipeline.stages.privacy.hits import Hit, _line_column, _merge
 from pipeline.stages.privacy.names import _Allowed, _Ner, _person_names, _stop_words, allowlist_terms
 from pipeline.stages.privacy.recognisers import _ENTITY_KINDS, _LANGUAGE, _ROLES, _recognizers
@@ -33,7 +34,7 @@ class Scanner:
 
         self.private_names = tuple(n.strip() for n in private_names if n.strip())
         self.allowed = _Allowed(allowlist_terms(allowlist))
-        self.private_terms = {_fold(n) for n in self.private_names}
+        self.private_terms = {fold_one_for_one(n) for n in self.private_names}
         registry = RecognizerRegistry(recognizers=_recognizers(self.private_names), supported_languages=[_LANGUAGE])
         self.analyzer = AnalyzerEngine(registry=registry, supported_languages=[_LANGUAGE],
                                        nlp_engine=NoOpNlpEngine(models=[{"lang_code": _LANGUAGE, "model_name": "none"}]))
@@ -67,7 +68,7 @@ class Scanner:
 
     def _scan(self, texts: list[str], languages: list[str]) -> list[list[Hit]]:
         # Each text folded and searched for allowlisted terms once, for both kinds of finding.
-        folded = [_fold(text) for text in texts]
+        folded = [fold_one_for_one(text) for text in texts]
         allowed = [self.allowed.spans(f) for f in folded]
         patterns = [self._patterns(*item) for item in zip(texts, languages, folded, allowed)]
         names = _person_names(self.ners, texts, languages, folded, allowed, allowlist=self.allowed,
@@ -92,7 +93,7 @@ class Scanner:
 
     def _ordinary(self, name: str, language: str) -> bool:
         """A title followed by a role or a stop word ('la señora Ministra', 'Mr. And')."""
-        words = [_fold(w) for w in _WORD.findall(name)]
+        words = [fold_one_for_one(w) for w in _WORD.findall(name)]
         return not words or words[0] in _ROLES or words[0] in _stop_words(language)
 
 
