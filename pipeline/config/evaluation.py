@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError, Problem
-from pipeline.config.yamlfile import load_yaml
+from pipeline.config.yamlfile import YamlDocument, load_yaml
 
 CONFIG_FILE = "evaluation.yaml"
 
@@ -278,6 +278,19 @@ RENAMED = {
 }
 
 
+def validation_problems(exc: ValidationError, document: YamlDocument, describe=None) -> list[Problem]:
+    """Each of pydantic's errors as a :class:`Problem` at its line and key in ``document``,
+    worded by ``describe`` (default :func:`describe_error`): (message, fix) of one error."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if part != "texts")
+        if error["type"] == "missing":
+            loc = loc[:-1]  # point at the mapping that lacks the key
+        message, fix = (describe or describe_error)(error)
+        problems.append(Problem(document.path, message, fix, document.where(loc)))
+    return problems
+
+
 def describe_error(error: dict) -> tuple[str, str]:
     """A pydantic error as (message, fix) a person can act on."""
     kind, loc = error["type"], error["loc"]
@@ -328,12 +341,7 @@ def load_evaluation(codebook_dir: Path | str) -> Evaluation:
     try:
         evaluation = Evaluation.model_validate(document.data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if part != "texts")
-            if error["type"] == "missing":
-                loc = loc[:-1]  # point at the mapping that lacks the key
-            message, fix = describe_error(error)
-            problems.append(Problem(document.path, message, fix, document.where(loc)))
+        problems += validation_problems(exc, document)
         evaluation = None
     if problems:
         raise ConfigError(problems)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from pipeline.config.evaluation import FrozenModel, Id, Localized, describe_error
+from pipeline.config.evaluation import FrozenModel, Id, Localized, describe_error, validation_problems
 from pipeline.config.yamlfile import YamlDocument, load_yaml
 from pipeline.errors import FindingsError, Problem
 
@@ -241,13 +241,7 @@ def load_findings(codebook_dir: Path | str, codebook: Codebook) -> FindingsFile 
     try:
         content = Findings.model_validate(document.data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if part != "texts")
-            if error["type"] == "missing":
-                loc = loc[:-1]  # point at the mapping that lacks the key
-            message, fix = _described(error)
-            problems.append(Problem(document.path, message, fix, document.where(loc)))
-        raise FindingsError(problems) from None
+        raise FindingsError(problems + validation_problems(exc, document, _described)) from None
     problems += _check_references(content, codebook, document)
     if problems:
         raise FindingsError(problems)
