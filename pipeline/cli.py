@@ -20,7 +20,7 @@ from pipeline import __version__, commands, flow
 from pipeline.exchange import refi
 from pipeline.config.codebook import load_codebook
 from pipeline.config.code_sheet import import_code_sheet, write_code_sheet
-from pipeline.errors import InputError, PipelineError, Problem
+from pipeline.errors import InputError, PipelineError, Problem, group_problems
 from pipeline.stages.privacy import POLICIES
 from pipeline.config.scaffold import init_evaluation
 from pipeline.stages.triangulate import RATINGS
@@ -38,6 +38,8 @@ def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"codebook folder with evaluation.yaml (default: {DEFAULT_CODEBOOK})")
     parser.add_argument("--transcripts", type=Path, default=Path(DEFAULT_TRANSCRIPTS), metavar="DIR",
                         help=f"transcripts folder with register.csv (default: {DEFAULT_TRANSCRIPTS})")
+    parser.add_argument("--each-warning", action="store_true",
+                        help="print every warning on its own line, not one line per kind of warning")
 
 
 def _private_names_argument(parser: argparse.ArgumentParser) -> None:
@@ -210,9 +212,20 @@ def _os_error(exc: OSError, args: argparse.Namespace) -> str:
     return " ".join(text.split())  # one line, whatever the library's message held
 
 
-def _print_warnings(result: commands.Result) -> None:
-    for problem in result.warnings:
-        print(f"Warning: {problem}", file=sys.stderr)
+def _print_warnings(result: commands.Result | InputError, args: argparse.Namespace) -> None:
+    """One line per kind of warning, naming the files it concerns and the fix, or with
+    ``--each-warning`` one line per warning."""
+    if getattr(args, "each_warning", False):
+        for problem in result.warnings:
+            print(f"Warning: {problem}", file=sys.stderr)
+        return
+    groups = group_problems(result.warnings)
+    for group in groups:
+        print(f"Warning: {group}", file=sys.stderr)
+    if any(len(group.problems) > 1 for group in groups):
+        kept = f" and {args.out}/manifest.json keeps each" if args.command == "run" and isinstance(
+            result, commands.Result) else ""
+        print(f"(Warnings of one kind are shown together: --each-warning prints each{kept}.)", file=sys.stderr)
 
 
 def _summary(result: commands.Result) -> str:
@@ -297,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             result = flow.run(args.codebook, args.transcripts, args.out, progress=progress,
                               privacy_policy=args.privacy, private_names=args.private_names, force=args.force)
-            _print_warnings(result)
+            _print_warnings(result, args)
             if result.up_to_date:
                 print(f"Nothing changed since the run that wrote {args.out}/: its outputs are up to date "
                       f"(--force runs every stage again).\n{_summary(result)}")
@@ -306,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "privacy-scan":
             result = commands.privacy_scan(args.codebook, args.transcripts, args.out,
                                            private_names=args.private_names, progress=progress)
-            _print_warnings(result)
+            _print_warnings(result, args)
             for problem in result.details:
                 print(f"Found: {problem}")
             c = result.counts
@@ -323,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             return _codebook(args)
         elif args.command == "coding":
             result = commands.import_coding(args.codebook, args.transcripts, args.files, args.out)
-            _print_warnings(result)
+            _print_warnings(result, args)
             print(f"Placed {result.counts['placed']} codings; {result.counts['unplaced']} quote(s) could not be "
                   f"placed. Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
             return EXIT_INPUT if result.counts["unplaced"] else EXIT_OK
@@ -358,16 +371,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"`python -m pipeline validate --codebook {args.out}/codebook --transcripts {args.out}/transcripts`.")
         elif args.command == "findings":
             result = commands.findings_check(args.codebook, args.transcripts, args.out, strict=args.strict)
-            _print_warnings(result)
+            _print_warnings(result, args)
             print(f"Checked {result.counts['claims']} findings, lessons and practices: {result.counts['problems']} "
                   f"problem(s). Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
         elif args.command == "validate":
             result = commands.validate(args.codebook, args.transcripts)
-            _print_warnings(result)
+            _print_warnings(result, args)
             print(f"No problems found.\n{_summary(result)}")
     except InputError as exc:
-        for problem in exc.warnings:
-            print(f"Warning: {problem}", file=sys.stderr)
+        _print_warnings(exc, args)
         for problem in exc.problems:
             print(f"Error: {problem}", file=sys.stderr)
         count = len(exc.problems)

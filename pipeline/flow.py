@@ -30,7 +30,7 @@ from pipeline.commands import (CODING_FOLDER, ParseSettings, Result, collect_war
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.findings import FINDINGS_FILE, load_findings
 from pipeline.stages.findings.check import checked_with_warnings, findings_counts
-from pipeline.errors import PipelineWarning, Problem
+from pipeline.errors import PipelineWarning, Problem, ProblemGroup, group_problems
 from pipeline.seams import Parallel, cache_key
 from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.ingest.transcripts import read_transcripts
@@ -77,7 +77,14 @@ def _relative(problem: Problem, roots: dict[str, str]) -> dict:
         if file == root or file.startswith(root.rstrip("/") + "/"):
             file = label + file[len(root.rstrip("/")):]
             break
-    return {"file": file, "where": problem.where, "message": problem.message, "fix": problem.fix}
+    found = {"file": file, "where": problem.where, "message": problem.message, "fix": problem.fix}
+    return {**found, "kind": problem.kind} if problem.kind else found
+
+
+def _group(group: ProblemGroup, roots: dict[str, str]) -> dict:
+    """A kind of warning for the manifest: its kind, fix, count and files (relative)."""
+    files = list(dict.fromkeys(_relative(p, roots)["file"] for p in group.problems))
+    return {**group.as_dict(), "files": files}
 
 
 def _manifest(codebook: Codebook, codebook_dir: Path, folder: Path, transcripts: pd.DataFrame,
@@ -102,6 +109,8 @@ def _manifest(codebook: Codebook, codebook_dir: Path, folder: Path, transcripts:
         "packages": _versions(),
         "counts": counts,
         "warnings": [_relative(p, roots) for p in found],
+        # One entry per kind of warning with the files it concerns, as the command line shows them.
+        "warning_groups": [_group(group, roots) for group in group_problems(found)],
         "outputs": sorted(outputs),
     }
 

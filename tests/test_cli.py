@@ -19,7 +19,7 @@ from pipeline.nlp.norms import lemma_table
 from pipeline.runtime.outputs import MARKER
 from pipeline.runtime.parallel import Workers
 
-from conftest import REGISTER, ROOT, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
+from conftest import REGISTER, ROOT, S1, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, write_evaluation
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -227,3 +227,31 @@ def test_import_qdpx_command_reports_the_position_convention(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "UTF-16" in printed or "utf-16" in printed
     assert (tmp_path / "imported" / "transcripts" / "register.csv").is_file()
+
+
+def test_warnings_of_one_kind_are_one_line_and_each_is_kept(tmp_path, capsys):
+    files = {f"s{n}.txt": "Entrevista\n" + S1 for n in (1, 2, 3)}
+    register = REGISTER.replace("S2,interview,donor,en", "S2,interview,donor,es") + \
+        "s3.txt,S3,interview,donor,es,1,lima,2024-09-03\n"
+    codebook, transcripts = write_evaluation(tmp_path, register=register, files=files)
+    assert run_cli("validate", "--codebook", str(codebook), "--transcripts", str(transcripts)) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("Warning:")]
+    assert lines == [f"Warning: 3 files have text before the first speaker label, kept but not read as anyone's "
+                     f"speech: {transcripts}/s1.txt, {transcripts}/s2.txt, {transcripts}/s3.txt. Mark a title with "
+                     f"'#', declare the speakers in a legend at the top ('I = Interviewer; X = Informant'), or label "
+                     f"the text with its speaker."]
+    assert "--each-warning prints each" in err
+    assert run_cli("validate", "--codebook", str(codebook), "--transcripts", str(transcripts), "--each-warning") == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Warning:")]
+    assert lines == [f"Warning: {transcripts}/s{n}.txt, line 1: has text before the first speaker label; it is kept "
+                     f"in the transcript but is not read as anyone's speech. Mark a title with '#', declare the "
+                     f"speakers in a legend at the top ('I = Interviewer; X = Informant'), or label the text with "
+                     f"its speaker." for n in (1, 2, 3)]
+    flow.run(codebook, transcripts, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert [w["file"] for w in manifest["warnings"]] == ["transcripts/s1.txt", "transcripts/s2.txt", "transcripts/s3.txt"]
+    assert manifest["warning_groups"] == [{
+        "kind": "have text before the first speaker label, kept but not read as anyone's speech",
+        "fix": manifest["warnings"][0]["fix"], "count": 3,
+        "files": ["transcripts/s1.txt", "transcripts/s2.txt", "transcripts/s3.txt"]}]

@@ -3,7 +3,7 @@ contain, the findings as problems a person can act on, and the redaction log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +46,7 @@ class Guarded:
         for original in sorted(self.replaced, key=len, reverse=True):
             message = message.replace(original, self.replaced[original])
             fix = fix.replace(original, self.replaced[original])
-        return Problem(problem.file, message, fix, problem.where)
+        return replace(problem, message=message, fix=fix)
 
     def manifest(self) -> dict:
         """The ``privacy`` entry of manifest.json: policy, counts, and the warning when off."""
