@@ -156,7 +156,7 @@ def test_more_respondent_labels_than_participants_is_warned():
                     interviewer_labels=("E",))
 
 
-@pytest.mark.parametrize("line", ["<img src=x onerror=alert(1)>: Nada.", "I1 + I2: Sí.", "1.01.35 = K: Bueno.", "?: Eh."])
+@pytest.mark.parametrize("line", ["<img src=x onerror=alert(1)>: Nada.", "I!: Sí.", "[?]: Bueno.", "?: Eh."])
 def test_a_line_that_looks_like_a_speakers_but_is_not_read_as_one_is_warned(line):
     text = f"E: ¿Y?\nF: Bien.\n{line}\nE: ¿Más?\nF: No.\n"
     found, warnings = turns_of(text)
@@ -175,8 +175,116 @@ def test_speech_with_a_colon_is_not_taken_for_a_hidden_speaker(line):
 
 
 def test_many_hidden_speaker_lines_are_one_warning():
-    text = "E: ¿Y?\nF: Bien.\n" + "".join(f"{n}.00 = E: ¿Y?\nSigue.\n" for n in range(1, 8))
+    text = "E: ¿Y?\nF: Bien.\n" + "".join(f"{n}! E: ¿Y?\nSigue.\n" for n in range(1, 8))
     _, warnings = turns_of(text)
     assert [(w.where, w.message) for w in warnings] == [
         ("lines 3, 5, 7, 9, 11 and 2 more", "7 lines start like a speaker line but are not read as one (the first: "
-                                            "'1.00 = E:'), so each is read as part of the turn before it.")]
+                                            "'1! E:'), so each is read as part of the turn before it.")]
+
+
+# Speaker lines as real transcripts write them (eCAPE's Danish interviews, a PDF interview study).
+@pytest.mark.parametrize("text, expected", [
+    ("*0:0 = I1: Mange måske tænker.\nK: Ja.\n*1:40 = Interviewer 2: Hvad?\n",
+     [("I1", RESPONDENT, "0:0", "Mange måske tænker."), ("K", RESPONDENT, "", "Ja."),
+      ("Interviewer 2", INTERVIEWER, "1:40", "Hvad?")]),
+    ("*2.33 = E: ¿Y?\n13:00 = F: Sí.\n* 1.01.35 = F: Bueno.\n",
+     [("E", INTERVIEWER, "2.33", "¿Y?"), ("F", RESPONDENT, "13:00", "Sí."), ("F", RESPONDENT, "1.01.35", "Bueno.")]),
+    ("28:32 PARTICIPANT 33: I think so.\n28:40 Interviewer: Why?\n",
+     [("PARTICIPANT 33", RESPONDENT, "28:32", "I think so."), ("Interviewer", INTERVIEWER, "28:40", "Why?")]),
+    ("P3 (00:01:02): Sí.\n[00:12:10] E: ¿Y?\n",
+     [("P3", RESPONDENT, "00:01:02", "Sí."), ("E", INTERVIEWER, "00:12:10", "¿Y?")]),
+    ("0:0\tE\t¿Sí?\n1:41 \tY\tØh, siden 2020.\n2:48\tY:\tJamen.\n",
+     [("E", INTERVIEWER, "0:0", "¿Sí?"), ("Y", RESPONDENT, "1:41", "Øh, siden 2020."),
+      ("Y", RESPONDENT, "2:48", "Jamen.")]),
+])
+def test_timestamps_before_the_label_in_the_shapes_real_transcripts_use(text, expected):
+    found, warnings = turns_of(text)
+    assert found == expected and warnings == []
+
+
+def test_a_slip_for_the_colon_is_read_when_the_label_is_a_known_speaker():
+    text = ("28:30 Interviewer: And then?\n28:32 PARTICIPANT 33? We left.\n28:40 Interviewer: Why?\n"
+            "28:45 PARTICIPANT 33: Money.\nO:No space.\nO: Fine.\n")
+    found, _ = turns_of(text)
+    assert [(f[0], f[3]) for f in found] == [
+        ("Interviewer", "And then?"), ("PARTICIPANT 33", "We left."), ("Interviewer", "Why?"),
+        ("PARTICIPANT 33", "Money."), ("O", "No space."), ("O", "Fine.")]
+
+
+def test_a_slip_of_an_unknown_label_stays_in_the_turn_before():
+    found, _ = turns_of("E: ¿Y?\nF: Bien.\nSí? Eso creo.\nE: ¿Más?\nF: No.\n")
+    assert found[1][3] == "Bien.\nSí? Eso creo."
+
+
+@pytest.mark.parametrize("legend", [
+    "I1: Interviewer 1\nI2: Interviewer 2 \nM: Mand\nK: Kvinde\n",
+    "I1 = Interviewer; I2 = interviewer; M = Informant, mand; K = Informant, kvinde\n",
+    "I1: Interviewer 1, I2: Interviewer 2; M: Mand; K: Kvinde\n",
+    "Interviewer (I1) Interviewer (I2) Mandlig informant (M) Kvinde(K)\n",
+    "I1 = Interviever 1\n\nI2 = Interviewer 2\nM = Mand\nK = Kvinde\n",
+])
+def test_a_legend_declares_who_is_who_and_is_not_speech(legend):
+    text = ("Transskribering af interview nr. 1\nBåndlængde 59:11\n" + legend + "0:00:00.0\n"
+            "I1: Hvad laver I?\nK: Jeg har været bogholder.\nI2: Og du?\nM: Smed.\n")
+    found, warnings = turns_of(text)
+    assert [(f[0], f[1], f[3]) for f in found] == [
+        ("I1", INTERVIEWER, "Hvad laver I?"), ("K", RESPONDENT, "Jeg har været bogholder."),
+        ("I2", INTERVIEWER, "Og du?"), ("M", RESPONDENT, "Smed.")]
+    assert warnings == []
+
+
+def test_the_legends_keys_also_name_their_numbers_and_their_letters():
+    text = "I = Interviewer; X1 = Informant; X2 = Informantens mor, der delvist deltager\nI1: Ja?\nX1: Ja.\nI: Og?\nX2: Nej.\n"
+    found, _ = turns_of(text)
+    assert [(f[0], f[1]) for f in found] == [("I1", INTERVIEWER), ("X1", RESPONDENT), ("I", INTERVIEWER),
+                                             ("X2", RESPONDENT)]
+
+
+def test_a_legend_overrides_interviewer_labels_for_its_file():
+    found, _ = turns_of("E = Elev; I = Interviewer\nI: Hvad synes du?\nE: Godt.\n")
+    assert [(f[0], f[1]) for f in found] == [("I", INTERVIEWER), ("E", RESPONDENT)]
+
+
+@pytest.mark.parametrize("text", [
+    "E: Buenos días\nF: Buenos días\nE: ¿Cómo le fue?\n",      # no interviewer role: speech, not a legend
+    "I: Interviewer er mit job.\nK: Ja. Kvinde.\nI: Og?\n",  # sentences are speech
+])
+def test_speech_at_the_top_is_not_taken_for_a_legend(text):
+    found, _ = turns_of(text)
+    assert len(found) == 3 and found[0][3] == text.split("\n")[0].split(": ", 1)[1]
+
+
+def test_stage_directions_are_not_speech():
+    text = "E: ¿Y?\n(K griner)\nF: Ja.\n(Båndet slukker)\n(07.45)\nSå videre.\n00:05:26\nE: Tak.\n"
+    found, warnings = turns_of(text)
+    assert [f[0] for f in found] == ["E", "F", "E"] and warnings == []
+    assert mask_notes(text, 0, len(text)).split() == ["E:", "¿Y?", "F:", "Ja.", "Så", "videre.", "E:", "Tak."]
+
+
+def test_a_stage_direction_after_a_declared_label_is_not_part_of_it():
+    found, warnings = turns_of("I = Interviewer; X = Informant\nI: Ja?\nX (til I2): Ja.\nI: Og?\nX: Nej.\n")
+    assert [f[0] for f in found] == ["I", "X", "I", "X"] and warnings == []
+
+
+def test_several_speakers_at_once(recwarn):
+    text = "I1: Ja?\nX: Ja.\nY: Nej.\nX og Y: Jo!\nI1 + I2: Tak.\n"
+    found, warnings = find_turns(text, interviewer_labels=frozenset({"i"}), name="t.txt")
+    assert [(t.speaker, t.role) for t in found] == [("I1", INTERVIEWER), ("X", RESPONDENT), ("Y", RESPONDENT),
+                                                    ("X og Y", RESPONDENT), ("I1 + I2", INTERVIEWER)]
+    assert warnings == []  # "X og Y" is not a label seen once: it is X and Y
+    build_turns(_transcripts(text, participants=2), interviewer_labels=("I",))
+    assert [str(w.message) for w in recwarn] == []  # nor a third participant
+
+
+def test_warnings_of_turns_have_kinds_that_group_them_across_files():
+    from pipeline.errors import group_problems
+
+    problems = []
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        problems += find_turns("Título\nE: ¿Y?\nF: Bien.\n", interviewer_labels=LABELS, name=name)[1]
+    problems += find_turns("E: ¿Y?\nF: Bien.\n<b>: x\n", interviewer_labels=LABELS, name="e.txt")[1]
+    groups = group_problems(problems)
+    assert [len(g.problems) for g in groups] == [4, 1]
+    assert str(groups[0]) == ("4 files have text before the first speaker label, kept but not read as anyone's "
+                              "speech: a.txt, b.txt, c.txt and 1 more. " + problems[0].fix)
+    assert str(groups[1]) == str(problems[-1])

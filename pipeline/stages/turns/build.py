@@ -1,18 +1,9 @@
-"""Speaker turns in a normalised transcript text, with exact character offsets.
+"""The TURNS table: every speaker turn of every transcript, with exact character offsets.
 
-Recognised speaker lines (the label may be wrapped in ``**`` as Markdown bold):
-
-- ``Nombre: texto``, ``E: texto``, ``P1: texto``
-- ``[00:01:02] NOMBRE: texto`` (also with round brackets or a bare timestamp)
-- ``NOMBRE (00:01:02): texto`` and ``NOMBRE [00:01:02]``
-- a speaker line with the timestamp and no text (``Speaker 1 (00:00:05):``,
-  ``Speaker 1  0:05``, ``00:00:05 Speaker 1``): the speech follows on the next lines.
-
-Lines without a speaker continue the previous turn. Markdown headings, blank lines and lines
-holding only bracketed notes are not speech. A text with no speaker label at all is one
-respondent turn. Bracketed notes (``[inaudible]``, ``[risas]``, ``[00:12:10]``) are not words
-of the respondent; upper-case placeholders (``[NOMBRE]``, ``[INSTITUCIÓN]``) stand for words and
-count as such.
+:func:`find_turns` reads one text: its legend (:mod:`.legend`), then each line, a speaker line
+(:mod:`.labels`) starting a turn and any other line continuing the turn before it. Markdown
+headings, blank lines, lines holding only notes and stage directions (:mod:`.notes`) are not
+speech. A text with no speaker label at all is one respondent turn.
 """
 
 from __future__ import annotations
@@ -28,43 +19,28 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.errors import PipelineWarning, Problem, TranscriptError
 from pipeline.stages.ingest.formats.plain import body_start
-from pipeline.text import fold
+from pipeline.stages.turns.labels import (base_label, hidden_speaker, joined, match_slip, match_speaker,
+                                          normalise_label, plausible_label, role_of, timestamp)
+from pipeline.stages.turns.legend import read_legend
+from pipeline.stages.turns.notes import is_speech
 
 INTERVIEWER, RESPONDENT = "interviewer", "respondent"
 
-_TS = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
-# A label: starts with a letter, up to 40 characters of letters, digits, spaces and . ' - / #
-_LABEL = r"[^\W\d_][\w .'’\-/#]{0,39}?"
-_BOLD = r"\*{0,2}"
-
-_SPEAKER_LINES = (
-    # [00:01:02] NAME: text   /   00:01:02 - NAME: text
-    re.compile(rf"^\s*[\[(]?(?P<ts>{_TS})[\])]?\s*[-–]?\s*{_BOLD}(?P<label>{_LABEL}){_BOLD}\s*:{_BOLD}\s*(?P<rest>.*)$"),
-    # NAME (00:01:02): text   /   NAME [00:01:02] alone on its line
-    re.compile(rf"^\s*{_BOLD}(?P<label>{_LABEL})\s*[\[(](?P<ts>{_TS})[\])]{_BOLD}\s*(?::{_BOLD}\s*(?P<rest>.*)|)$"),
-    # NAME  0:05   alone on its line
-    re.compile(rf"^\s*(?P<label>{_LABEL})\s+(?P<ts>{_TS})\s*$"),
-    # 00:00:05 NAME   alone on its line
-    re.compile(rf"^\s*[\[(]?(?P<ts>{_TS})[\])]?\s+(?P<label>{_LABEL})\s*$"),
-    # NAME: text   /   Participante 3 (mujer): text
-    re.compile(rf"^\s*{_BOLD}(?P<label>{_LABEL}(?:\s*\([^()\n]{{1,20}}\))?){_BOLD}\s*:{_BOLD}(?:\s+(?P<rest>.*)|\s*)$"),
-)
-
-_NOTE_WORDS = {
-    "inaudible", "ininteligible", "incomprensible", "risas", "risa", "ríe", "rie", "pausa",
-    "silencio", "llanto", "llora", "suspira", "interrupción", "interrupcion", "ruido",
-    "cruce de voces", "voces", "corte", "fin", "laughs", "laughter", "crosstalk", "pause",
-    "silence", "unintelligible", "inaudible", "interruption", "noise", "cough", "tos",
-}
-_BRACKETED = re.compile(r"\[[^\[\]\n]{1,80}\]|\([^()\n]{1,40}\)")
-_TIMESTAMP = re.compile(rf"^\s*{_TS}\s*$")
-# A line that starts like a speaker line ("something: text") but whose label is not one that is
-# read (markup, a quote or a digit first, characters a label does not hold): it joins the turn
-# before, where it may hide another speaker's words. Ordinary speech with a colon ("y le dije:
-# mira") starts with a lower-case letter.
-_SPEAKER_LIKE = re.compile(r"^\s*\**(?P<label>[^\s:*][^:\n]{0,39}?)\**\s*:(?:\s|$)")
 # Initials and numbered labels (F, P5, Participante 5, Speaker 3): one turn each is plausible.
 _CODE_LABEL = re.compile(r"^(?:[A-Za-z]{1,3}\s?\d{0,2}|\w+\s\d{1,2})$")
+
+# The kinds of warning find_turns and build_turns give, as one line shows many files of a kind.
+KIND_PREAMBLE = "have text before the first speaker label, kept but not read as anyone's speech"
+KIND_HIDDEN = "have lines that start like a speaker line but are not read as one (each joins the turn before it)"
+KIND_ONCE = "have a speaker label seen only once (perhaps a sentence with a colon)"
+KIND_NO_LABELS = "have no speaker labels and are read as one respondent's text"
+KIND_PARTICIPANTS = "have more respondent speaker labels than the register's participants"
+_FIX_PREAMBLE = ("Mark a title with '#', declare the speakers in a legend at the top ('I = Interviewer; X = "
+                 "Informant'), or label the text with its speaker.")
+_FIX_HIDDEN = ("If someone else speaks there, write the label with letters and digits (e.g. 'P2:', a timestamp "
+               "as [00:01:02] before it); if it is speech, replace the colon.")
+_FIX_ONCE = ("If it is ordinary speech, replace the colon after it in the transcript; if it is an "
+             "interviewer label, add it to interviewer_labels in evaluation.yaml.")
 
 
 @dataclass(frozen=True)
@@ -76,106 +52,44 @@ class Turn:
     end: int
 
 
-def normalise_label(label: str) -> str:
-    """Speaker labels compare without case, accents, surrounding punctuation or extra spaces."""
-    return re.sub(r"\s+", " ", fold(label)).strip(" .-_*")
-
-
-def is_interviewer(label: str, interviewer_labels: frozenset[str]) -> bool:
-    """True if ``label`` is one of ``interviewer_labels`` (normalised), optionally numbered.
-
-    ``Entrevistadora 2`` and ``E1`` match ``Entrevistadora`` and ``E``.
-    """
-    key = normalise_label(label)
-    return key in interviewer_labels or re.sub(r"\s?\d{1,2}$", "", key) in interviewer_labels
-
-
-def note_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Offsets of the bracketed notes in ``text[start:end]`` that are not words of a speaker.
-
-    Timestamps and transcriber notes (``[risas]``, ``(inaudible)``, ``[pausa larga]``) are
-    notes; upper-case placeholders of anonymisation (``[NOMBRE]``) are words. Round brackets
-    count only around a known note word, since people also speak in parentheses.
-    """
-    spans = []
-    for match in _BRACKETED.finditer(text, start, len(text) if end is None else end):
-        inner = match.group()[1:-1].strip()
-        folded = fold(inner).strip(" .…")
-        known = folded in _NOTE_WORDS or folded.split(" ")[0] in _NOTE_WORDS
-        if match.group()[0] == "(":
-            if known or _TIMESTAMP.match(inner):
-                spans.append(match.span())
-        elif known or _TIMESTAMP.match(inner) or not _is_placeholder(inner):
-            spans.append(match.span())
-    return spans
-
-
-def _is_placeholder(inner: str) -> bool:
-    letters = [c for c in inner if c.isalpha()]
-    return bool(letters) and all(c.isupper() for c in letters)
-
-
-def mask_notes(text: str, start: int = 0, end: int | None = None) -> str:
-    """``text[start:end]`` with every note replaced by spaces, so offsets stay exact."""
-    end = len(text) if end is None else end
-    chars = list(text[start:end])
-    for a, b in note_spans(text, start, end):
-        chars[a - start:b - start] = " " * (b - a)
-    return "".join(chars)
-
-
-def _is_speech(text: str, start: int, end: int) -> bool:
-    return bool(mask_notes(text, start, end).strip())
-
-
-def _match_speaker(line: str) -> re.Match | None:
-    for pattern in _SPEAKER_LINES:
-        match = pattern.match(line)
-        if match:
-            return match
-    return None
-
-
-def _plausible_label(label: str, interviewer_labels: frozenset[str]) -> bool:
-    """A bare ``Label: text`` line is a speaker only if the label looks like one.
-
-    Labels are short (at most four words) and start with a capital or a digit-bearing code
-    (``P1``); ordinary sentences with a colon (``y le dije: mira...``) are not labels.
-    """
-    words = label.split()
-    if not words or len(words) > 4:
-        return False
-    if is_interviewer(label, interviewer_labels):
-        return True
-    return label[0].isupper()
-
-
-_SPEECH_OPENERS = "¿¡\"'“‘«(-–—…"
-
-
-def _hidden_speaker(line: str) -> str:
-    """The label-like start of a line that is not read as a speaker line, or ''."""
-    match = _SPEAKER_LIKE.match(line)
-    if not match:
-        return ""
-    label = " ".join(match.group("label").split())
-    if label[0].islower() or label[0] in _SPEECH_OPENERS or "," in label or len(label.split()) > 4:
-        return ""  # speech with a colon ("¿Sabe qué?: ...", "Bueno, mire: ..."), or too long for a label
-    return label
-
-
 def _hidden_speakers_problem(name: str, hidden: list[tuple[int, str, dict]]) -> Problem:
     """One warning for every line of a transcript that looks like a speaker line but is not read as one."""
     number, label, turn = hidden[0]
-    fix = ("If someone else speaks there, write the label with letters and digits (e.g. 'P2:', a timestamp "
-           "as [00:01:02] before it); if it is speech, replace the colon.")
     if len(hidden) == 1:
         return Problem(name, f"'{label}:' starts the line like a speaker label but is not read as one, so the line "
                              f"is read as part of the turn of '{turn['speaker']}' (line {turn['line']}).",
-                       fix, f"line {number}")
+                       _FIX_HIDDEN, f"line {number}", KIND_HIDDEN)
     lines = ", ".join(str(n) for n, _, _ in hidden[:5]) + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
     return Problem(name, f"{len(hidden)} lines start like a speaker line but are not read as one (the first: "
-                         f"'{label}:'), so each is read as part of the turn before it.", fix, f"lines {lines}")
+                         f"'{label}:'), so each is read as part of the turn before it.", _FIX_HIDDEN,
+                   f"lines {lines}", KIND_HIDDEN)
+
+
+def _of_speakers(label: str, speakers) -> bool:
+    """True if ``label`` names several of ``speakers`` (normalised labels) at once: ``X og Y``."""
+    parts = joined(label)
+    return bool(parts) and all(normalise_label(p) in speakers for p in parts)
+
+
+def _speaker_lines(lines: list[str], skip: set[int], keys: dict[str, bool],
+                   interviewer_labels: frozenset[str]) -> dict[int, re.Match]:
+    """The speaker line of each line index that holds one: first those written with a colon
+    (or a timestamp), then slips (``?``, ``.`` for the colon) of a label known from those or
+    from the legend."""
+    found = {}
+    for index, line in enumerate(lines):
+        if index in skip or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = match_speaker(line)
+        if match and plausible_label(match.group("label"), interviewer_labels):
+            found[index] = match
+    known = set(keys) | {normalise_label(m.group("label")) for m in found.values()}
+    for index, line in enumerate(lines):
+        if index not in found and index not in skip and line.strip() and not line.lstrip().startswith("#"):
+            slip = match_slip(line, known)
+            if slip:
+                found[index] = slip
+    return found
 
 
 def find_turns(
@@ -197,20 +111,25 @@ def find_turns(
     turns: list[dict] = []
     preamble: list[int] = []
     hidden: list[tuple[int, str, dict]] = []  # lines that look like a speaker's but join the turn before
-    position = body_start
     lines = text[body_start:].split("\n")
-    for number, line in enumerate(lines, start=text.count("\n", 0, body_start) + 1):
+    legend = read_legend(lines, interviewer_labels)
+    skip = set(legend.lines) | set(legend.header)
+    speakers = _speaker_lines(lines, skip, legend.keys, interviewer_labels)
+    position = body_start
+    first_number = text.count("\n", 0, body_start) + 1
+    for index, line in enumerate(lines):
+        number = first_number + index
         line_start, line_end = position, position + len(line)
         position = line_end + 1
-        if not line.strip() or line.lstrip().startswith("#"):
+        if index in skip or not line.strip() or line.lstrip().startswith("#"):
             continue
-        match = _match_speaker(line)
-        if match and _plausible_label(match.group("label"), interviewer_labels):
-            label = match.group("label").strip()
+        match = speakers.get(index)
+        if match:
+            label = base_label(match.group("label").strip(), legend.keys)
             rest_start = match.start("rest") if match.groupdict().get("rest") is not None else len(line)
             turns.append({
                 "speaker": label,
-                "timestamp": match.groupdict().get("ts") or "",
+                "timestamp": timestamp(match),
                 "line": number,
                 "start": line_start + rest_start,
                 "end": line_start + rest_start,
@@ -218,10 +137,10 @@ def find_turns(
             if line[rest_start:].strip():
                 turns[-1]["end"] = line_start + len(line.rstrip())
             continue
-        if not _is_speech(text, line_start, line_end):
+        if not is_speech(text, line_start, line_end):
             continue
         if turns:
-            label = _hidden_speaker(line)
+            label = hidden_speaker(line)
             if label:
                 hidden.append((number, label, turns[-1]))
             if turns[-1]["end"] == turns[-1]["start"]:
@@ -236,7 +155,8 @@ def find_turns(
         if not single_speaker_expected:
             warnings.append(Problem(name, "has no speaker labels; it is read as one respondent's text.",
                                     "If it is a conversation, label each turn ('E: ...', 'P1: ...'); "
-                                    "if it is a document, set its method to 'document' in the register."))
+                                    "if it is a document, set its method to 'document' in the register.",
+                                    kind=KIND_NO_LABELS))
         start, end = body_start + speech[0][0], body_start + speech[-1][1]
         return [Turn("", RESPONDENT, "", start, end)], warnings
 
@@ -244,21 +164,19 @@ def find_turns(
         where = f"line {preamble[0]}" if len(preamble) == 1 else f"lines {preamble[0]}-{preamble[-1]}"
         warnings.append(Problem(name, "has text before the first speaker label; it is kept in the "
                                       "transcript but is not read as anyone's speech.",
-                                "Mark a title with '#', or label the text with its speaker.", where))
+                                _FIX_PREAMBLE, where, KIND_PREAMBLE))
     if hidden:
         warnings.append(_hidden_speakers_problem(name, hidden))
     counts = Counter(normalise_label(t["speaker"]) for t in turns)
     out = []
     for turn in turns:
-        role = INTERVIEWER if is_interviewer(turn["speaker"], interviewer_labels) else RESPONDENT
+        role = INTERVIEWER if role_of(turn["speaker"], legend.keys, interviewer_labels) else RESPONDENT
         if (role == RESPONDENT and counts[normalise_label(turn["speaker"])] == 1 and len(turns) > 2
-                and not _CODE_LABEL.match(turn["speaker"])):
+                and not _CODE_LABEL.match(turn["speaker"]) and not _of_speakers(turn["speaker"], counts)):
             warnings.append(Problem(
                 name, f"the speaker label '{turn['speaker']}' appears only once; if it is not a "
                       f"speaker, its line was wrongly split from the previous turn.",
-                "If it is ordinary speech, replace the colon after it in the transcript; if it is an "
-                "interviewer label, add it to interviewer_labels in evaluation.yaml.",
-                f"line {turn['line']}"))
+                _FIX_ONCE, f"line {turn['line']}", KIND_ONCE))
         out.append(Turn(turn["speaker"], role, turn["timestamp"], turn["start"], turn["end"]))
     return out, warnings
 
@@ -293,7 +211,9 @@ def build_turns(
         for turn in found:
             if turn.role == RESPONDENT:
                 respondents.setdefault(normalise_label(turn.speaker), turn.speaker)
-        if not respondents or not any(_is_speech(text, t.start, t.end) for t in found if t.role == RESPONDENT):
+        # "X og Y" is two respondents already counted, not a third.
+        respondents = {k: v for k, v in respondents.items() if not _of_speakers(v, respondents)}
+        if not respondents or not any(is_speech(text, t.start, t.end) for t in found if t.role == RESPONDENT):
             shown = ", ".join(sorted({t.speaker for t in found}))
             collected.append(Problem(
                 name, f"has no respondent speech: every speaker label ({shown}) is an interviewer's, "
@@ -306,7 +226,7 @@ def build_turns(
                       f"({', '.join(sorted(respondents.values()))}) "
                       f"but the register says {session.participants} participant(s).",
                 "Correct participants in the register, or an interviewer label missing from "
-                "interviewer_labels in evaluation.yaml.")))
+                "interviewer_labels in evaluation.yaml.", kind=KIND_PARTICIPANTS)))
         for number, turn in enumerate(found):
             rows.append({
                 "turn_id": f"{session.session_id}-t{number:04d}",
