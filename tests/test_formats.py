@@ -236,6 +236,73 @@ def test_subtitle_cue_without_timing_names_its_line(tmp_path):
         read_text(path, "t.srt")
 
 
+def test_odt_paragraphs_lists_and_tables_in_document_order(tmp_path):
+    from odfdo import Document, Header, List, Paragraph, Row, Table
+
+    document = Document("text")
+    document.body.clear()
+    document.body.append(Header(1, "Entrevista 3"))
+    document.body.append(Paragraph("[00:00:05] MODERADORA: ¿Quiénes participan?"))
+    table = Table("turns")
+    for cells in [("00:01:00", "P2", "Psicóloga."), ("00:01:10", "P3", "Educador.")]:
+        row = Row()
+        row.set_values(list(cells))
+        table.append_row(row)
+    document.body.append(table)
+    document.body.append(List(["uno", "dos"]))
+    document.body.append(Paragraph("P3: Sigue\thablando."))
+    document.save(tmp_path / "t.odt")
+    extracted = read_text(tmp_path / "t.odt")
+    assert extracted.format == "odt"
+    assert extracted.text == ("Entrevista 3\n[00:00:05] MODERADORA: ¿Quiénes participan?\n"
+                              "00:01:00 P2: Psicóloga.\n00:01:10 P3: Educador.\nuno\ndos\nP3: Sigue\thablando.")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"just text", "is not a readable OpenDocument .odt file"),
+    (None, "is an OpenDocument file but not a text document"),
+])
+def test_a_file_named_odt_that_is_not_a_text_document(tmp_path, data, message):
+    from odfdo import Document
+
+    path = tmp_path / "t.odt"
+    if data is None:
+        Document("spreadsheet").save(path)
+    else:
+        path.write_bytes(data)
+    with pytest.raises(TranscriptError, match=message):
+        read_text(path)
+
+
+RTF = (r"{\rtf1\ansi\ansicpg1252\deff0 {\fonttbl {\f0 Arial;}}\f0 "
+       r"E: \'bfC\'f3mo le fue?\par F: Bien \u8212? gracias.\par}")
+
+
+def test_rtf_text_with_its_escapes_decoded(tmp_path):
+    path = tmp_path / "t.rtf"
+    path.write_bytes(RTF.encode("ascii"))
+    extracted = read_text(path)
+    assert extracted.format == "rtf"
+    assert extracted.text == "E: ¿Cómo le fue?\nF: Bien — gracias.\n"
+
+
+def test_a_file_named_rtf_that_is_not_one(tmp_path):
+    path = tmp_path / "t.rtf"
+    path.write_bytes(b"E: hola")
+    with pytest.raises(TranscriptError, match=r"t.rtf: is not an RTF file .* save it as .rtf, .docx or .txt"):
+        read_text(path)
+
+
+def _odt_bytes(tmp_path) -> bytes:
+    from odfdo import Document, Paragraph
+
+    document = Document("text")
+    document.body.append(Paragraph("E: ¿Cómo está?"))
+    document.body.append(Paragraph("F: Bien."))
+    document.save(tmp_path / "made.odt")
+    return (tmp_path / "made.odt").read_bytes()
+
+
 def _docx_bytes(tmp_path) -> bytes:
     document = docx.Document()
     document.add_paragraph("E: ¿Cómo está?")
@@ -249,6 +316,8 @@ SAMPLES = {
     "txt": lambda tmp_path: SPANISH.encode("utf-8"),
     "md": lambda tmp_path: ("---\ntitle: Entrevista\n---\n" + SPANISH).encode("utf-8"),
     "docx": _docx_bytes,
+    "odt": _odt_bytes,
+    "rtf": lambda tmp_path: RTF.encode("ascii"),
     "vtt": lambda tmp_path: VTT.encode("utf-8"),
     "srt": lambda tmp_path: SRT.encode("utf-8"),
     "pdf": lambda tmp_path: make_pdf(["E: Buenos días.", "F: Bien."]),
@@ -257,8 +326,9 @@ SAMPLES = {
 
 def test_the_registry_holds_the_formats_in_the_order_messages_list_them():
     assert [(extension, r.kind) for extension, r in READERS.items()] == [
-        (".txt", "txt"), (".md", "md"), (".docx", "docx"), (".vtt", "vtt"), (".srt", "srt"), (".pdf", "pdf")]
-    assert extension_list() == ".txt, .md, .docx, .vtt, .srt or .pdf"
+        (".txt", "txt"), (".md", "md"), (".docx", "docx"), (".odt", "odt"), (".rtf", "rtf"), (".vtt", "vtt"),
+        (".srt", "srt"), (".pdf", "pdf")]
+    assert extension_list() == ".txt, .md, .docx, .odt, .rtf, .vtt, .srt or .pdf"
 
 
 @pytest.mark.parametrize("extension", list(READERS))
@@ -273,26 +343,26 @@ def test_every_registered_extension_reads(tmp_path, extension):
 
 
 def test_an_unknown_extension_is_told_the_registered_ones(tmp_path):
-    path = tmp_path / "t.odt"
+    path = tmp_path / "t.wpd"
     path.write_bytes(b"x")
     with pytest.raises(TranscriptError) as caught:
-        read_text(path, "t.odt")
-    assert str(caught.value) == ("t.odt: has an unsupported extension '.odt'. "
-                                 "Convert it to .txt, .md, .docx, .vtt, .srt or .pdf.")
+        read_text(path, "t.wpd")
+    assert str(caught.value) == ("t.wpd: has an unsupported extension '.wpd'. "
+                                 "Convert it to .txt, .md, .docx, .odt, .rtf, .vtt, .srt or .pdf.")
 
 
 def test_a_new_format_is_one_registered_reader(tmp_path, readers):
-    @reader(".odt")
-    def read_odt(source):
+    @reader(".wpd")
+    def read_wpd(source):
         return ExtractedText(text=source.data.decode("ascii").upper(), format=source.kind, encoding="ascii")
 
-    path = tmp_path / "t.odt"
+    path = tmp_path / "t.wpd"
     path.write_bytes(b"f: hola.")
-    assert read_text(path) == ExtractedText(text="F: HOLA.", format="odt", encoding="ascii")
-    assert readers[".odt"].kind == "odt" and extension_list() == ".txt, .md, .docx, .vtt, .srt, .pdf or .odt"
-    with pytest.raises(TranscriptError, match=r"Convert it to .txt, .md, .docx, .vtt, .srt, .pdf or .odt\."):
-        read_text(tmp_path / "t.rtf")
+    assert read_text(path) == ExtractedText(text="F: HOLA.", format="wpd", encoding="ascii")
+    assert readers[".wpd"].kind == "wpd" and extension_list() == ".txt, .md, .docx, .odt, .rtf, .vtt, .srt, .pdf or .wpd"
+    with pytest.raises(TranscriptError, match=r"Convert it to .txt, .md, .docx, .odt, .rtf, .vtt, .srt, .pdf or .wpd\."):
+        read_text(tmp_path / "t.abw")
     with pytest.raises(ValueError, match="has one reader"):
-        reader(".ODT")(read_odt)
+        reader(".WPD")(read_wpd)
     with pytest.raises(ValueError, match="starts with a dot"):
-        reader("rtf")(read_odt)
+        reader("abw")(read_wpd)

@@ -51,22 +51,22 @@ def test_readme_guide_and_coding_folder_are_ignored(tmp_path):
 
 
 def test_other_files_are_warned_not_dropped_silently(tmp_path):
-    codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1, "s2.txt": S2, "notas.odt": "x"})
+    codebook, transcripts = write_evaluation(tmp_path, files={"s1.txt": S1, "s2.txt": S2, "notas.wpd": "x"})
     warnings = commands.validate(codebook, transcripts).warnings
     assert [w.message for w in warnings] == ["is not a transcript format the pipeline reads; it is ignored."]
-    assert warnings[0].fix == ("Convert it to .txt, .md, .docx, .vtt, .srt or .pdf and register it, or add it to "
+    assert warnings[0].fix == ("Convert it to .txt, .md, .docx, .odt, .rtf, .vtt, .srt or .pdf and register it, or add it to "
                                "transcripts.ignore in evaluation.yaml.")
 
 
 def test_the_formats_read_are_the_registered_ones(tmp_path, readers):
     from pipeline.stages.ingest.formats import plain, reader
 
-    register = REGISTER.replace("s2.txt,S2", "s2.odt,S2")
-    codebook, transcripts = write_evaluation(tmp_path, register=register, files={"s1.txt": S1, "s2.odt": S2})
+    register = REGISTER.replace("s2.txt,S2", "s2.wpd,S2")
+    codebook, transcripts = write_evaluation(tmp_path, register=register, files={"s1.txt": S1, "s2.wpd": S2})
     assert problems_of(codebook, transcripts) == [
-        f"{transcripts}/register.csv, row 3: the file 's2.odt' is not a supported transcript format. "
-        "Convert it to .txt, .md, .docx, .vtt, .srt or .pdf."]
-    reader(".odt")(plain.read_plain)
+        f"{transcripts}/register.csv, row 3: the file 's2.wpd' is not a supported transcript format. "
+        "Convert it to .txt, .md, .docx, .odt, .rtf, .vtt, .srt or .pdf."]
+    reader(".wpd")(plain.read_plain)
     assert commands.validate(codebook, transcripts).counts["sessions"] == 2
 
 
