@@ -211,9 +211,13 @@ def test_a_slip_for_the_colon_is_read_when_the_label_is_a_known_speaker():
         ("PARTICIPANT 33", "Money."), ("O", "No space."), ("O", "Fine.")]
 
 
-def test_a_slip_of_an_unknown_label_stays_in_the_turn_before():
-    found, _ = turns_of("E: ¿Y?\nF: Bien.\nSí? Eso creo.\nE: ¿Más?\nF: No.\n")
-    assert found[1][3] == "Bien.\nSí? Eso creo."
+@pytest.mark.parametrize("line", ["Sí? Eso creo.", "Orbán Viktor... nemcsak a szavai.", "Orbán Viktor? Igen.",
+                                  "F... bueno."])
+def test_a_slip_of_an_unknown_label_or_a_sentence_stays_in_the_turn_before(line):
+    # "Orbán Viktor" is a known speaker here, but a name starting a sentence is not a slip:
+    # only initials and numbered labels, or a label after a timestamp, are.
+    found, _ = turns_of(f"E: ¿Y?\nOrbán Viktor: Bien.\n{line}\nE: ¿Más?\nF: No.\n")
+    assert found[1][3] == f"Bien.\n{line}"
 
 
 @pytest.mark.parametrize("legend", [

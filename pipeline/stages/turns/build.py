@@ -19,15 +19,13 @@ import pandas as pd
 from pipeline import schemas
 from pipeline.errors import PipelineWarning, Problem, TranscriptError
 from pipeline.stages.ingest.formats.plain import body_start
-from pipeline.stages.turns.labels import (base_label, hidden_speaker, joined, match_slip, match_speaker,
+from pipeline.stages.turns.labels import (CODE_LABEL, base_label, hidden_speaker, joined, match_slip, match_speaker,
                                           normalise_label, plausible_label, role_of, timestamp)
 from pipeline.stages.turns.legend import read_legend
 from pipeline.stages.turns.notes import is_speech
 
 INTERVIEWER, RESPONDENT = "interviewer", "respondent"
 
-# Initials and numbered labels (F, P5, Participante 5, Speaker 3): one turn each is plausible.
-_CODE_LABEL = re.compile(r"^(?:[A-Za-z]{1,3}\s?\d{0,2}|\w+\s\d{1,2})$")
 
 # The kinds of warning find_turns and build_turns give, as one line shows many files of a kind.
 KIND_PREAMBLE = "have text before the first speaker label, kept but not read as anyone's speech"
@@ -172,7 +170,7 @@ def find_turns(
     for turn in turns:
         role = INTERVIEWER if role_of(turn["speaker"], legend.keys, interviewer_labels) else RESPONDENT
         if (role == RESPONDENT and counts[normalise_label(turn["speaker"])] == 1 and len(turns) > 2
-                and not _CODE_LABEL.match(turn["speaker"]) and not _of_speakers(turn["speaker"], counts)):
+                and not CODE_LABEL.match(turn["speaker"]) and not _of_speakers(turn["speaker"], counts)):
             warnings.append(Problem(
                 name, f"the speaker label '{turn['speaker']}' appears only once; if it is not a "
                       f"speaker, its line was wrongly split from the previous turn.",

@@ -47,7 +47,9 @@ SPEAKER_LINES = (
 )
 # A slip where the colon belongs: read only when the label is a known speaker of the file.
 _SLIP = re.compile(rf"^\s*(?:\*?\s*[\[(]?(?P<ts>{LOOSE_TS})[\])]?\s*[-–=]?\s*)?{_BOLD}(?P<label>{_LABEL}){_BOLD}"
-                   rf"\s*[?.;:]{_BOLD}\s*(?P<rest>.*)$")
+                   rf"\s*[?.;:](?![.?!…]){_BOLD}\s*(?P<rest>.*)$")
+# Initials and numbered labels (F, P5, Participante 5, Speaker 3).
+CODE_LABEL = re.compile(r"^(?:[A-Za-z]{1,3}\s?\d{0,2}|\w+\s\d{1,2})$")
 
 # A line that starts like a speaker line ("something: text") but whose label is not one that is
 # read (markup, a quote or a digit first, characters a label does not hold): it joins the turn
@@ -85,9 +87,13 @@ def match_speaker(line: str) -> re.Match | None:
 
 def match_slip(line: str, known: set[str]) -> re.Match | None:
     """``line`` read as a speaker line with ``?``, ``.`` or ``;`` for its colon, if its label
-    (normalised) is in ``known``; else None."""
+    (normalised) is in ``known`` and is initials or a numbered label (``K``, ``PARTICIPANT 33``)
+    or a timestamp stands before it; else None. A sentence that starts with a name known as a
+    speaker ("Orbán Viktor... nemcsak") is speech, as is an ellipsis."""
     match = _SLIP.match(line)
-    return match if match and normalise_label(match.group("label")) in known else None
+    if not match or normalise_label(match.group("label")) not in known:
+        return None
+    return match if match.group("ts") or CODE_LABEL.match(match.group("label").strip()) else None
 
 
 def timestamp(match: re.Match) -> str:
