@@ -263,6 +263,9 @@ def test_stage_directions_are_not_speech():
     found, warnings = turns_of(text)
     assert [f[0] for f in found] == ["E", "F", "E"] and warnings == []
     assert mask_notes(text, 0, len(text)).split() == ["E:", "¿Y?", "F:", "Ja.", "Så", "videre.", "E:", "Tak."]
+    # Inside speech, parentheses are words unless they hold a note word or a timestamp.
+    assert mask_notes("F: Creció (3.5) por ciento (risas) a las (00:12).").split() == [
+        "F:", "Creció", "(3.5)", "por", "ciento", "a", "las", "."]
 
 
 def test_a_stage_direction_after_a_declared_label_is_not_part_of_it():

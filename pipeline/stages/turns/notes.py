@@ -13,10 +13,10 @@ import re
 
 from pipeline.text import fold
 
-# A timestamp: 00:01:02, 1:40, 0:0 (a transcriber's start), with tenths or milliseconds.
-TS = r"\d{1,2}:\d{1,2}(?::\d{2})?(?:[.,]\d{1,3})?"
-# The same written with dots too (*2.33 =, 1.01.35 =, (07.45)): read only where the line's shape
-# says it is a timestamp (a star, an equals sign or a tab after it, brackets around it).
+# A timestamp: 00:01:02, 1:40, with tenths or milliseconds.
+TS = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+# Also 0:0 (a transcriber's start) and dots for colons (*2.33 =, 1.01.35 =): read only where the
+# line's shape says it is a timestamp (a star before it, an equals sign or a tab after it).
 LOOSE_TS = r"\d{1,2}[:.]\d{1,2}(?:[:.]\d{2})?(?:[.,]\d{1,3})?"
 
 _NOTE_WORDS = {
@@ -27,7 +27,7 @@ _NOTE_WORDS = {
     "griner", "ler", "latter", "utydeligt", "uforståeligt", "larm",
 }
 _BRACKETED = re.compile(r"\[[^\[\]\n]{1,80}\]|\([^()\n]{1,40}\)")
-_TIMESTAMP = re.compile(rf"^\s*(?:{TS}|{LOOSE_TS})\s*$")
+_TIMESTAMP = re.compile(rf"^\s*{TS}\s*$")
 # A line that is all one parenthesis (nested brackets allowed), perhaps with a stray mark after it.
 _STAGE_DIRECTION = re.compile(r"(?m)^[ \t\u00a0]*\((?:[^()\n]|\([^()\n]*\))*\)[ \t\u00a0.*]*$")
 # A line that is only a timestamp (00:01:15, 0:00:00.0, 00.10.06).
