@@ -366,3 +366,21 @@ def test_a_new_format_is_one_registered_reader(tmp_path, readers):
         reader(".WPD")(read_wpd)
     with pytest.raises(ValueError, match="starts with a dot"):
         reader("abw")(read_wpd)
+
+
+def test_odt_and_rtf_transcripts_are_read_into_speaker_turns_with_exact_offsets(tmp_path):
+    from pipeline.config.codebook import load_codebook
+    from pipeline.stages.ingest.transcripts import read_transcripts
+    from pipeline.stages.turns import build_turns
+
+    from conftest import REGISTER, write_evaluation
+
+    odt, rtf = _odt_bytes(tmp_path), RTF.encode("ascii")
+    register = REGISTER.replace("s1.txt", "s1.odt").replace("s2.txt", "s2.rtf").replace("donor,en", "donor,es")
+    codebook, transcripts = write_evaluation(tmp_path / "e", register=register, files={"s1.odt": odt, "s2.rtf": rtf})
+    table = read_transcripts(transcripts, evaluation=load_codebook(codebook).evaluation)
+    turns = build_turns(table, interviewer_labels=("E",))
+    texts = dict(zip(table.session_id, table.text))
+    assert [(t.session_id, t.speaker, t.role, texts[t.session_id][t.start:t.end]) for t in turns.itertuples()] == [
+        ("S1", "E", "interviewer", "¿Cómo está?"), ("S1", "F", "respondent", "Bien."),
+        ("S2", "E", "interviewer", "¿Cómo le fue?"), ("S2", "F", "respondent", "Bien — gracias.")]
