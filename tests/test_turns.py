@@ -295,3 +295,14 @@ def test_warnings_of_turns_have_kinds_that_group_them_across_files():
     assert str(groups[0]) == ("4 files have text before the first speaker label, kept but not read as anyone's "
                               "speech: a.txt, b.txt, c.txt and 1 more. " + problems[0].fix)
     assert str(groups[1]) == str(problems[-1])
+
+
+@pytest.mark.parametrize("text, speakers", [
+    ("I1: Interviewer 1\nK: Kvinde\nI1: Hej\nK: Hej\n", ["I1", "K"]),          # a key declared again is a turn
+    ("I1: Interviewer 1\nM: Mand\n\nK: Ja\nI1: Og?\n", ["K", "I1"]),           # after a blank line, speech
+    ("I = Interviewer\n\nX = Informant\n\nI: Hej\nX: Ja\n", ["I", "X"]),        # '=' declarations may be apart
+])
+def test_where_a_legend_ends(text, speakers):
+    found, _ = turns_of(text)
+    assert [f[0] for f in found] == speakers
+    assert [f[1] for f in found if f[0].startswith("I")] == [INTERVIEWER]

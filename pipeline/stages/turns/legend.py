@@ -71,8 +71,9 @@ def _interviewer_role(role: str, interviewer_labels: frozenset[str]) -> bool:
 def read_legend(lines: list[str], interviewer_labels: frozenset[str]) -> Legend:
     """The legend in ``lines`` (a text's body split at line ends), or an empty one.
 
-    ``interviewer_labels`` must be normalised. A legend's lines are consecutive but for blank
-    lines; lines above it are its header."""
+    ``interviewer_labels`` must be normalised. A legend's lines follow each other (blank lines
+    between them only for ``=`` and ``(key)`` declarations) and declare each key once; lines
+    above it are its header."""
     numbers = [i for i, line in enumerate(lines) if line.strip()][:_FIRST_LINES + 40]
     for first_position, first in enumerate(numbers[:_FIRST_LINES]):
         if _entries(lines[first]) is None:
@@ -81,11 +82,13 @@ def read_legend(lines: list[str], interviewer_labels: frozenset[str]) -> Legend:
         held = []
         for number in numbers[first_position:]:
             entries = _entries(lines[number])
-            if entries is None:
-                break
+            if entries is None or any(normalise_label(key) in keys for key, _, _ in entries):
+                break  # speech, or a key declared again: the first turn ("I1: Hej")
+            if held and number != held[-1] + 1 and all(sign == ":" for _, sign, _ in entries):
+                break  # "K: Ja" after a blank line is speech; a legend of "K: Kvinde" lines is one block
             held.append(number)
             for key, _, role in entries:
-                keys.setdefault(normalise_label(key), _interviewer_role(role, interviewer_labels))
+                keys[normalise_label(key)] = _interviewer_role(role, interviewer_labels)
         if any(keys.values()):
             return Legend(keys=keys, lines=tuple(held), header=tuple(numbers[:first_position]))
         return Legend()
