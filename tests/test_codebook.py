@@ -8,7 +8,7 @@ import pydantic
 import pytest
 
 from pipeline.config.codebook import Pattern, load_codebook
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, PipelineWarning
 
 from conftest import SAMPLE_CODEBOOK
 
@@ -171,10 +171,25 @@ def test_a_double_quoted_regex_escape_is_caught(copy):
 
 
 def test_missing_required_field(copy):
-    text = "codes:\n" + code("planted").replace("    definition: A planted code.\n", "")
+    text = "codes:\n" + code("planted").replace("    label: Planted\n", "")
     found = plant(copy, text)
-    assert found == [f"{copy}/codes_planted.yaml, line 2 (codes[0]): the required key 'definition' is "
-                     "missing. Add 'definition' (see README.md, 'Codes')."]
+    assert found == [f"{copy}/codes_planted.yaml, line 2 (codes[0]): the required key 'label' is "
+                     "missing. Add 'label' (see README.md, 'Codes')."]
+
+
+def test_a_code_with_only_id_label_and_questions_loads_and_is_warned_of_once(copy):
+    (copy / "codes_planted.yaml").write_text(
+        "codes:\n  - id: bare\n    label: Bare\n    questions: [EQ1]\n"
+        "  - id: described\n    label: Described\n    definition: What it is.\n    examples: []\n"
+        "    include: ''\n    parent: bare\n", encoding="utf-8")
+    with pytest.warns(PipelineWarning) as caught:
+        book = load_codebook(copy)
+    lacking = [w.message.problem for w in caught if "recommended" in w.message.problem.message]
+    assert len(lacking) == 1
+    assert ("definition (1: bare); include (2: bare, described); exclude (2: bare, described); "
+            "examples (2: bare, described).") in lacking[0].message
+    assert book.by_id["bare"].definition.get("es") == "" and book.by_id["described"].lacks() == [
+        "include", "exclude", "examples"]
 
 
 def test_yaml_syntax_error_with_its_line(copy):

@@ -74,6 +74,43 @@ def test_import_a_good_sheet_then_refuse_to_overwrite(tmp_path):
         import_code_sheet(path, tmp_path)
 
 
+def test_a_sheet_with_only_id_label_description_and_questions_imports_and_runs(tmp_path):
+    codebook, _ = write_evaluation(tmp_path)
+    path = tmp_path / "team codes.csv"
+    path.write_text("ID,Label,Description,Questions\nrotacion,Rotación,Cambio de personal.,EQ1\n"
+                    "plain,Plain,,EQ2\n", encoding="utf-8")
+    target = import_code_sheet(path, codebook)
+    text = target.read_text(encoding="utf-8")
+    assert "definition: Cambio de personal." in text and "examples" not in text and "include" not in text
+    with pytest.warns(Warning, match=r"definition \(1: plain\); include \(2: rotacion, plain\)"):
+        book = load_codebook(codebook)
+    manual = codebook_manual(book, language="es")
+    assert "Codes without a recommended field" in manual["codebook.html"]
+    assert "| Definition | 1 | `plain` |" in manual["codebook.md"]
+
+
+def test_a_sheet_without_a_label_points_to_the_code_sheets_section(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("id,definition\nx,Something.\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        import_code_sheet(path, tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}, row 1: has no 'label' column. The first row must name the columns: at least id and label, and "
+        f"any of definition, include, exclude, parent, roll_up, example, questions, patterns (README.md, 'The "
+        f"codebook in a spreadsheet, and the manual')."]
+    path.write_text("id,label\nx,\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        import_code_sheet(path, tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}, row 2: label: the 'label' cell is empty. Fill it in (README.md, 'The codebook in a spreadsheet, "
+        f"and the manual')."]
+
+
+def test_the_sample_manual_has_no_table_of_missing_fields():
+    manual = codebook_manual(load_codebook(SAMPLE_CODEBOOK), language="es")
+    assert "Codes without a recommended field" not in manual["codebook.html"] + manual["codebook.md"]
+
+
 def test_the_manual_lists_every_code_and_question(tmp_path):
     codebook = load_codebook(SAMPLE_CODEBOOK)
     manual = codebook_manual(codebook, language="es")

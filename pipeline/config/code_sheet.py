@@ -1,7 +1,8 @@
 """Codebooks kept in spreadsheets: one row per code, to and from the YAML code files.
 
-Columns: ``id``, ``label``, ``parent``, ``roll_up``, ``definition``, ``include``, ``exclude``,
-``example``, ``questions``, ``patterns``. A text given per language goes in one column per
+Columns: ``id``, ``label``, ``parent``, ``roll_up``, ``definition`` (or ``description``),
+``include``, ``exclude``, ``example`` (or ``examples``), ``questions``, ``patterns``; only ``id``
+and ``label`` are required. A text given per language goes in one column per
 language (``label_es``, ``label_en``); a plain column (``label``) is a text for all languages.
 Several examples go on separate lines of the ``example`` cell; ``questions`` are separated by
 commas, semicolons or spaces; ``patterns_es`` (one per language) holds one pattern per line:
@@ -25,6 +26,10 @@ from pipeline.exchange.spreadsheets import read_sheet
 
 TEXT_FIELDS = ("label", "definition", "include", "exclude")
 COLUMNS = ("id", *TEXT_FIELDS, "parent", "roll_up", "example", "questions", "patterns")
+REQUIRED = ("id", "label")
+# Other names real sheets give a column (the description of a code is its definition).
+ALIASES = {"description": "definition", "examples": "example"}
+SECTION = "README.md, 'The codebook in a spreadsheet, and the manual'"
 
 
 def _localized_cells(field: str, text: Localized) -> dict[str, str]:
@@ -92,8 +97,10 @@ def _code_from_row(row: dict) -> dict:
         code["parent"] = row["parent"]
     if row.get("roll_up", "").lower() in ("yes", "true", "1", "sí", "si", "x"):
         code["roll_up"] = True
-    code["examples"] = [line.strip() for line in row.get("example", "").split("\n") if line.strip()]
-    code["questions"] = [q for q in re.split(r"[\s,;]+", row.get("questions", "")) if q]
+    examples = [line.strip() for line in row.get("example", "").split("\n") if line.strip()]
+    questions = [q for q in re.split(r"[\s,;]+", row.get("questions", "")) if q]
+    code |= {"examples": examples} if examples else {}
+    code |= {"questions": questions} if questions else {}
     patterns = {}
     for column, cell in row.items():
         if column.startswith("patterns_") and cell:
@@ -103,17 +110,32 @@ def _code_from_row(row: dict) -> dict:
     return code
 
 
+def _aliased(columns: list[str]) -> dict[str, str]:
+    """Renames of the columns named by an alias (``description`` -> ``definition``, with its
+    ``_es`` and ``_en`` siblings), unless the sheet also has the column itself."""
+    renames = {}
+    for column in columns:
+        base, _, language = column.partition("_")
+        target = ALIASES.get(base)
+        if target and (f"{target}_{language}" if language else target) not in columns:
+            renames[column] = f"{target}_{language}" if language else target
+    return renames
+
+
 def read_code_sheet(path: Path) -> list[dict]:
     """The codes of a sheet, as YAML-ready mappings; :class:`InputError` lists unusable rows."""
     name = str(path)
     try:
-        frame = read_sheet(path)
+        frame = read_sheet(path, lower_columns=True)  # "ID", "Label" as teams write them
     except (OSError, ValueError) as exc:
         raise InputError(Problem(name, f"cannot be read as a sheet ({exc}).",
                                  "Save it as .xlsx or as CSV (UTF-8).")) from None
-    if "id" not in frame.columns:
-        raise InputError(Problem(name, "has no 'id' column.",
-                                 f"The first row must name the columns: {', '.join(COLUMNS)}.", "row 1"))
+    frame = frame.rename(columns=_aliased(list(frame.columns)))
+    absent = [c for c in REQUIRED if c not in frame.columns and not any(k.startswith(c + "_") for k in frame.columns)]
+    if absent:
+        raise InputError(Problem(name, f"has no {' and no '.join(repr(c) for c in absent)} column.",
+                                 f"The first row must name the columns: at least {' and '.join(REQUIRED)}, and any of "
+                                 f"{', '.join(c for c in COLUMNS if c not in REQUIRED)} ({SECTION}).", "row 1"))
     codes, problems = [], []
     for number, row in enumerate(frame.to_dict("records"), start=2):
         if not any(row.values()):
@@ -129,6 +151,10 @@ def read_code_sheet(path: Path) -> list[dict]:
         except ValidationError as exc:
             for error in exc.errors():
                 message, fix = describe_error(error)
+                if error["type"] == "missing":
+                    message, fix = f"the '{error['loc'][-1]}' cell is empty.", f"Fill it in ({SECTION})."
+                elif fix == "Correct the value.":
+                    fix = f"Correct the value ({SECTION})."
                 column = ".".join(str(p) for p in error["loc"] if p != "texts") or "row"
                 problems.append(Problem(name, f"{column}: {message}", fix, f"row {number}"))
             continue

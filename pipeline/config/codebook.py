@@ -21,10 +21,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
 from pipeline.config.evaluation import (
-    CONFIG_FILE, LANGUAGE_PATTERN, Evaluation, FrozenModel, Id, Localized, describe_error, load_evaluation,
+    CONFIG_FILE, LANGUAGE_PATTERN, NO_TEXT, Evaluation, FrozenModel, Id, Localized, describe_error, load_evaluation,
 )
 from pipeline.errors import ConfigError, PipelineWarning, Problem
 from pipeline.config.findings import FINDINGS_FILE
@@ -32,6 +32,9 @@ from pipeline.config.scaffold import placeholder_title
 from pipeline.config.yamlfile import YamlDocument, load_yaml
 
 PATTERN_KINDS = ("phrase", "tokens", "regex")
+# The fields of a code a coder needs, which a real codebook does not always have: warned of, once.
+RECOMMENDED = ("definition", "include", "exclude", "examples")
+SHOWN = 20  # codes named per field in that warning; the codebook manual lists them all
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,12 +124,31 @@ class Code(FrozenModel):
     label: Localized
     parent: Id | None = None
     roll_up: bool = False
-    definition: Localized
-    include: Localized
-    exclude: Localized
-    examples: tuple[str, ...] = Field(min_length=1)
+    # Recommended, not required: real codebooks often have a label and a description only.
+    definition: Localized = NO_TEXT
+    include: Localized = NO_TEXT
+    exclude: Localized = NO_TEXT
+    examples: tuple[str, ...] = ()
     questions: tuple[Id, ...] = ()
     patterns: tuple[tuple[str, tuple[Pattern, ...]], ...] = ()
+
+    @field_validator("definition", "include", "exclude", mode="before")
+    @classmethod
+    def _empty_text(cls, value: Any) -> Any:
+        return NO_TEXT if value is None or value == "" else value
+
+    @field_validator("examples", mode="before")
+    @classmethod
+    def _example_list(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else value
+
+    def lacks(self) -> list[str]:
+        """The recommended fields (:data:`RECOMMENDED`) this code leaves out or leaves empty."""
+        given = {"examples": any(e.strip() for e in self.examples)}
+        given |= {f: any(t.strip() for _, t in getattr(self, f).texts) for f in ("definition", "include", "exclude")}
+        return [f for f in RECOMMENDED if not given[f]]
 
     @field_validator("patterns", mode="before")
     @classmethod
@@ -377,6 +399,24 @@ def _check_codes(codebook_entries, evaluation: Evaluation, eval_doc: YamlDocumen
                                     eval_doc.where(("questions", index, "id"))))
 
 
+def lacking(codes) -> dict[str, list[str]]:
+    """{recommended field: the ids of the codes without it, in file order}, fields none lacks left out."""
+    found = {field: [code.id for code in codes if field in code.lacks()] for field in RECOMMENDED}
+    return {field: ids for field, ids in found.items() if ids}
+
+
+def _lacking(codes, folder: Path) -> list[Problem]:
+    """One warning for all the codes without a recommended field, listing them per field."""
+    found = lacking(codes)
+    if not found:
+        return []
+    listed = "; ".join(f"{field} ({len(ids)}: {', '.join(ids[:SHOWN])}{', ...' if len(ids) > SHOWN else ''})"
+                       for field, ids in found.items())
+    return [Problem(str(folder), f"codes lack recommended fields, which coders and the learned coder read: {listed}.",
+                    "Add them when the team can (README.md, 'Codes'); the codebook manual's coverage table lists "
+                    "every code without each. The run goes on without them.")]
+
+
 def load_codebook(folder: Path | str) -> Codebook:
     """Load and validate a codebook folder: ``evaluation.yaml`` and every code file.
 
@@ -398,10 +438,13 @@ def load_codebook(folder: Path | str) -> Codebook:
             _add_validation_problems(exc, document, ("stance",), problems)
     if problems:
         raise ConfigError(problems)
+    codes = tuple(code for _, _, code in entries)
+    for problem in _lacking(codes, folder):
+        warnings.warn(PipelineWarning(problem))
     files = [folder / CONFIG_FILE] + _code_files(folder)
     return Codebook(
         evaluation=evaluation,
-        codes=tuple(code for _, _, code in entries),
+        codes=codes,
         stance=stance,
         files=tuple((p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files),
     )

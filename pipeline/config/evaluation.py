@@ -67,13 +67,18 @@ class Localized(BaseModel):
         return value
 
     def get(self, language: str = "en") -> str:
-        """The text in ``language``, else the plain text, else English, else the first one."""
+        """The text in ``language``, else the plain text, else English, else the first one (empty
+        when none is given: a recommended field left out)."""
+        if not self.texts:
+            return ""
         found = dict(self.texts)
         for key in (language, "", "en"):
             if key in found:
                 return found[key]
         return self.texts[0][1]
 
+
+NO_TEXT = Localized(texts=())  # a text field left out
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 

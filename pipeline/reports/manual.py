@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pipeline.config.codebook import Codebook
+from pipeline.config.codebook import Codebook, lacking
 from pipeline.config.evaluation import Localized
 from pipeline.reports.report import Output, Report, RunTables
 from pipeline.reports.templating import render_template
@@ -22,6 +22,8 @@ WORDS = {
     "roll_up": "its codings also count for the parent",
     "inherited_note": "served through a parent code (the code inherits the parent's questions).",
     "definition": "Definition", "include": "Use when", "exclude": "Do not use when",
+    "lacking": "Codes without a recommended field", "field": "Field", "count": "Codes without it",
+    "lacking_note": "Coders and the learned coder read these fields; add them when the team can.",
 }
 
 
@@ -113,6 +115,10 @@ def _context(codebook: Codebook, language: str) -> dict:
         "words": WORDS,
         "coverage": {"headings": ["Question", "Criterion", "Codes (direct)", "Codes (with inherited)",
                                   "Patterns"], "rows": rows},
+        # Shown only where a code lacks one: a codebook with every field has no such table.
+        "lacking": [{"field": WORDS[field] if field != "examples" else WORDS["examples"], "count": len(ids),
+                     "codes": [{"id": c, "anchor": _anchor("code", c)} for c in ids]}
+                    for field, ids in lacking(codebook.codes).items()],
         "criteria": criteria,
         "codes": codes,
     }
