@@ -237,6 +237,8 @@ def _summary(result: commands.Result) -> str:
     if "codings" in c:
         by_source = ", ".join(f"{k} {v}" for k, v in sorted(c["codings_by_source"].items()))
         lines.append(f"  codings       {c['codings']} ({by_source}); {c['coded_segments']} segments with accepted codes")
+    if c.get("human_coding", {}).get("codings"):
+        lines.append(f"  human coding  {_placement(c['human_coding'])}")
     if "ratings" in c:
         lines.append("  questions     " + ", ".join(f"{c['ratings'].get(r, 0)} {r}" for r in RATINGS))
     if "findings" in c:
@@ -247,6 +249,17 @@ def _summary(result: commands.Result) -> str:
         lines.append(f"  outputs       {result.out}/ ({', '.join(n for n in result.outputs if '/' not in n)}, "
                      f"interim/)")
     return "\n".join(lines)
+
+
+def _placement(c: dict) -> str:
+    """How human coding was placed (:func:`pipeline.stages.coding.human.placement_counts`), in a line."""
+    unplaced = sum(c["unplaced"].values())
+    how = [f"{c['respondent']} on respondent turns"]
+    how += [f"{c['context']} on interviewer turns, as context"] if c["context"] else []
+    how += [f"{c['split']} split across turns ({c['respondent_parts']} respondent and {c['context_parts']} context "
+            f"parts in all)"] if c["split"] else []
+    return (f"{c['placed']} of {c['codings']} codings ({', '.join(how)}); {unplaced} could not be placed"
+            + (f" ({', '.join(f'{n} {reason}' for reason, n in c['unplaced'].items())})" if unplaced else ""))
 
 
 def _figures_table(figures: dict) -> str:
@@ -337,13 +350,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "coding":
             result = commands.import_coding(args.codebook, args.transcripts, args.files, args.out)
             _print_warnings(result, args)
-            print(f"Placed {result.counts['placed']} codings; {result.counts['unplaced']} quote(s) could not be "
-                  f"placed. Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
-            return EXIT_INPUT if result.counts["unplaced"] else EXIT_OK
+            print(f"Placed {_placement(result.counts)}. "
+                  f"Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
         elif args.command == "reliability":
             coders = [c.strip() for c in args.coders.split(",")] if args.coders else None
-            figures = commands.reliability(args.codebook, args.transcripts, args.coding, coders=coders,
-                                           out_dir=args.out, machine=args.machine, cache_dir=args.cache)
+            found: list = []
+            with commands.collect_warnings(found):
+                figures = commands.reliability(args.codebook, args.transcripts, args.coding, coders=coders,
+                                               out_dir=args.out, machine=args.machine, cache_dir=args.cache)
+            _print_warnings(commands.Result(counts={}, warnings=tuple(found)), args)
             overall = figures["overall"]
             print(f"Coders {', '.join(figures['coders'])} on {len(figures['sessions'])} sessions: alpha "
                   f"{overall['alpha']}, kappa {overall['kappa']}, agreement {overall['agreement']} over "
@@ -353,8 +368,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
         elif args.command == "evaluate-coder":
-            figures = commands.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
-                                        cache_dir=args.cache)
+            found = []
+            with commands.collect_warnings(found):
+                figures = commands.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
+                                            cache_dir=args.cache)
+            _print_warnings(commands.Result(counts={}, warnings=tuple(found)), args)
             print(_figures_table(figures))
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,8 @@ from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER, Parallel, ParseCache
 from pipeline.stages import privacy
 from pipeline.stages.coding.combine import code_segments
-from pipeline.stages.coding.human import human_codings_by_segment, read_human_coding
+from pipeline.stages.coding.human import (human_codings_by_segment, placement_counts, placement_warnings,
+                                          read_human_coding)
 from pipeline.stages.findings.check import checked_with_warnings, findings_counts
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.matrices import build_evidence_matrices
@@ -238,32 +239,41 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
         # The quotes written out are transcript text: guarded as in a run (privacy.policy).
         guarded = _guarded_inputs(codebook, codebook_dir, transcripts_dir, list(files))
         transcripts, placed, unplaced = guarded.transcripts, guarded.human, guarded.unplaced
+        for problem in placement_warnings(placed, unplaced, ", ".join(str(f) for f in files),
+                                          listed_in="unplaced_<name>.csv"):
+            warnings.warn(PipelineWarning(problem))
     texts = transcripts.set_index("session_id")["text"]
     placed = placed.assign(quote=[texts[s][a:b] for s, a, b in zip(placed["session_id"], placed["start"], placed["end"])])
     with StagedOutputs(Path(out_dir)) as staged:
         for path in files:
             stem = Path(path).stem
             staged.write_csv(f"coding_{stem}.csv", placed[placed["file"] == Path(path).name]
-                             [["session_id", "code", "coder", "start", "end", "quote", "memo", "located", "score"]])
+                             [["session_id", "code", "coder", "start", "end", "quote", "memo", "located", "score",
+                               "turn_id", "role", "part", "parts"]])
             staged.write_csv(f"unplaced_{stem}.csv", unplaced[unplaced["file"] == Path(path).name])
-    return Result(counts={"placed": len(placed), "unplaced": len(unplaced)}, warnings=tuple(found),
+    return Result(counts=placement_counts(placed, unplaced), warnings=tuple(found),
                   out=Path(out_dir), outputs=tuple(staged.names))
 
 
 def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: bool = False):
     """The codebook, and TRANSCRIPTS, TURNS, SEGMENTS and placed human coding restricted to the
-    sessions ``files`` code, with the :class:`ParseSettings` used: what reliability and evaluation read.
-    With ``guard``, the privacy guard is applied as in a run (for commands that write text)."""
+    sessions ``files`` code, with the :class:`ParseSettings` used and how the coding was placed
+    (:func:`placement_counts`): what reliability and evaluation read.
+    With ``guard``, the privacy guard is applied as in a run (for commands that write text). How
+    the coding was placed is warned of (:func:`placement_warnings`)."""
     codebook = load_codebook(codebook_dir)
     evaluation = codebook.evaluation
     if guard:
         guarded = _guarded_inputs(codebook, codebook_dir, transcripts_dir, list(files))
-        transcripts, turns, human = guarded.transcripts, guarded.turns, guarded.human
+        transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
     else:
         transcripts = read_transcripts(transcripts_dir, evaluation=evaluation,
                                        parallel=Workers(evaluation.nlp.processes))
         turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
-        human, _ = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=codebook)
+        human, unplaced = read_human_coding(list(files), transcripts=transcripts, turns=turns, codebook=codebook)
+    for problem in placement_warnings(human, unplaced, ", ".join(str(f) for f in files),
+                                      listed_in="`coding import`'s unplaced_<name>.csv"):
+        warnings.warn(PipelineWarning(problem))
     coded = set(human["session_id"])
     transcripts = transcripts[transcripts["session_id"].isin(coded)].reset_index(drop=True)
     turns = turns[turns["session_id"].isin(coded)].reset_index(drop=True)
@@ -271,7 +281,7 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
                              parallel=Workers(evaluation.nlp.processes))
     segments = build_segments(transcripts, turns, max_sentences=evaluation.segmentation.max_sentences,
                               max_chars=evaluation.segmentation.max_chars, **parse.arguments())
-    return codebook, transcripts, turns, segments, human, parse
+    return codebook, transcripts, turns, segments, human, parse, placement_counts(human, unplaced)
 
 
 def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
@@ -281,8 +291,8 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     # Imported here: scikit-learn takes a second to import, and only this command needs it.
     from pipeline.analysis.evaluate import evaluate_coder
 
-    codebook, transcripts, turns, segments, human, parse = _coded_sessions(codebook_dir, transcripts_dir, files,
-                                                                           cache_dir)
+    codebook, transcripts, turns, segments, human, parse, counts = _coded_sessions(codebook_dir, transcripts_dir,
+                                                                                   files, cache_dir)
     evaluation = codebook.evaluation
     # What the rules found is kept beside the parsed documents, as in a run.
     kept = ({"rule_cache": JsonCache(Path(cache_dir).parent / "rules"),
@@ -299,7 +309,7 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     coded = codings[codings["stance_by"] == "coder"].merge(
         lexicon[key + ["stance"]].rename(columns={"stance": "lexicon_stance"}), on=key, how="left")
     figures["stance"] = cross_validate_stance(coded, segments, folds=folds, seed=evaluation.stance_model.seed)
-    return figures
+    return figures | {"human_coding": counts}
 
 
 def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *,
@@ -309,8 +319,8 @@ def reliability(codebook_dir: Path | str, transcripts_dir: Path | str, files: li
     ``reliability.json`` to ``out_dir`` and returns the figures (see :mod:`pipeline.analysis.reliability`)."""
     check_output_folder(Path(out_dir), inputs={"--codebook": Path(codebook_dir), "--transcripts": Path(transcripts_dir)},
                         subfolders=False)
-    codebook, transcripts, turns, segments, human, _ = _coded_sessions(codebook_dir, transcripts_dir, files,
-                                                                       cache_dir, guard=True)
+    codebook, transcripts, turns, segments, human, _, _ = _coded_sessions(codebook_dir, transcripts_dir, files,
+                                                                          cache_dir, guard=True)
     codings = pd.DataFrame(human_codings_by_segment(human, segments))
     figures = measure_reliability(segments, codings, codebook=codebook, coders=coders)
     machine_figures = json.loads(Path(machine).read_text(encoding="utf-8")) if machine else None

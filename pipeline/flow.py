@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 import pipeline
+from pipeline import schemas
 from pipeline.runtime.cache import JsonCache, PickleCache, TableCache, fingerprint, up_to_date
 from pipeline.stages import privacy
 from pipeline.commands import (CODING_FOLDER, ParseSettings, Result, collect_warnings, evaluation_or_none, guard_inputs,
@@ -33,6 +34,7 @@ from pipeline.stages.findings.check import checked_with_warnings, findings_count
 from pipeline.errors import PipelineWarning, Problem, ProblemGroup, group_problems
 from pipeline.seams import Parallel, cache_key
 from pipeline.stages.coding.combine import code_segments
+from pipeline.stages.coding.human import placement_warnings, placement_counts
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.stance import STANCE_BY, assign_stances
 from pipeline.analysis.reliability import measure_reliability
@@ -182,6 +184,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
             segments=segments, turns=turns, codings=codings)
     found[:] = [guarded.clean(problem) for problem in found]
     counts = summary_counts(transcripts, turns, segments, codings)
+    counts["human_coding"] = placement_counts(human, unplaced)
     counts["stance"] = {"method": judged.method, "learned_from": judged.examples,
                         **{by: int((codings["stance_by"] == by).sum()) for by in STANCE_BY}}
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
@@ -264,12 +267,9 @@ def _guarded_segments(codebook: Codebook, codebook_dir: Path, transcripts_dir: P
                            private_names=private_names, parallel=parallel)
     segments = build_segments(guarded.transcripts, guarded.turns, max_sentences=evaluation.segmentation.max_sentences,
                               max_chars=evaluation.segmentation.max_chars, progress=progress, **parse.arguments())
-    if len(guarded.unplaced):
-        warnings.warn(PipelineWarning(Problem(
-            str(transcripts_dir / CODING_FOLDER), f"{len(guarded.unplaced)} quote(s) could not be placed in their "
-                                                  f"transcript and are left out; unplaced_quotes.csv lists each with "
-                                                  f"the closest candidate.",
-            "Correct the quotes (or give start and end) and run again.")))
+    for problem in placement_warnings(guarded.human, guarded.unplaced, str(transcripts_dir / CODING_FOLDER),
+                                      listed_in="unplaced_quotes.csv"):
+        warnings.warn(PipelineWarning(problem))
     return guarded, segments
 
 
@@ -294,7 +294,7 @@ def _suggester(book: Codebook, cache: TableCache):
     texts = [(c.id, c.definition.texts, c.include.texts, c.examples) for c in book.codes]
 
     def suggest(segments: pd.DataFrame, codings: pd.DataFrame) -> list[dict]:
-        human = codings.loc[codings["source"] == "human", ["segment_id", "code"]].drop_duplicates()
+        human = schemas.people_evidence(codings)[["segment_id", "code"]].drop_duplicates()
         key = cache_key(segments[["segment_id", "session_id", "start", "end", "text", "prompt"]],
                         human.sort_values(["segment_id", "code"]), texts, settings.model_dump())
 

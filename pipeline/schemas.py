@@ -116,13 +116,15 @@ SEGMENTS = Table(
 )
 
 SOURCES = ("rule", "human", "model")
-STATUSES = ("accepted", "suggested")
+STATUSES = ("accepted", "suggested", "context")
+# A person's coding of an interviewer's turn: kept and shown with the transcript, never evidence.
+CONTEXT = STATUSES[2]
 STANCES = ("positive", "negative", "mixed", "neutral")
 
 CODINGS = Table(
     "codings",
     (
-        Column("segment_id", "str", "the coded segment"),
+        Column("segment_id", "str", "the coded segment; for a coding of context, the interviewer's turn"),
         Column("session_id", "str", "its session"),
         Column("code", "str", "a code id of the codebook"),
         Column("source", "str", "rule (a codebook pattern), human (imported coding) or model (a learned suggestion)"),
@@ -135,7 +137,8 @@ CODINGS = Table(
         Column("stance_by", "str", "who judged the stance: coder (a person), model (learned from them) or lexicon"),
         Column("negated", "bool", "a negation governs the matched words ('no hubo coordinación')"),
         Column("hedged", "bool", "the segment hedges its assessment ('no creo que', 'tal vez')"),
-        Column("status", "str", "accepted, or suggested (model output, or a rule overruled by a person)"),
+        Column("status", "str", "accepted, suggested (model output, or a rule overruled by a person), or context "
+                                     "(a person's coding of an interviewer's turn: not evidence)"),
         Column("memo", "str", "the coder's memo, or why a coding was overruled"),
     ),
     key=("segment_id", "code", "source", "coder", "start", "end"),
@@ -161,6 +164,15 @@ PRIVACY_FINDINGS = Table(
     ),
     key=("session_id", "file", "field", "line", "start", "end"),
 )
+
+def people_evidence(codings: pd.DataFrame) -> pd.DataFrame:
+    """The rows of CODINGS (or coding rows) that are people's coding of respondents' speech: source
+    human, not a coding of context. What learning, reliability and evaluation count."""
+    human = codings["source"] == "human"
+    if "status" in codings.columns:
+        human &= codings["status"] != CONTEXT
+    return codings[human]
+
 
 TABLES = {t.name: t for t in (TRANSCRIPTS, TURNS, SEGMENTS, CODINGS)}
 

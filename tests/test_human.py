@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 
 from pipeline import flow
 from pipeline.cli import main
 from pipeline.config.codebook import load_codebook
 from pipeline.errors import InputError
-from pipeline.stages.coding.human import MIN_SCORE, place_quote, read_human_coding
+from pipeline.stages.coding.human import MIN_SCORE, REASONS, place_quote, placement_counts, read_human_coding
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.turns import build_turns
 
@@ -76,24 +79,84 @@ def test_quotes_offsets_labels_and_files(evaluation, tmp_path):
     assert unplaced["closest"].iloc[0] != ""
 
 
-def test_bad_rows_are_all_reported(evaluation, tmp_path):
+def test_rows_naming_no_session_or_code_stop_each_kind_once_with_its_rows(evaluation, tmp_path):
     with pytest.raises(InputError) as caught:
         read(evaluation, tmp_path, "session_id,code,coder,start,end\n"
                                    "S9,coordination,A,1,5\n"
                                    "S1,no_such_code,A,1,5\n"
                                    "S1,coordination,,1,5\n"
-                                   "S1,coordination,A,5,99999\n"
-                                   "S1,coordination,A,3,20\n")
-    found = [str(p) for p in caught.value.problems]
-    assert [f.split(": ", 1)[1] for f in found] == [
-        "'S9' is not a session of the register. Use a session_id (or file) from register.csv.",
-        "'no_such_code' is neither a code id nor a code label. Use an id from the codebook (README.md, 'Codes').",
-        "the coder is empty. Write who coded it (initials are fine).",
-        f"the span 5-99999 is outside the text of S1 (0-{len(S1)}). Correct the offsets.",
-        "the coded text (3-20) lies in no respondent turn of S1. Code what respondents said, not the "
-        "interviewer's questions.",
+                                   "S9,monitoring,A,1,5\n"
+                                   "S1,no_such_code,B,1,5\n"
+                                   "S1,coordination,A,60,70\n")
+    found = [str(p).split("coding.csv, ", 1)[1] for p in caught.value.problems]
+    assert found == [
+        "rows 2, 5: 'S9' is not a session of the register. Use a session_id (or file) from register.csv.",
+        "rows 3, 6: 'no_such_code' is neither a code id nor a code label. Use an id from the codebook "
+        "(README.md, 'Codes'), or add the code.",
+        "row 4: the coder is empty. Write who coded it (initials are fine).",
     ]
-    assert [f.split(": ", 1)[0].rsplit(", ", 1)[1] for f in found] == ["row 2", "row 3", "row 4", "row 5", "row 6"]
+
+
+def test_codings_that_cannot_be_placed_are_listed_with_their_reason_and_stop_nothing(evaluation, tmp_path):
+    placed_, unplaced = read(evaluation, tmp_path,
+                             "session_id,code,coder,start,end,quote\n"
+                             "S1,coordination,A,5,99999,\n"
+                             "S1,coordination,A,5,99999,con las mesas de trabajo\n"
+                             "S1,coordination,A,x,y,\n"
+                             "S1,coordination,A,,,\n")
+    assert unplaced["row"].tolist() == [2, 4, 5]
+    assert unplaced["reason"].tolist() == [REASONS["outside"], REASONS["offsets"], REASONS["nothing"]]
+    assert placed_["row"].tolist() == [3] and placed_["located"].tolist() == ["quote"]
+
+
+def test_a_coding_of_the_interviewers_turn_is_context_and_a_span_across_turns_is_split(evaluation, tmp_path):
+    start = S1.index("Después")
+    end = S1.index("presupuesto") + len("presupuesto")  # runs on into the interviewer's next question
+    question = S1.index("¿Cómo fue")
+    placed_, unplaced = read(evaluation, tmp_path,
+                             "session_id,code,coder,start,end\n"
+                             f"S1,coordination,A,{question},{question + 20}\n"
+                             f"S1,monitoring,A,{start},{end}\n")
+    assert unplaced.empty
+    rows = placed_.sort_values(["row", "part"])
+    assert list(zip(rows["row"], rows["role"], rows["part"], rows["parts"])) == [
+        (2, "interviewer", 1, 1), (3, "respondent", 1, 2), (3, "interviewer", 2, 2)]
+    assert [S1[a:b] for a, b in zip(rows["start"], rows["end"])] == [
+        S1[question:question + 20],
+        S1[start:S1.index("\nE: ¿Y el")],
+        "¿Y el presupuesto"]
+    counts = placement_counts(placed_, unplaced)
+    assert {k: counts[k] for k in ("codings", "placed", "respondent", "context", "split", "respondent_parts",
+                                   "context_parts")} == {"codings": 2, "placed": 2, "respondent": 0, "context": 1,
+                                                         "split": 1, "respondent_parts": 1, "context_parts": 2}
+
+
+def test_context_codings_are_kept_shown_and_never_counted_as_evidence(tiny, tmp_path):
+    codebook, transcripts = tiny
+    question = S1.index("¿Y el presupuesto?")
+    answer = S1.index("Poco, muy poco")
+    (transcripts / "coding").mkdir()
+    (transcripts / "coding" / "a.csv").write_text(
+        "session_id,code,coder,start,end,stance\n"
+        f"S1,monitoring,A,{question},{question + 18},negative\n"
+        f"S1,monitoring,A,{question + 3},{answer + 14},\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = flow.run(codebook, transcripts, out, privacy_policy="off")
+    assert result.counts["human_coding"]["context"] == 1 and result.counts["human_coding"]["split"] == 1
+    assert result.counts["codings_by_source"]["human/context"] == 2
+    assert result.counts["codings_by_source"]["human/accepted"] == 1
+    assert any("2 coding(s) cover an interviewer's turn (1 wholly, 1 in part)" in w.message for w in result.warnings)
+    codings = pd.read_csv(out / "codings.csv", dtype=str, keep_default_na=False)
+    context = codings[codings["status"] == "context"]
+    assert set(context["segment_id"]) == {"S1-t0002"} and set(context["code"]) == {"monitoring"}
+    evidence = pd.read_csv(out / "matrices" / "quotes.csv", dtype=str, keep_default_na=False)
+    human = evidence[evidence["sources"].str.contains("human")]
+    assert set(human["segment_id"]) <= set(codings.loc[codings["status"] == "accepted", "segment_id"])
+    assert not evidence["segment_id"].isin(context["segment_id"]).any()
+    page = (out / "transcripts" / "S1.html").read_text(encoding="utf-8")
+    assert 'class="context"' in page and "context: monitoring" in page
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["human_coding"]["context_parts"] == 2
 
 
 def test_missing_columns(evaluation, tmp_path):
@@ -108,8 +171,10 @@ def test_coding_import_command_reports_unplaced_quotes(tiny, tmp_path, capsys):
                       "S1,coordination,A,algo que nadie dijo nunca en ninguna entrevista\n", encoding="utf-8")
     out = tmp_path / "placed"
     assert main(["coding", "import", str(coding), "--codebook", str(codebook), "--transcripts", str(transcripts),
-                 "--out", str(out)]) == 1
-    assert "Placed 1 codings; 1 quote(s) could not be placed" in capsys.readouterr().out
+                 "--out", str(out)]) == 0
+    shown = capsys.readouterr()
+    assert "Placed 1 of 2 codings" in shown.out and "1 could not be placed (1 was not found with confidence)" in shown.out
+    assert "1 coding(s) could not be placed in their transcript" in shown.err
     assert (out / "coding_team.csv").read_text(encoding="utf-8").splitlines()[1].startswith(
         "S1,coordination,A,")
     assert "algo que nadie dijo" in (out / "unplaced_team.csv").read_text(encoding="utf-8")
@@ -123,7 +188,8 @@ def test_run_imports_the_coding_folder_and_warns_about_unplaced_quotes(tiny, tmp
         "S2,monitoring,A,this sentence is not in the transcript at all\n", encoding="utf-8")
     result = flow.run(codebook, transcripts, tmp_path / "out")
     assert result.counts["codings_by_source"]["human/accepted"] == 1
-    assert any("1 quote(s) could not be placed" in w.message for w in result.warnings)
+    assert any("1 coding(s) could not be placed" in w.message for w in result.warnings)
+    assert result.counts["human_coding"]["unplaced"] == {REASONS["not_found"]: 1}
 
 
 def test_xlsx_coding_with_labels_in_another_language(evaluation, tmp_path):

@@ -16,6 +16,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
 from pipeline.errors import InputError, Problem
+from pipeline.schemas import people_evidence
 from pipeline.stages.coding.learned import fit_coder, learnable_codes, make_baseline
 
 
@@ -59,7 +60,7 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
     ``codes_evaluated`` and ``threshold``. The model predicts a code at ``threshold`` (the
     suggestions' threshold); the baseline at its plain 0.5.
     """
-    human = codings[codings["source"] == "human"]
+    human = people_evidence(codings)
     units = segments[segments["session_id"].isin(set(human["session_id"]))].reset_index(drop=True)
     matrix = pd.crosstab(human["segment_id"], human["code"]).clip(upper=1)
     labels = matrix.reindex(index=units["segment_id"], columns=sorted(codebook.by_id), fill_value=0).fillna(0)

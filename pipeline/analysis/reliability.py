@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError, Problem
+from pipeline.schemas import people_evidence
 
 FLAG_BELOW = 0.667  # Krippendorff: tentative conclusions only above this
 GOOD_FROM = 0.8     # Krippendorff: reliable
@@ -99,6 +100,7 @@ def measure_reliability(segments: pd.DataFrame, human: pd.DataFrame, *, codebook
     (one row per segment and code where coders differ), ``coders`` and ``method`` (the
     unitisation, in words).
     """
+    human = people_evidence(human)  # codings of context are not units of agreement
     coders = sorted(coders or set(human["coder"]))
     if len(coders) < 2:
         raise InputError(Problem("--coders", f"reliability needs at least two coders; found {coders}.",

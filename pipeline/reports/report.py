@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from pipeline import schemas
 from pipeline.config.codebook import Codebook
 from pipeline.runtime.outputs import StreamedText
 
@@ -84,8 +85,8 @@ class RunTables:
 
     @property
     def human_codings(self) -> pd.DataFrame:
-        """The CODINGS rows people made."""
-        return self.codings[self.codings["source"] == "human"]
+        """The CODINGS rows people made of respondents' speech (not their codings of context)."""
+        return schemas.people_evidence(self.codings)
 
     def sheets(self) -> dict[str, pd.DataFrame]:
         """The tables of matrices.xlsx, matrices/*.csv and evidence.json, by name, in order:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from pipeline.schemas import CONTEXT
 from pipeline.reports.report import Output, Report, RunTables
 from pipeline.reports.templating import render_template
 
@@ -16,7 +17,8 @@ FOLDER = "transcripts"
 
 def build_transcript_pages(tables: RunTables) -> Iterator[tuple[str, str]]:
     """One page per session of TRANSCRIPTS, in register order: its turns (TURNS), each cut into
-    its segments (SEGMENTS), a segment marked with the codes EVIDENCE gives it."""
+    its segments (SEGMENTS), a segment marked with the codes EVIDENCE gives it, an interviewer's
+    turn with the codes people gave it as context (CODINGS' status ``context``)."""
     transcripts, turns, segments, evidence = tables.transcripts, tables.turns, tables.segments, tables.evidence
     # Which codes mark each segment, over all its questions (dictionaries: a pandas aggregation
     # with a Python function per segment is slow on a large corpus).
@@ -33,6 +35,10 @@ def build_transcript_pages(tables: RunTables) -> Iterator[tuple[str, str]]:
             *(turns[c].tolist() for c in ("session_id", "speaker", "role", "start", "end", "turn_id"))):
         turns_of.setdefault(session_id, []).append((speaker, role, start, end, turn_id))
     codes_of = {segment_id: ", ".join(sorted(codes)) for segment_id, codes in codes_by_segment.items()}
+    context = tables.codings[tables.codings["status"] == CONTEXT]
+    context_of: dict[str, set] = {}
+    for turn_id, code in zip(context["segment_id"].tolist(), context["code"].tolist()):
+        context_of.setdefault(turn_id, set()).add(code)
     for session in transcripts.itertuples(index=False):
         text = session.text
         rendered = []
@@ -46,13 +52,14 @@ def build_transcript_pages(tables: RunTables) -> Iterator[tuple[str, str]]:
                 cursor = end
             if turn_end > cursor:
                 pieces.append({"text": text[cursor:turn_end], "segment": None})
-            rendered.append({"speaker": speaker or "respondent", "role": role, "pieces": pieces})
+            rendered.append({"speaker": speaker or "respondent", "role": role, "pieces": pieces,
+                             "context": ", ".join(sorted(context_of.get(turn_id, ())))})
         yield f"{FOLDER}/{session.session_id}.html", render_template("transcript.html.j2", {
             "page": {"title": f"Transcript {session.session_id}", "language": session.language,
                      "subtitle": f"{session.stakeholder_group} · {session.method} · {session.region or 'no region'}"},
             "meta": f"{session.participants} participant(s) · {session.language} · synthetic or anonymised transcript; "
                     f"coded passages are underlined, the linked passage is highlighted.",
-            "turns": rendered})
+            "turns": rendered, "has_context": any(turn["context"] for turn in rendered)})
 
 
 REPORT = Report("transcript pages", (Output(FOLDER, "html", folder=True),), build_transcript_pages)

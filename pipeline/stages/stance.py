@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.schemas import STANCES
+from pipeline.schemas import CONTEXT, STANCES
 from pipeline.seams import NO_CACHE, Cache, cache_key
 
 if TYPE_CHECKING:
@@ -85,8 +85,9 @@ def make_stance_model(seed: int = 0) -> Pipeline:
 
 
 def labelled(codings: pd.DataFrame) -> pd.Series:
-    """Mask of the codings whose stance a person gave."""
-    return codings["stance_by"] == "coder"
+    """Mask of the codings whose stance a person gave on a respondent's passage (a coding of
+    context is no example to learn from)."""
+    return (codings["stance_by"] == "coder") & (codings["status"] != CONTEXT)
 
 
 def learnable(codings: pd.DataFrame, min_examples: int) -> bool:
@@ -132,7 +133,7 @@ def assign_stances(codings: pd.DataFrame, segments: pd.DataFrame, *, method: str
     training = pd.DataFrame({"text": [t for t, m in zip(texts, mask) if m],
                              "stance": codings.loc[mask, "stance"].astype(str).tolist()})
     training = training.sort_values(["text", "stance"], kind="stable").reset_index(drop=True)
-    others = np.flatnonzero(~mask)
+    others = np.flatnonzero(~mask & (codings["status"] != CONTEXT).to_numpy())  # context: as its coder or lexicon left it
     stance, stance_by = codings["stance"].to_numpy(copy=True), codings["stance_by"].to_numpy(copy=True)
     if len(others):
         judged = _judge([texts[i] for i in others], training, seed, cache)

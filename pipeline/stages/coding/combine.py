@@ -86,7 +86,7 @@ def _coded(run: CodingRun) -> tuple[list[dict], dict]:
 
 def _resolve(codings: pd.DataFrame) -> pd.DataFrame:
     """Human coding wins: other sources' codes a person did not apply to a segment are suggestions."""
-    human = codings[codings["source"] == HUMAN]
+    human = schemas.people_evidence(codings)  # a coding of context overrules nothing
     if human.empty:
         return codings
     agreed = human[["segment_id", "code"]].drop_duplicates().assign(agreed=True)

@@ -22,9 +22,9 @@ from rapidfuzz import fuzz
 from pipeline.config.codebook import Codebook
 from pipeline.errors import InputError, Problem
 from pipeline.exchange.spreadsheets import read_sheet
-from pipeline.schemas import STANCES
+from pipeline.schemas import CONTEXT, STANCES
 from pipeline.stages.coding.coder import HUMAN, Coded, CodingRun
-from pipeline.stages.turns import RESPONDENT
+from pipeline.stages.turns import INTERVIEWER, RESPONDENT
 from pipeline.text import fold
 
 # A fuzzy match at or above this score (0-100) places a quote; below it, the quote is reported.
@@ -32,9 +32,18 @@ MIN_SCORE = 90.0
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s*\)|\.\.\.+|…)\s*")
 
 HUMAN_COLUMNS = ["file", "row", "session_id", "code", "coder", "start", "end", "quote", "memo", "stance",
-                 "located", "score"]
+                 "located", "score", "turn_id", "role", "part", "parts"]
 UNPLACED_COLUMNS = ["file", "row", "session_id", "code", "coder", "quote", "reason", "score", "closest",
                     "closest_start", "closest_end"]
+# Why a coding could not be placed at all: unplaced_quotes.csv's ``reason``.
+REASONS = {
+    "not_found": "was not found with confidence",
+    "ambiguous": "appears more than once; add words to make it unique",
+    "no_turn": "lies in no speaker turn (a title, a header or a note between turns)",
+    "outside": "its start and end lie outside the text, and it has no quote to place instead",
+    "offsets": "its start and end are not whole numbers, and it has no quote to place instead",
+    "nothing": "has neither start and end nor a quote",
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,79 @@ def _code_lookup(codebook: Codebook) -> dict[str, str]:
     return lookup
 
 
+class _Grouped:
+    """Problems of a coding file that stop a run, each kind and value once, with all its rows."""
+
+    def __init__(self):
+        self.rows: dict[tuple[str, str, str], list[int]] = {}
+
+    def add(self, file: str, message: str, fix: str, row: int) -> None:
+        self.rows.setdefault((file, message, fix), []).append(row)
+
+    def problems(self) -> list[Problem]:
+        return [Problem(file, message, fix, ("row " if len(rows) == 1 else "rows ") + ", ".join(map(str, rows)))
+                for (file, message, fix), rows in self.rows.items()]
+
+
+def _turns_by_session(turns: pd.DataFrame) -> dict[str, list[tuple[int, int, str, str]]]:
+    """Each session's turns as (start, end, turn_id, role), by start."""
+    found: dict[str, list[tuple[int, int, str, str]]] = {}
+    for sid, start, end, turn_id, role in zip(*(turns[c].tolist() for c in ("session_id", "start", "end", "turn_id",
+                                                                               "role"))):
+        found.setdefault(sid, []).append((start, end, turn_id, role))
+    for spans in found.values():
+        spans.sort()
+    return found
+
+
+def split_on_turns(start: int, end: int, text: str, turns: list[tuple[int, int, str, str]]) -> list[dict]:
+    """The parts of the span [start, end) of ``text`` that lie in speaker ``turns`` ((start, end,
+    turn_id, role), by start), one per turn it covers, clipped to the turn: ``start``, ``end``,
+    ``turn_id``, ``role``. A part holding no letter or digit (the line end or label between two
+    turns a span runs over) is no part. Empty if the span lies in no turn (a title, a header)."""
+    parts = []
+    for turn_start, turn_end, turn_id, role in turns:
+        if turn_start >= end:
+            break
+        a, b = max(start, turn_start), min(end, turn_end)
+        if a < b and any(c.isalnum() for c in text[a:b]):
+            parts.append({"start": a, "end": b, "turn_id": turn_id, "role": role})
+    return parts
+
+
+def _unplaced(record: dict, reason: str, score: float = 0.0, start: int = 0, end: int = 0, text: str = "") -> dict:
+    return {**{k: record[k] for k in ("file", "row", "session_id", "code", "coder", "quote")}, "reason": reason,
+            "score": round(score, 1), "closest": text[start:end], "closest_start": start, "closest_end": end}
+
+
+def _offsets(row: dict, text: str) -> tuple[int, int] | str:
+    """The row's start and end, or why they cannot be used."""
+    try:
+        start, end = int(row["start"]), int(row["end"])
+    except ValueError:
+        return REASONS["offsets"]
+    return (start, end) if 0 <= start < end <= len(text) else REASONS["outside"]
+
+
+def _located(row: dict, record: dict, text: str) -> dict:
+    """``record`` with its ``start``, ``end``, ``located`` and ``score``, or an unplaced row
+    (with ``reason``): offsets where they are usable, else the quote."""
+    reason = None
+    if row.get("start", "") != "" and row.get("end", "") != "":
+        found = _offsets(row, text)
+        if isinstance(found, tuple):
+            return record | {"start": found[0], "end": found[1], "located": "offsets", "score": 100.0}
+        reason = found
+    if not record["quote"]:
+        return _unplaced(record, reason or REASONS["nothing"])
+    placement = place_quote(record["quote"], text)
+    if placement.score < MIN_SCORE or placement.ambiguous:
+        return _unplaced(record, REASONS["ambiguous" if placement.ambiguous else "not_found"], placement.score,
+                         placement.start, placement.end, text)
+    return record | {"start": placement.start, "end": placement.end, "located": "quote",
+                     "score": round(placement.score, 1)}
+
+
 def read_human_coding(
     paths: list[Path],
     *,
@@ -124,24 +206,22 @@ def read_human_coding(
     turns: pd.DataFrame,
     codebook: Codebook,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read coding files and place every coding on its transcript.
+    """Read coding files and place every coding on its transcript, split onto the turns it covers.
 
-    Returns (placed, unplaced): ``placed`` has one row per coding with ``start``/``end`` in
-    the session's normalised text (columns :data:`HUMAN_COLUMNS`); ``unplaced`` lists the
-    quotes that could not be placed with confidence, with the closest candidate (columns
-    :data:`UNPLACED_COLUMNS`). Structural problems (a missing column, an unknown session or
-    code, offsets outside the text, a span in no respondent turn) raise :class:`InputError`,
-    all of them at once.
+    Returns (placed, unplaced): ``placed`` has one row per part of a coding (columns
+    :data:`HUMAN_COLUMNS`), ``start``/``end`` in the session's normalised text, clipped to its
+    turn: ``role`` says whether the turn is a respondent's (evidence) or the interviewer's (a
+    coding of context), ``part``/``parts`` which piece of the coding it is. ``unplaced`` lists
+    the codings that cannot be placed at all, each with its ``reason`` (:data:`REASONS`) and
+    the closest candidate (columns :data:`UNPLACED_COLUMNS`). A file that cannot be read, lacks
+    a column, or whose rows name a session or code that does not exist, an empty coder or an
+    unknown stance, raises :class:`InputError` with every such problem, each once with its rows.
     """
     sessions = transcripts.set_index("session_id")
     by_file = dict(zip(transcripts["file"], transcripts["session_id"]))
-    answers = turns[turns["role"] == RESPONDENT]
-    # (start, end) of each session's respondent turns, looked up per coding.
-    spans_of: dict[str, list[tuple[int, int]]] = {}
-    for session_id, start, end in zip(answers["session_id"].tolist(), answers["start"].tolist(), answers["end"].tolist()):
-        spans_of.setdefault(session_id, []).append((start, end))
+    turns_of = _turns_by_session(turns)
     codes = _code_lookup(codebook)
-    placed, unplaced, problems = [], [], []
+    placed, unplaced, problems, grouped = [], [], [], _Grouped()
     for path in paths:
         name = str(path)
         try:
@@ -161,59 +241,39 @@ def read_human_coding(
         for number, row in enumerate(table.to_dict("records"), start=2):
             if not any(row.values()):
                 continue
-            where = f"row {number}"
             session = row.get("session_id") or by_file.get(row.get("file", "").replace("\\", "/"), "")
             if session not in sessions.index:
                 shown = row.get("session_id") or row.get("file", "")
-                problems.append(Problem(name, f"'{shown}' is not a session of the register.",
-                                        "Use a session_id (or file) from register.csv.", where))
+                grouped.add(name, f"'{shown}' is not a session of the register.",
+                            "Use a session_id (or file) from register.csv.", number)
                 continue
             code = codes.get(row["code"].casefold())
             if code is None:
-                problems.append(Problem(name, f"'{row['code']}' is neither a code id nor a code label.",
-                                        "Use an id from the codebook (README.md, 'Codes').", where))
+                grouped.add(name, f"'{row['code']}' is neither a code id nor a code label.",
+                            "Use an id from the codebook (README.md, 'Codes'), or add the code.", number)
                 continue
             if not row["coder"]:
-                problems.append(Problem(name, "the coder is empty.", "Write who coded it (initials are fine).", where))
+                grouped.add(name, "the coder is empty.", "Write who coded it (initials are fine).", number)
                 continue
             stance = row.get("stance", "").lower()
             if stance and stance not in STANCES:
-                problems.append(Problem(name, f"stance '{row['stance']}' is not one of {', '.join(STANCES)}.",
-                                        "Correct it or leave it empty.", where))
+                grouped.add(name, f"stance '{row['stance']}' is not one of {', '.join(STANCES)}.",
+                            "Correct it or leave it empty.", number)
                 continue
             text = sessions.at[session, "text"]
-            record = {"file": path.name, "row": number, "session_id": session, "code": code, "coder": row["coder"],
-                      "quote": row.get("quote", ""), "memo": row.get("memo", ""), "stance": stance}
-            if row.get("start", "") != "" and row.get("end", "") != "":
-                try:
-                    start, end = int(row["start"]), int(row["end"])
-                except ValueError:
-                    problems.append(Problem(name, f"start '{row['start']}' and end '{row['end']}' must be whole numbers.",
-                                            "Give code-point offsets, or leave them empty and give a quote.", where))
-                    continue
-                if not 0 <= start < end <= len(text):
-                    problems.append(Problem(name, f"the span {start}-{end} is outside the text of {session} "
-                                                  f"(0-{len(text)}).", "Correct the offsets.", where))
-                    continue
-                record |= {"start": start, "end": end, "located": "offsets", "score": 100.0}
-            else:
-                placement = place_quote(row["quote"], text)
-                if placement.score < MIN_SCORE or placement.ambiguous:
-                    reason = ("appears more than once; add words to make it unique" if placement.ambiguous
-                              else "was not found with confidence")
-                    unplaced.append({**{k: record[k] for k in ("file", "row", "session_id", "code", "coder", "quote")},
-                                     "reason": reason, "score": round(placement.score, 1),
-                                     "closest": text[placement.start:placement.end],
-                                     "closest_start": placement.start, "closest_end": placement.end})
-                    continue
-                record |= {"start": placement.start, "end": placement.end, "located": "quote",
-                           "score": round(placement.score, 1)}
-            if not any(start < record["end"] and end > record["start"] for start, end in spans_of.get(session, [])):
-                problems.append(Problem(name, f"the coded text ({record['start']}-{record['end']}) lies in no "
-                                              f"respondent turn of {session}.",
-                                        "Code what respondents said, not the interviewer's questions.", where))
+            record = _located(row, {"file": path.name, "row": number, "session_id": session, "code": code,
+                                    "coder": row["coder"], "quote": row.get("quote", ""), "memo": row.get("memo", ""),
+                                    "stance": stance}, text)
+            if "reason" in record:
+                unplaced.append(record)
                 continue
-            placed.append(record)
+            parts = split_on_turns(record["start"], record["end"], text, turns_of.get(session, []))
+            if not parts:
+                unplaced.append(_unplaced(record, REASONS["no_turn"], record["score"], record["start"], record["end"],
+                                          text))
+                continue
+            placed += [record | part | {"part": index, "parts": len(parts)} for index, part in enumerate(parts, 1)]
+    problems += grouped.problems()
     if problems:
         raise InputError(problems)
     placed_frame = pd.DataFrame(placed, columns=HUMAN_COLUMNS)
@@ -222,10 +282,32 @@ def read_human_coding(
             unplaced_frame)
 
 
+def placement_counts(placed: pd.DataFrame, unplaced: pd.DataFrame) -> dict:
+    """How the human coding was placed (:func:`read_human_coding`'s two tables), for the run's
+    summary and manifest: codings read; placed on respondent turns only, on interviewer turns
+    only (context), or split across turns (and into how many parts: ``respondent_parts`` count
+    as evidence, ``context_parts`` as context); unplaced, by reason."""
+    codings = placed.groupby(["file", "row"], sort=False)["role"].agg(lambda roles: tuple(sorted(set(roles))))
+    parts = placed.groupby(["file", "row"], sort=False)["parts"].first()
+    return {
+        "codings": len(codings) + len(unplaced),
+        "placed": len(codings),
+        "respondent": int((codings == (RESPONDENT,)).sum()),
+        "context": int((codings == (INTERVIEWER,)).sum()),
+        "split": int((parts > 1).sum()),
+        "respondent_parts": int((placed["role"] == RESPONDENT).sum()),
+        "context_parts": int((placed["role"] == INTERVIEWER).sum()),
+        "unplaced": {reason: int(n) for reason, n in unplaced["reason"].value_counts().sort_index().items()},
+    }
+
+
 def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> list[dict]:
-    """Placed human codings (:func:`read_human_coding`) as coding rows, one per segment each
-    covers, with the span clipped to the segment: by session, in the coding's order, then the
-    segments' order. A row's ``human_stance`` is the person's stance, if given."""
+    """Placed human codings (:func:`read_human_coding`) as coding rows, by session, in the
+    codings' order. A part on a respondent turn gives one row per segment it covers, the span
+    clipped to the segment, status ``accepted``; a part on an interviewer's turn one row of
+    context, its ``segment_id`` the turn's id, status ``context`` (:data:`pipeline.schemas.CONTEXT`):
+    shown with the transcript, never counted as evidence. A row's ``human_stance`` is the
+    person's stance, if given."""
     if human.empty:
         return []
     # Each session's segments by start (they do not overlap): a coding's segments are found by
@@ -239,8 +321,14 @@ def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> lis
         found.sort()
     ends = {sid: [end for _, end, _, _ in found] for sid, found in by_session.items()}
     rows = []
-    coded = zip(*(human[c].tolist() for c in ("session_id", "code", "coder", "start", "end", "memo", "stance")))
-    for sid, code, coder, start, end, memo, stance in sorted(coded, key=lambda row: row[0]):  # stable: coding order
+    coded = zip(*(human[c].tolist() for c in ("session_id", "code", "coder", "start", "end", "memo", "stance",
+                                               "role", "turn_id")))
+    for sid, code, coder, start, end, memo, stance, role, turn_id in sorted(coded, key=lambda row: row[0]):
+        row = {"session_id": sid, "code": code, "source": HUMAN, "coder": coder, "match": "", "confidence": 1.0,
+               "negated": False, "memo": memo, "human_stance": stance}
+        if role != RESPONDENT:
+            rows.append(row | {"segment_id": turn_id, "start": start, "end": end, "status": CONTEXT})
+            continue
         found = by_session.get(sid, [])
         first = bisect.bisect_right(ends.get(sid, []), start)
         overlapping = []
@@ -250,9 +338,8 @@ def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> lis
             if seg_end > start:
                 overlapping.append((index, segment_id, max(start, seg_start), min(end, seg_end)))
         for _, segment_id, clipped_start, clipped_end in sorted(overlapping):
-            rows.append({"segment_id": segment_id, "session_id": sid, "code": code, "source": HUMAN,
-                         "coder": coder, "start": clipped_start, "end": clipped_end, "match": "", "confidence": 1.0,
-                         "negated": False, "memo": memo, "human_stance": stance})
+            rows.append(row | {"segment_id": segment_id, "start": clipped_start, "end": clipped_end,
+                               "status": "accepted"})
     return rows
 
 
@@ -263,3 +350,24 @@ class HumanCoder:
 
     def code(self, run: CodingRun, earlier: list[dict]) -> Coded:
         return Coded(human_codings_by_segment(run.human, run.segments))
+
+
+def placement_warnings(placed: pd.DataFrame, unplaced: pd.DataFrame, folder: str, *, listed_in: str) -> list[Problem]:
+    """What a team should know of how its coding was placed, one warning per kind: codings left
+    out (by reason, listed in ``listed_in``), and codings of context (on interviewer turns)."""
+    counts = placement_counts(placed, unplaced)
+    found = []
+    if len(unplaced):
+        reasons = "; ".join(f"{n} {reason}" for reason, n in counts["unplaced"].items())
+        found.append(Problem(folder, f"{len(unplaced)} coding(s) could not be placed in their transcript and are left "
+                                     f"out ({reasons}); {listed_in} lists each with the closest candidate.",
+                             "Correct the quotes (or give start and end) and run again."))
+    if counts["context_parts"]:
+        covering = placed.loc[placed["role"] != RESPONDENT, ["file", "row"]].drop_duplicates()
+        found.append(Problem(folder, f"{len(covering)} coding(s) cover an interviewer's turn ({counts['context']} "
+                                     f"wholly, {len(covering) - counts['context']} in part): the "
+                                     f"{counts['context_parts']} part(s) on interviewer turns are kept as context "
+                                     f"(status context), not counted as evidence.",
+                             "Nothing to do if the team coded the interviewer's words on purpose; else check the "
+                             "speaker labels of those transcripts."))
+    return found

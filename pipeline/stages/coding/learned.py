@@ -27,8 +27,9 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from pipeline.schemas import people_evidence
 from pipeline.seams import IN_ORDER, Parallel
-from pipeline.stages.coding.coder import HUMAN, MODEL
+from pipeline.stages.coding.coder import MODEL
 
 MODEL_NAME = "segment-coder"
 CODEBOOK_WEIGHT = 0.5  # a codebook example counts half as much as a coded segment
@@ -151,7 +152,7 @@ def make_baseline(random_state: int = 0) -> Pipeline:
 
 def human_labels(segments: pd.DataFrame, codings: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     """0/1 frame (human-coded segments x ``codes``): the union of every person's codes."""
-    human = codings[codings["source"] == HUMAN]
+    human = people_evidence(codings)
     coded = segments[segments["segment_id"].isin(set(human["segment_id"]))]
     matrix = pd.crosstab(human["segment_id"], human["code"]).clip(upper=1)
     return matrix.reindex(index=coded["segment_id"], columns=codes, fill_value=0).fillna(0).astype(int)
