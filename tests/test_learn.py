@@ -103,7 +103,10 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
     assert main(["evaluate-coder", "--codebook", str(SAMPLE_CODEBOOK), "--transcripts", str(SAMPLE_TRANSCRIPTS),
                  "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c")]) == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
-    assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance"}
+    assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance",
+                            "human_coding"}
+    assert figures["human_coding"]["unplaced"] == {} and figures["human_coding"]["placed"] == len(
+        coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])])
     assert figures["stance"]["passages"] > 50 and figures["stance"]["folds"] == 2
     assert set(figures["stance"]["learned"]) == set(figures["stance"]["lexicon"]) == {"accuracy", "macro_f1"}
     for source in ("rules", "model", "baseline"):
@@ -111,3 +114,25 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
         assert set(figures[source]["micro"]) == {"precision", "recall", "f1"}
         assert set(figures[source]["per_code"]) == set(figures["codes_evaluated"])
     assert figures["folds"] == 2 and figures["codes_evaluated"]
+
+
+def test_codes_without_definition_or_examples_are_learned_from_the_coding_alone():
+    from types import SimpleNamespace
+
+    from pipeline.config.codebook import Code
+    from pipeline.stages.coding.learned import codebook_examples, fit_coder
+
+    bare = Code.model_validate({"id": "bare", "label": "Bare", "questions": ["Q1"]})
+    described = Code.model_validate({"id": "described", "label": "Described", "definition": "Told apart.",
+                                     "include": {"en": " "}, "questions": ["Q1"]})
+    book = SimpleNamespace(by_id={"bare": bare, "described": described})
+    extra, labels = codebook_examples(book, ["bare", "described"])
+    assert extra["text"].tolist() == ["Told apart."] and labels.tolist() == [[0, 1]]
+    extra, labels = codebook_examples(book, ["bare"])
+    assert extra.empty and labels.shape == (0, 1)
+    words = ["good helpful design", "weak monitoring outcome"] * 10
+    segments = pd.DataFrame({"segment_id": [f"s{i}" for i in range(20)], "text": words, "prompt": ""})
+    coded = pd.DataFrame({"bare": [1, 0] * 10}, index=segments["segment_id"])
+    model = fit_coder(segments, coded, book, ["bare"], min_examples=3)
+    probabilities = model.predict_proba(segments[["text", "prompt"]])
+    assert probabilities[0, 0] > probabilities[1, 0]

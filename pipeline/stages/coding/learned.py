@@ -71,7 +71,10 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True)
         y = np.asarray(y)
-        self.multilabel_ = y.ndim == 2 and type_of_target(y) == "multilabel-indicator"
+        # One column of 0/1 is one code (scikit-learn calls it binary): still one probability
+        # per code, not two per class, or a corpus with one learnable code gets P(absent).
+        self.multilabel_ = y.ndim == 2 and (type_of_target(y) == "multilabel-indicator" or (
+            y.shape[1] == 1 and set(np.unique(y)) <= {0, 1}))
         if not self.multilabel_:
             y = y.ravel()
             self.classes_ = np.unique(y)
@@ -159,12 +162,13 @@ def human_labels(segments: pd.DataFrame, codings: pd.DataFrame, codes: list[str]
 
 
 def codebook_examples(codebook, codes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Definitions, inclusion rules and examples of ``codes`` as labelled training texts."""
+    """Definitions, inclusion rules and examples of ``codes`` as labelled training texts (none for a
+    code that gives none: they are recommended, not required)."""
     rows, labels = [], []
     for index, code_id in enumerate(codes):
         code = codebook.by_id[code_id]
         texts = [t for _, t in code.definition.texts] + [t for _, t in code.include.texts] + list(code.examples)
-        for text in texts:
+        for text in (t for t in texts if t.strip()):
             rows.append({"text": text, "prompt": ""})
             label = np.zeros(len(codes), dtype=int)
             label[index] = 1
