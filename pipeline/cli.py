@@ -263,8 +263,10 @@ def _placement(c: dict) -> str:
 
 
 def _figures_table(figures: dict) -> str:
+    grouped = ("grouped by session" if figures.get("held_out", "session") == "session" else
+               "of segments (people coded one session only: no session to hold out)")
     lines = [f"{figures['segments']} segments, {len(figures['codes_evaluated'])} codes, {figures['folds']} folds "
-             f"grouped by session", "", f"{'':10}{'micro P':>9}{'R':>7}{'F1':>7}{'macro P':>10}{'R':>7}{'F1':>7}"]
+             f"{grouped}", "", f"{'':10}{'micro P':>9}{'R':>7}{'F1':>7}{'macro P':>10}{'R':>7}{'F1':>7}"]
     for source in ("rules", "model", "baseline"):
         micro, macro = figures[source]["micro"], figures[source]["macro"]
         lines.append(f"{source:10}{micro['precision']:9.3f}{micro['recall']:7.3f}{micro['f1']:7.3f}"

@@ -167,11 +167,14 @@ PRIVACY_FINDINGS = Table(
 
 def people_evidence(codings: pd.DataFrame) -> pd.DataFrame:
     """The rows of CODINGS (or coding rows) that are people's coding of respondents' speech: source
-    human, not a coding of context. What learning, reliability and evaluation count."""
-    human = codings["source"] == "human"
+    human, not a coding of context. What learning, reliability and evaluation count. Rows
+    without a ``source`` or ``status`` column are taken as people's, or as no context."""
+    keep = pd.Series(True, index=codings.index)
+    if "source" in codings.columns:
+        keep &= codings["source"] == "human"
     if "status" in codings.columns:
-        human &= codings["status"] != CONTEXT
-    return codings[human]
+        keep &= codings["status"] != CONTEXT
+    return codings[keep]
 
 
 TABLES = {t.name: t for t in (TRANSCRIPTS, TURNS, SEGMENTS, CODINGS)}

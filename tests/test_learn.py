@@ -104,7 +104,8 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
                  "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c")]) == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance",
-                            "human_coding"}
+                            "human_coding", "held_out"}
+    assert figures["held_out"] == "session"
     assert figures["human_coding"]["unplaced"] == {} and figures["human_coding"]["placed"] == len(
         coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])])
     assert figures["stance"]["passages"] > 50 and figures["stance"]["folds"] == 2

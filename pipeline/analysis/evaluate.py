@@ -57,8 +57,11 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
     ``segments`` is the SEGMENTS table; ``codings`` holds the human codings and the rule
     codings (CODINGS rows, any status). Returns a dict with ``rules``, ``model``, ``baseline``
     (each with ``micro``, ``macro`` and ``per_code``), ``folds``, ``segments``,
-    ``codes_evaluated`` and ``threshold``. The model predicts a code at ``threshold`` (the
-    suggestions' threshold); the baseline at its plain 0.5.
+    ``codes_evaluated``, ``threshold`` and ``held_out``. The model predicts a code at
+    ``threshold`` (the suggestions' threshold); the baseline at its plain 0.5. Folds hold whole
+    sessions out; where people coded one session only (a tool's export of one document of
+    comments), there is no other session to hold out and folds hold segments out instead:
+    ``held_out`` says which.
     """
     human = people_evidence(codings)
     units = segments[segments["session_id"].isin(set(human["session_id"]))].reset_index(drop=True)
@@ -75,7 +78,8 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
 
     model_pred = np.zeros_like(truth)
     base_pred = np.zeros_like(truth)
-    splits = grouped_folds(units["session_id"], folds)
+    held_out = "session" if units["session_id"].nunique() >= 2 else "segment"
+    splits = grouped_folds(units[f"{held_out}_id"], folds)
     for train, test in splits:
         train_labels = labels.iloc[train][codes].astype(int)
         trainable = [c for c in codes if train_labels[c].sum() >= min_examples]
@@ -99,4 +103,5 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
         "segments": len(units),
         "codes_evaluated": codes,
         "threshold": threshold,
+        "held_out": held_out,
     }

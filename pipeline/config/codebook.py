@@ -140,9 +140,7 @@ class Code(FrozenModel):
     @field_validator("examples", mode="before")
     @classmethod
     def _example_list(cls, value: Any) -> Any:
-        if value is None:
-            return ()
-        return (value,) if isinstance(value, str) else value
+        return () if value is None else (value,) if isinstance(value, str) else value
 
     def lacks(self) -> list[str]:
         """The recommended fields (:data:`RECOMMENDED`) this code leaves out or leaves empty."""

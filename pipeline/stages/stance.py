@@ -87,7 +87,8 @@ def make_stance_model(seed: int = 0) -> Pipeline:
 def labelled(codings: pd.DataFrame) -> pd.Series:
     """Mask of the codings whose stance a person gave on a respondent's passage (a coding of
     context is no example to learn from)."""
-    return (codings["stance_by"] == "coder") & (codings["status"] != CONTEXT)
+    coder = codings["stance_by"] == "coder"
+    return coder & (codings["status"] != CONTEXT) if "status" in codings.columns else coder
 
 
 def learnable(codings: pd.DataFrame, min_examples: int) -> bool:
@@ -133,7 +134,8 @@ def assign_stances(codings: pd.DataFrame, segments: pd.DataFrame, *, method: str
     training = pd.DataFrame({"text": [t for t, m in zip(texts, mask) if m],
                              "stance": codings.loc[mask, "stance"].astype(str).tolist()})
     training = training.sort_values(["text", "stance"], kind="stable").reset_index(drop=True)
-    others = np.flatnonzero(~mask & (codings["status"] != CONTEXT).to_numpy())  # context: as its coder or lexicon left it
+    context = (codings["status"] == CONTEXT).to_numpy() if "status" in codings.columns else np.zeros(len(mask), bool)
+    others = np.flatnonzero(~mask & ~context)  # a coding of context keeps what its coder or the lexicon said
     stance, stance_by = codings["stance"].to_numpy(copy=True), codings["stance_by"].to_numpy(copy=True)
     if len(others):
         judged = _judge([texts[i] for i in others], training, seed, cache)
