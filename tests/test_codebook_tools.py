@@ -82,7 +82,7 @@ def test_a_sheet_with_only_id_label_description_and_questions_imports_and_runs(t
     target = import_code_sheet(path, codebook)
     text = target.read_text(encoding="utf-8")
     assert "definition: Cambio de personal." in text and "examples" not in text and "include" not in text
-    with pytest.warns(Warning, match=r"definition \(1: plain\); include \(2: rotacion, plain\)"):
+    with pytest.warns(Warning, match=r"definition \(1: plain\); include, exclude, examples \(2: rotacion, plain\)"):
         book = load_codebook(codebook)
     manual = codebook_manual(book, language="es")
     assert "Codes without a recommended field" in manual["codebook.html"]

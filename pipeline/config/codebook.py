@@ -132,21 +132,17 @@ class Code(FrozenModel):
     questions: tuple[Id, ...] = ()
     patterns: tuple[tuple[str, tuple[Pattern, ...]], ...] = ()
 
-    @field_validator("definition", "include", "exclude", mode="before")
+    @field_validator("definition", "include", "exclude", "examples", mode="before")
     @classmethod
-    def _empty_text(cls, value: Any) -> Any:
+    def _left_empty(cls, value: Any, info) -> Any:
+        if info.field_name == "examples":
+            return () if value is None else (value,) if isinstance(value, str) else value
         return NO_TEXT if value is None or value == "" else value
-
-    @field_validator("examples", mode="before")
-    @classmethod
-    def _example_list(cls, value: Any) -> Any:
-        return () if value is None else (value,) if isinstance(value, str) else value
 
     def lacks(self) -> list[str]:
         """The recommended fields (:data:`RECOMMENDED`) this code leaves out or leaves empty."""
-        given = {"examples": any(e.strip() for e in self.examples)}
-        given |= {f: any(t.strip() for _, t in getattr(self, f).texts) for f in ("definition", "include", "exclude")}
-        return [f for f in RECOMMENDED if not given[f]]
+        texts = {f: [t for _, t in getattr(self, f).texts] for f in ("definition", "include", "exclude")}
+        return [f for f in RECOMMENDED if not any(t.strip() for t in texts.get(f, self.examples))]
 
     @field_validator("patterns", mode="before")
     @classmethod
@@ -408,8 +404,11 @@ def _lacking(codes, folder: Path) -> list[Problem]:
     found = lacking(codes)
     if not found:
         return []
-    listed = "; ".join(f"{field} ({len(ids)}: {', '.join(ids[:SHOWN])}{', ...' if len(ids) > SHOWN else ''})"
-                       for field, ids in found.items())
+    fields_of: dict[tuple, list[str]] = {}  # fields lacking in the same codes are named together
+    for field, ids in found.items():
+        fields_of.setdefault(tuple(ids), []).append(field)
+    listed = "; ".join(f"{', '.join(fields)} ({len(ids)}: {', '.join(ids[:SHOWN])}{', ...' if len(ids) > SHOWN else ''})"
+                       for ids, fields in fields_of.items())
     return [Problem(str(folder), f"codes lack recommended fields, which coders and the learned coder read: {listed}.",
                     "Add them when the team can (README.md, 'Codes'); the codebook manual's coverage table lists "
                     "every code without each. The run goes on without them.")]
