@@ -89,7 +89,7 @@ def run_all(folder: Path, codebook: Path, transcripts: Path, coding: Path, capsy
     ran = capsys.readouterr()
     figures = folder / "evaluate_coder.json"
     assert main(["evaluate-coder", "--codebook", str(codebook), "--transcripts", str(transcripts), "--coding",
-                 str(transcripts / "coding" / coding.name), "--json", str(figures)]) == 0
+                 str(transcripts / "coding" / coding.name), "--folds", "2", "--json", str(figures)]) == 0
     capsys.readouterr()
     stem = coding.stem
     read = lambda path: pd.read_csv(path, dtype=str, keep_default_na=False)  # noqa: E731
