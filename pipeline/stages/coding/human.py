@@ -7,6 +7,10 @@ optional ``memo`` and ``stance``. Teams who code in spreadsheets paste quotes: a
 found in its transcript even when lightly edited (whitespace, punctuation, quotation marks,
 ellipses for omitted words, a few typos), with rapidfuzz. A quote that cannot be placed with
 confidence, or that fits several places, is listed with the closest candidate, never guessed.
+
+Coding from other tools is taken as it is: a coding is split onto the speaker turns it covers;
+a part on an interviewer's turn is a coding of context (status ``context``: kept and shown,
+never evidence). Only what cannot be placed at all is left out, with its reason (:data:`REASONS`).
 """
 
 from __future__ import annotations
