@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pandas as pd
 import pytest
 
 from pipeline import flow
+from pipeline.exchange import refi
 from pipeline.cli import main
 from pipeline.config.codebook import load_codebook
 from pipeline.errors import InputError
@@ -157,6 +159,11 @@ def test_context_codings_are_kept_shown_and_never_counted_as_evidence(tiny, tmp_
     assert 'class="context"' in page and "context: monitoring" in page
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["human_coding"]["context_parts"] == 2
+    # ...and exported to REFI-QDA as the person's selections of the interviewer's words.
+    with zipfile.ZipFile(refi.export_qdpx(codebook, out, tmp_path / "a.qdpx", transcripts_dir=transcripts)) as archive:
+        project = archive.read("project.qde").decode("utf-8")
+    for _, row in context.iterrows():
+        assert f'startPosition="{row["start"]}" endPosition="{row["end"]}"' in project
 
 
 def test_missing_columns(evaluation, tmp_path):
