@@ -25,7 +25,7 @@ from pipeline.config.scaffold import init_evaluation
 from pipeline.runtime import cache as memo
 from pipeline.runtime.outputs import MARKER, StagedOutputs
 
-from conftest import REGISTER, S1, S2, write_evaluation
+from conftest import CODES_YAML, REGISTER, S1, S2, write_evaluation
 
 # A "billion laughs" document: nine levels of nine aliases, 9**9 strings once expanded.
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -221,6 +221,54 @@ def test_a_yaml_alias_bomb_in_a_transcripts_front_matter_is_refused(evaluation, 
         f"Error: {transcripts / 's1.txt'}, line 7: has a front matter block that is not read: its aliases (*name) "
         f"expand it to 926,177,115 nodes, more than the 100,000 that aliases may add to a file (this one holds 29); "
         f"it is not read. Write the repeated parts out, or repeat fewer of them."]
+    assert contents(codebook, transcripts, reports) == before
+
+
+# A regex runs in time linear in the text (RE2); what RE2 cannot run is refused on load
+
+LINEAR_CODES = CODES_YAML.replace("en: [design, {regex: '\\brelevant\\b'}]",
+                                  "en: [design, {regex: '\\brelevant\\b'}, {regex: '(a+)+$', id: nested},\n"
+                                  "          {regex: '(a+)+b', id: nested-b}]")
+
+
+def test_a_nested_repeat_on_a_long_run_of_one_letter_finishes_and_codes_what_it_matches(tmp_path, capsys):
+    # Python's re tries 2**40 ways of cutting the a's before it gives up on '(a+)+$'; RE2 none.
+    assert "id: nested-b" in LINEAR_CODES
+    codebook, transcripts = write_evaluation(tmp_path, codes=LINEAR_CODES, files={
+        "s1.txt": S1, "s2.txt": S2 + "Officer: " + "a" * 40 + "b\n"})
+    before = contents(codebook, transcripts)
+    code, errors = command(capsys, *run_args(codebook, transcripts, tmp_path / "reports"))
+    assert (code, errors) == (0, [])
+    codings = pd.read_csv(tmp_path / "reports" / "codings.csv")
+    by_rule = codings[codings["source"] == "rule"].groupby("coder")["segment_id"].apply(list).to_dict()
+    assert "nested" not in by_rule  # the line ends with "b": '(a+)+$' has no match
+    assert by_rule["nested-b"] == ["S2-t0004-s00"]
+    assert contents(codebook, transcripts) == before
+
+
+@pytest.mark.parametrize("pattern, reason", [
+    ("(rel)evant \\1", "a backreference (\\1, (?P=name)) cannot run in linear time: write the repeated text "
+                        "out, or use two patterns"),
+    ("relevant(?= design)", "a lookahead or lookbehind ((?=...), (?<=...)) cannot run in linear time: match the text "
+                            "itself (rules widen a match to whole words), or use \\b"),
+    ("(?<!not )relevant", "a negative lookahead or lookbehind ((?!...), (?<!...)) cannot run in linear time: leave it "
+                          "out and add an exclusion to the code's definition, or use \\b"),
+    ("(?>relevant)", "an atomic group ((?>...)) cannot run in RE2: write a plain group (?:...)"),
+])
+@pytest.mark.parametrize("command_name", ["validate", "run"])
+def test_a_regex_that_cannot_run_in_linear_time_is_refused_with_its_file_line_and_fix(evaluation, capsys, pattern,
+                                                                                      reason, command_name):
+    codebook, transcripts, reports = evaluation
+    codes = codebook / "codes.yaml"
+    codes.write_text(CODES_YAML.replace("'\\brelevant\\b'", f"'{pattern}'"), encoding="utf-8")
+    assert pattern in codes.read_text(encoding="utf-8")
+    before = contents(codebook, transcripts, reports)
+    argv = ["validate", "--codebook", codebook, "--transcripts", transcripts] if command_name == "validate" \
+        else run_args(codebook, transcripts, reports)
+    code, errors = command(capsys, *argv)
+    assert code == 1 and errors[0] == (  # (then what the code's absence leaves unserved, as for any bad pattern)
+        f"Error: {codes}, line 10 (codes[0].patterns.en[1]): the regular expression '{pattern}' is refused: {reason}. "
+        f"Correct it (README.md, 'Patterns', shows each kind).")
     assert contents(codebook, transcripts, reports) == before
 
 

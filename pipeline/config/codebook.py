@@ -28,6 +28,7 @@ from pipeline.config.evaluation import (
 )
 from pipeline.errors import ConfigError, PipelineWarning, Problem
 from pipeline.config.findings import FINDINGS_FILE
+from pipeline.config.regex import UnsupportedRegex, compile_regex
 from pipeline.config.scaffold import placeholder_title
 from pipeline.config.yamlfile import YamlDocument, load_yaml
 
@@ -54,9 +55,11 @@ def _pattern_problem(kind: str, value: str) -> str | None:
                 f"in YAML double quotes write '\\\\b' for a regex '\\b', or put the pattern in single quotes")
     if kind == "regex":
         try:
-            re.compile(value, re.IGNORECASE)
-        except re.error as exc:
-            return f"the regular expression '{value}' does not compile: {exc}"
+            compile_regex(value)
+        except UnsupportedRegex as exc:
+            return f"the regular expression '{value}' is refused: {exc}"
+        except ValueError as exc:
+            return f"the regular expression '{value}' {exc}"
     elif kind == "tokens":
         from spacy.matcher import Matcher
 

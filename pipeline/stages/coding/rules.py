@@ -6,7 +6,8 @@ and an optional ``id``, added with :meth:`CodebookMatcher.add_patterns`; ``__cal
 doc`` finds the matches, then sets ``doc.spans[spans_key]`` (label = the pattern's label,
 ``id_`` = its id). A pattern is a phrase (a string, matched on ``phrase_matcher_attr``), a
 token pattern (a list of token dicts, as spaCy's ``Matcher`` takes) or ``{"REGEX": source}``
-(a case-insensitive regex over the doc's text, its matches widened to whole tokens).
+(a case-insensitive regex over the doc's text, run by RE2 in linear time with Python's meaning,
+:mod:`pipeline.config.regex`; its matches widened to whole tokens).
 
 The coding stage makes two per language: one of the code patterns (:func:`codebook_patterns`:
 label = code id, id = the pattern's id, under ``doc.spans["codes"]``) and one of the stance
@@ -19,7 +20,6 @@ from the stance spans (:func:`negated`, :func:`segment_stance`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from spacy.attrs import IDS
@@ -29,6 +29,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from pipeline.config.codebook import Codebook, Pattern, Stance
+from pipeline.config.regex import LinearRegex, ScanText, compile_regex
 from pipeline.nlp.prefilter import caseless, holds_required_text, required_text, required_values
 
 CODES_KEY = "codes"  # doc.spans key of the code patterns' matches
@@ -105,7 +106,7 @@ class CodebookMatcher:
         self.phrases = PhraseMatcher(nlp.vocab, attr=phrase_matcher_attr)
         # One Matcher per token pattern, with the word hashes a doc must hold for it to match.
         self.tokens: dict[str, tuple[Matcher, tuple[tuple[int, frozenset[int]], ...]]] = {}
-        self.regexes: list[tuple[_Rule, re.Pattern]] = []
+        self.regexes: list[tuple[_Rule, LinearRegex]] = []
         self.rules: dict[str, _Rule] = {}  # rule_key(label, id) -> the pattern's label and id
         self._patterns: list[dict] = []
         self._needles: dict[str, tuple[frozenset[str], ...]] = {}  # regex source -> required_text
@@ -142,7 +143,7 @@ class CodebookMatcher:
                                                    for attr, values in required_values(pattern)))
             elif isinstance(pattern, dict) and set(pattern) == {"REGEX"}:
                 kind = "regex"
-                self.regexes.append((rule, re.compile(pattern["REGEX"], re.IGNORECASE)))
+                self.regexes.append((rule, compile_regex(pattern["REGEX"])))
                 self._needles[pattern["REGEX"]] = required_text(pattern["REGEX"])
             else:
                 raise ValueError(f"pattern {entry!r}: a pattern is a phrase (a string), a token pattern "
@@ -185,7 +186,7 @@ class CodebookMatcher:
         """
         known = {} if known is None else known
         found = []
-        folded = None
+        folded = scan = None
         for rule, regex in self.regexes:
             if regex.pattern not in known:
                 needles = self._needles.get(regex.pattern, ())
@@ -194,7 +195,8 @@ class CodebookMatcher:
                     if not holds_required_text(folded, needles):
                         known[regex.pattern] = []  # what every match holds is not there
                 if regex.pattern not in known:
-                    known[regex.pattern] = [[m.start(), m.end()] for m in regex.finditer(text) if m.end() > m.start()]
+                    scan = ScanText(text) if scan is None else scan
+                    known[regex.pattern] = [[start, end] for start, end in regex.spans(scan)]
             found += [(start, end, rule.code, rule.pattern) for start, end in known[regex.pattern]]
         return found
 
