@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Check the codebook, the register and every transcript "
                                             "without running the rest; report every problem found.")
     _evaluation_arguments(check)
+    check.add_argument("--patterns", action="store_true",
+                       help="also list what each lemma phrase matches on, lemmatised as the texts are")
     return parser
 
 
@@ -395,9 +397,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Checked {result.counts['claims']} findings, lessons and practices: {result.counts['problems']} "
                   f"problem(s). Wrote {', '.join(str(args.out / n) for n in result.outputs)}.")
         elif args.command == "validate":
-            result = commands.validate(args.codebook, args.transcripts)
+            result = commands.validate(args.codebook, args.transcripts, patterns=args.patterns)
             _print_warnings(result, args)
             print(f"No problems found.\n{_summary(result)}")
+            if args.patterns:
+                print("What each lemma phrase matches on (folded lemmas; a one-word phrase, the word as written too):")
+                for language, code, phrase, on in result.phrases:
+                    print(f"  {language}  {code}  '{phrase}': {', or '.join(on)}")
     except InputError as exc:
         _print_warnings(exc, args)
         for problem in exc.problems:

@@ -37,6 +37,7 @@ from pipeline.stages import privacy
 from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import (human_codings_by_segment, placement_counts, placement_warnings,
                                           read_human_coding)
+from pipeline.stages.coding.rule_coder import phrase_matches
 from pipeline.stages.findings.check import checked_with_warnings, findings_counts
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.matrices import build_evidence_matrices
@@ -59,6 +60,7 @@ class Result:
     outputs: tuple[str, ...] = field(default_factory=tuple)
     details: tuple[Problem, ...] = ()  # what a command found, for people (privacy-scan's findings)
     up_to_date: bool = False  # nothing had changed since the run that wrote ``out``: nothing was redone
+    phrases: tuple = ()  # validate --patterns: (language, code, phrase, what it matches on) of every phrase
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,12 @@ def summary_counts(transcripts: pd.DataFrame, turns: pd.DataFrame, segments: pd.
     return counts
 
 
-def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=None) -> Result:
+def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=None, patterns: bool = False) -> Result:
     """Check the config, the register and every transcript without running the rest.
 
-    Raises :class:`InputError` with every problem found; returns the counts and warnings.
+    Raises :class:`InputError` with every problem found; returns the counts and warnings, and
+    with ``patterns`` what each lemma phrase matches on (``Result.phrases``, see
+    :func:`pipeline.stages.coding.rule_coder.phrase_matches`).
     """
     found: list[Problem] = []
     errors: list[Problem] = []
@@ -170,7 +174,8 @@ def validate(codebook_dir: Path | str, transcripts_dir: Path | str, *, progress=
                             folder=transcripts_dir, errors=errors)
         if errors:
             raise InputError(errors)
-    return Result(counts=summary_counts(transcripts, turns), warnings=tuple(found))
+        phrases = tuple(phrase_matches(codebook, dict(evaluation.nlp.models))) if patterns else ()
+    return Result(counts=summary_counts(transcripts, turns), warnings=tuple(found), phrases=phrases)
 
 
 def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv: Path | str, *,

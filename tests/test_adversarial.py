@@ -373,6 +373,21 @@ def test_a_speaker_line_whose_label_is_not_read_is_warned_about(evaluation, caps
     assert contents(codebook, transcripts, reports) == before
 
 
+def test_validate_shows_what_each_lemma_phrase_matches_on(evaluation, capsys):
+    codebook, transcripts, reports = evaluation
+    before = contents(codebook, transcripts, reports)
+    assert main(["validate", "--codebook", str(codebook), "--transcripts", str(transcripts), "--patterns"]) == 0
+    printed = capsys.readouterr().out
+    # The tiny evaluation reads Spanish with a blank pipeline's lookup lemmas: "trabajo" is "trabajar".
+    assert printed.split("No problems found.")[1].split("\n")[4:] == [
+        "What each lemma phrase matches on (folded lemmas; a one-word phrase, the word as written too):",
+        "  es  design_needs  'diseño': disenar, or the word 'diseño'",
+        "  es  coordination  'mesa de trabajo': mesar de trabajar",
+        "  en  design_needs  'design': design, or the word 'design'",
+        "  en  monitoring  'monitoring': monitor, or the word 'monitoring'", ""]
+    assert contents(codebook, transcripts, reports) == before
+
+
 # ------------------------------------------------------------------------------------------------
 # 7. Links are treated like what they stand for
 

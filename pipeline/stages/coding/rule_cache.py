@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pipeline.stages.coding.rule_coder import Session
 
 # Bump when the way rule codings are computed changes (matching, negation, clipping).
-RULES_CACHE_VERSION = "3"
+RULES_CACHE_VERSION = "4"  # 4: a one-word phrase matches its form too
 
 
 def stance_digest(codebook: Codebook, language: str) -> str:

@@ -27,8 +27,8 @@ from pipeline.nlp.speedups import distinct
 from pipeline.seams import FEW_SESSIONS
 from pipeline.stages.coding.coder import RULE, Coded, CodingRun
 from pipeline.stages.coding.rule_cache import JOIN, KeptCodings, RegexCache, RuleCache, regex_by_doc
-from pipeline.stages.coding.rules import (CODES_KEY, STANCE_KEY, CodebookMatcher, codebook_patterns, matcher_of,
-                                          negated, segment_stance, stance_patterns)
+from pipeline.stages.coding.rules import (CODES_KEY, STANCE_KEY, CodebookMatcher, code_patterns, codebook_patterns,
+                                          matcher_of, negated, rule_key, segment_stance, stance_patterns)
 from pipeline.stages.turns import RESPONDENT, mask_notes
 
 Bound = tuple[int, int, str]  # a segment: (start, end, segment id) in the session's text
@@ -189,7 +189,9 @@ class RuleCoder:
             codes = matchers.codes(language, kept.needed[session.session_id])
             rows, stances = match_session(docs, session, codes, matchers.stance(language),
                                           regex_by_doc(codes, session.texts, regexes))
-            kept.record(session, rows, stances=stances, norms=sorted(distinct(docs, codes.phrase_matcher_attr)))
+            # The words' lemmas and forms (a one-word phrase matches either): what a rerun's phrases may match.
+            kept.record(session, rows, stances=stances,
+                        norms=sorted(distinct(docs, codes.phrase_matcher_attr) | distinct(docs, "LOWER")))
             return kept.release(session)  # a worker does not keep it once sent: this process puts it back
 
         # Sessions are matched beside worker processes, unless they are too few to be worth one.
@@ -200,3 +202,20 @@ class RuleCoder:
             kept.put_back(session, entry)
         rows, stances = kept.codings(sessions, source=RULE, confidence=1.0)
         return Coded(roll_up(rows, codebook), stances)
+
+
+def phrase_matches(codebook: Codebook, models: dict[str, str]) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(language, code id, phrase, what it matches on) of every lemma phrase of the codebook, in
+    codebook order by language: the phrase lemmatised by the pipeline that reads the texts
+    (:meth:`CodebookMatcher.matches_on`), for ``validate --patterns``."""
+    found = []
+    for language in codebook.evaluation.evaluation.languages:
+        phrases = [(code, key, pattern) for code, key, pattern in code_patterns(codebook, language)
+                   if pattern.kind == "phrase"]
+        if not phrases:
+            continue
+        matcher = matcher_of(load_pipeline(language, models.get(language)), codebook_patterns(
+            codebook, language, rules=frozenset(rule_key(code, key) for code, key, _ in phrases)))
+        found += [(language, code, pattern.value, matcher.matches_on(rule_key(code, key)))
+                  for code, key, pattern in phrases]
+    return found

@@ -30,6 +30,7 @@ from spacy.util import filter_spans
 
 from pipeline.config.codebook import Codebook, Pattern, Stance
 from pipeline.config.regex import LinearRegex, ScanText, compile_regex
+from pipeline.nlp.norms import fold
 from pipeline.nlp.prefilter import caseless, holds_required_text, required_text, required_values
 
 CODES_KEY = "codes"  # doc.spans key of the code patterns' matches
@@ -83,10 +84,12 @@ Match = tuple[int, int, str, str]  # (first token, end token, label, id)
 
 
 @Language.factory("codebook_matcher", assigns=["doc.spans"],
-                  default_config={"spans_key": CODES_KEY, "phrase_matcher_attr": "NORM"})
-def make_codebook_matcher(nlp: Language, name: str, spans_key: str, phrase_matcher_attr: str) -> "CodebookMatcher":
+                  default_config={"spans_key": CODES_KEY, "phrase_matcher_attr": "NORM", "word_forms": True})
+def make_codebook_matcher(nlp: Language, name: str, spans_key: str, phrase_matcher_attr: str,
+                          word_forms: bool) -> "CodebookMatcher":
     """A :class:`CodebookMatcher` with no patterns yet (see :meth:`CodebookMatcher.add_patterns`)."""
-    return CodebookMatcher(nlp, name, spans_key=spans_key, phrase_matcher_attr=phrase_matcher_attr)
+    return CodebookMatcher(nlp, name, spans_key=spans_key, phrase_matcher_attr=phrase_matcher_attr,
+                           word_forms=word_forms)
 
 
 class CodebookMatcher:
@@ -95,15 +98,23 @@ class CodebookMatcher:
     Each token pattern has a ``Matcher`` of its own, run only on a doc that holds the words it
     requires (:func:`pipeline.nlp.prefilter.required_values`); a regex scans only a text that
     holds what every match of it holds (:func:`pipeline.nlp.prefilter.required_text`).
+
+    With ``word_forms``, a phrase of one word also matches a word of the text written as the
+    phrase is (case aside), or whose lemma is the phrase as written: a word alone has no context
+    to be lemmatised in ("asamblea" alone is the verb "asamblear"), and a word in the text can
+    be lemmatised wrongly in its own ("haya presupuesto": "presuponer"). :meth:`matches_on`
+    says what each phrase matches on.
     """
 
     def __init__(self, nlp: Language, name: str = "codebook_matcher", *, spans_key: str = CODES_KEY,
-                 phrase_matcher_attr: str = "NORM"):
+                 phrase_matcher_attr: str = "NORM", word_forms: bool = True):
         self.nlp = nlp
         self.name = name
         self.spans_key = spans_key
         self.phrase_matcher_attr = phrase_matcher_attr
+        self.word_forms = word_forms
         self.phrases = PhraseMatcher(nlp.vocab, attr=phrase_matcher_attr)
+        self.forms = PhraseMatcher(nlp.vocab, attr="LOWER")  # one-word phrases as written
         # One Matcher per token pattern, with the word hashes a doc must hold for it to match.
         self.tokens: dict[str, tuple[Matcher, tuple[tuple[int, frozenset[int]], ...]]] = {}
         self.regexes: list[tuple[_Rule, LinearRegex]] = []
@@ -111,7 +122,9 @@ class CodebookMatcher:
         self._patterns: list[dict] = []
         self._needles: dict[str, tuple[frozenset[str], ...]] = {}  # regex source -> required_text
         self._kinds: dict[str, str] = {}  # rule key -> phrase, tokens or regex
-        self._phrase_values: dict[str, frozenset[str]] = {}  # phrase rule -> the values it is made of
+        # phrase rule -> each set of values (of phrase_matcher_attr, or LOWER) a text must hold for it to match
+        self._phrase_values: dict[str, list[frozenset[str]]] = {}
+        self._matches_on: dict[str, tuple[str, ...]] = {}  # phrase rule -> what it matches on, for people
         self._by_match_id: dict[int, _Rule] = {}
 
     @property
@@ -156,10 +169,20 @@ class CodebookMatcher:
         for (key, _), doc in zip(phrases, self._process([text for _, text in phrases])):
             by_key.setdefault(key, []).append(doc)
         attr = IDS[self.phrase_matcher_attr.upper()]
+        strings = self.nlp.vocab.strings
         for key, docs in sorted(by_key.items()):
-            self.phrases.add(key, docs)
-            values = frozenset(self.nlp.vocab.strings[int(h)] for doc in docs for h in doc.to_array(attr))
-            self._phrase_values[key] = self._phrase_values.get(key, frozenset()) | values
+            as_written = [self.nlp.make_doc(doc.text) for doc in docs if self.word_forms and len(doc) == 1]
+            for written in as_written:  # the word itself as a lemma: "asamblea" (plural "asambleas")
+                written[0].norm_ = fold(written[0].lower_)
+            self.phrases.add(key, docs + as_written)
+            if as_written:
+                self.forms.add(key, as_written)
+            ways = [frozenset(strings[int(h)] for h in doc.to_array(attr)) for doc in docs + as_written]
+            ways += [frozenset([doc[0].lower_]) for doc in as_written]
+            self._phrase_values[key] = self._phrase_values.get(key, []) + ways
+            described = [" ".join(strings[int(h)] for h in doc.to_array(attr)) for doc in docs]
+            described += [f"the word '{doc[0].lower_}'" for doc in as_written]
+            self._matches_on[key] = tuple(dict.fromkeys(described))
 
     def _process(self, texts: list[str]) -> list[Doc]:
         """``texts`` through the pipeline, without this component and those after it."""
@@ -175,7 +198,12 @@ class CodebookMatcher:
         matched = {rule_key(code, pattern) for _, _, code, pattern in regex_found}
         return frozenset(key for key, kind in self._kinds.items()
                          if kind == "tokens" or (kind == "regex" and key in matched)
-                         or (kind == "phrase" and self._phrase_values.get(key, frozenset()) <= values))
+                         or (kind == "phrase" and any(way <= values for way in self._phrase_values.get(key, ()))))
+
+    def matches_on(self, key: str) -> tuple[str, ...]:
+        """What the phrase rule ``key`` (:func:`rule_key`) matches on: its words' folded lemmas
+        (lemmatised as the texts are), and for a phrase of one word the word as written."""
+        return self._matches_on.get(key, ())
 
     def regex_matches(self, text: str, known: dict[str, list] | None = None) -> list[tuple[int, int, str, str]]:
         """(start, end, label, id) of every regex pattern's matches in ``text``.
@@ -218,14 +246,14 @@ class CodebookMatcher:
         ``regex_found``, in the doc's character offsets, are the regexes' matches if already
         found (:meth:`regex_matches`)."""
         found = [(start, end, *self._rule_of(match_id)) for match_id, start, end in
-                 self.phrases(doc) + self._token_matches(doc)]
+                 self.phrases(doc) + self.forms(doc) + self._token_matches(doc)]
         if regex_found is None:
             regex_found = self.regex_matches(doc.text) if self.regexes else []  # doc.text is built: not for nothing
         for start_char, end_char, label, id_ in regex_found:
             span = doc.char_span(start_char, end_char, alignment_mode="expand")
             if span is not None:
                 found.append((span.start, span.end, label, id_))
-        return sorted(found)
+        return sorted(set(found))  # a one-word phrase may match a word on its lemma and its form
 
     def _rule_of(self, match_id: int) -> tuple[str, str]:
         rule = self._by_match_id[match_id]
@@ -245,8 +273,10 @@ class CodebookMatcher:
 def matcher_of(nlp: Language, patterns: list[dict], spans_key: str = CODES_KEY) -> CodebookMatcher:
     """A ``codebook_matcher`` holding ``patterns``, made by its factory for ``nlp`` but not added
     to its pipeline: the parse (and the parse cache's key) stays as it is, and the matcher runs
-    on parsed docs, cached or not."""
-    matcher = nlp.create_pipe("codebook_matcher", config={"spans_key": spans_key})
+    on parsed docs, cached or not. Code patterns match one-word phrases on their form too;
+    the stance vocabulary (``spans_key`` STANCE_KEY) on lemmas only."""
+    matcher = nlp.create_pipe("codebook_matcher", config={"spans_key": spans_key,
+                                                          "word_forms": spans_key == CODES_KEY})
     matcher.add_patterns(patterns)
     return matcher
 
