@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from pipeline.config.scaffold import init_evaluation
 from pipeline.runtime import cache as memo
 from pipeline.runtime.outputs import MARKER, StagedOutputs
 
-from conftest import CODES_YAML, REGISTER, S1, S2, write_evaluation
+from conftest import CODES_YAML, REGISTER, S1, S2, TINY_FINDINGS, write_evaluation
 
 # A "billion laughs" document: nine levels of nine aliases, 9**9 strings once expanded.
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -386,6 +387,33 @@ def test_validate_shows_what_each_lemma_phrase_matches_on(evaluation, capsys):
         "  en  design_needs  'design': design, or the word 'design'",
         "  en  monitoring  'monitoring': monitor, or the word 'monitoring'", ""]
     assert contents(codebook, transcripts, reports) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. Markup from the inputs reaches no Markdown report raw
+
+HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) **loud**"
+
+
+def test_markup_in_a_quote_and_a_code_label_reaches_the_markdown_reports_as_text(tmp_path, capsys):
+    codebook, transcripts = write_evaluation(
+        tmp_path, codes=CODES_YAML.replace("label: Monitoring", f"label: '{HOSTILE}'"),
+        files={"s1.txt": S1, "s2.txt": S2.replace("Very relevant, I think.", f"Very relevant, I think. {HOSTILE}")})
+    (codebook / "findings.yaml").write_text(TINY_FINDINGS, encoding="utf-8")
+    before = contents(codebook, transcripts)
+    out = tmp_path / "reports"
+    code, errors = command(capsys, *run_args(codebook, transcripts, out, "--privacy", "off"))
+    assert (code, errors) == (0, [])
+    escaped = ("\\<script\\>alert(1)\\</script\\> \\<img src=x onerror=alert(2)\\> \\[click](javascript:alert(3)) "
+               "\\*\\*loud\\*\\*")
+    for name in ("triangulation_report.md", "codebook.md", "findings_annex.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert escaped in text, name  # the quote (or the label) is there, as text
+        assert not re.search(r"(?<!\\)<(script|img)|(?<!\\)\[click|(?<![\\*])\*\*loud", text), name  # none unescaped
+    assert "### `monitoring` " + escaped in (out / "codebook.md").read_text(encoding="utf-8")
+    # HTML was escaped already, and stays so.
+    assert "<script>alert(1)" not in (out / "triangulation_report.html").read_text(encoding="utf-8")
+    assert contents(codebook, transcripts) == before
 
 
 # ------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline.config.codebook import Codebook
 from pipeline.config.findings import FINDINGS_FILE
 from pipeline.reports.report import Output, Report, RunTables
-from pipeline.reports.templating import render_template
+from pipeline.reports.templating import Markdown, markdown_escape, render_template
 from pipeline.runtime.outputs import restamped_zip
 from pipeline.stages.findings.check import KIND, Checked
 
@@ -64,9 +64,10 @@ STATUS = {"ok": "coded", "interviewer": "an interviewer's turn", "turn": "a turn
 OUTPUTS = ("findings.html", "findings_annex.md", "findings_annex.docx")
 
 
-def _cell(text: str) -> str:
-    """``text`` as one cell of a Markdown table."""
-    return " ".join(text.split()).replace("|", "\\|")
+def _cell(text: str, bold: str = "") -> Markdown:
+    """``text`` as one cell of a Markdown table (escaped), after ``bold`` in bold if given."""
+    cell = " ".join(markdown_escape(text).split())
+    return Markdown(f"**{' '.join(markdown_escape(bold).split())}** {cell}" if bold else cell)
 
 
 def _quote(row, labels: dict) -> dict:
@@ -74,7 +75,7 @@ def _quote(row, labels: dict) -> dict:
     coded = "coded by a person" if "human" in str(row.sources) else (
         "a model suggestion" if bool(row.suggested) else "coded by a codebook rule")
     # In Markdown every line of a quote starts with "> ", or a paragraph break would end it.
-    return {"text": row.text, "markdown": row.text.replace("\n", "\n> "), "meta": (
+    return {"text": row.text, "markdown": Markdown(markdown_escape(row.text).replace("\n", "\n> ")), "meta": (
         f"{row.session_id}, {labels['groups'].get(row.stakeholder_group, row.stakeholder_group)}, "
         f"{labels['methods'].get(row.method, row.method)}, {labels['regions'].get(row.region, row.region) or 'no region'}"
         f"; {row.stance}; {coded}; codes {row.codes}; segment {row.segment_id}")}
@@ -179,7 +180,7 @@ def findings_context(checked: Checked, *, codebook: Codebook, language: str) -> 
                          "findings": [{"id": f, "href": anchors[f]} for f in c.findings]} for c in content.conclusions],
         "recommendations": [{"id": r.id, "anchor": f"recommendation-{r.id}", "title": r.title.get(language),
                              "statement": r.statement.get(language), "addressed_to": ", ".join(r.addressed_to),
-                             "cell": _cell(f"**{r.title.get(language)}** {r.statement.get(language)}"),
+                             "cell": _cell(r.statement.get(language), bold=r.title.get(language)),
                              "priority": r.priority, "follows_from": [{"id": f, "href": anchors[f]} for f in r.follows_from]}
                             for r in content.recommendations],
         "lessons": [{**claims["lessons_learned", x.id], "template": _template(x, LESSON_FIELDS, language)}
