@@ -47,6 +47,9 @@ from pipeline.stages.triangulate import triangulate
 from pipeline.stages.turns import RESPONDENT, build_turns
 
 CODING_FOLDER = "coding"
+# Under an output folder: the text extracted from a .docx, .pdf or subtitle file with a privacy
+# finding, where the finding's line is (the run's private cache: not an output, never shared).
+EXTRACTED_FOLDER = ".cache/extracted"
 CODING_FORMATS = (".csv", ".xlsx")
 
 
@@ -200,25 +203,54 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
         findings, _ = privacy.find_identifiers(items, scanner)
     with StagedOutputs(out.parent) as staged:
         staged.write_csv(out.name, findings)
+    extracted = extracted_texts(transcripts, out.parent / EXTRACTED_FOLDER)
+    problems = privacy.findings_problems(findings, transcripts_dir, {f: path for f, (path, _) in extracted.items()})
+    write_extracted(extracted, {problem.file for problem in problems}, transcripts_dir)
     counts = {"sessions": len(transcripts), "texts": len(items), "findings": len(findings),
               "by_kind": {k: int(v) for k, v in findings["kind"].value_counts().sort_index().items()}}
     return Result(counts=counts, warnings=tuple(found), out=out.parent, outputs=(out.name,),
-                  details=tuple(privacy.findings_problems(findings, transcripts_dir)))
+                  details=tuple(problems))
 
 
 def guard_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, transcripts: pd.DataFrame,
                  turns: pd.DataFrame, *, policy: str | None, private_names: Path | str | None,
-                 files: list[Path] | None = None, parallel: Parallel = IN_ORDER) -> privacy.Guarded:
+                 files: list[Path] | None = None, parallel: Parallel = IN_ORDER,
+                 extracted_dir: Path | None = None) -> privacy.Guarded:
     """The human coding (``files``, by default the evaluation's ``coding/`` files) placed on the
     transcripts as they are, then the privacy guard applied to transcripts, turns and coding
-    together (see :func:`pipeline.stages.privacy.guard`); ``policy`` None is the config's."""
+    together (see :func:`pipeline.stages.privacy.guard`); ``policy`` None is the config's.
+    Where the guard blocks, the text extracted from each .docx, .pdf or subtitle file it names
+    is written under ``extracted_dir`` (if given), which its findings' lines count in."""
     files = coding_files(transcripts_dir) if files is None else files
     human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=codebook)
     policy = policy or codebook.evaluation.privacy.policy
     scanner = None if policy == "off" else privacy.scanner_for(codebook, codebook_dir, transcripts, human,
                                                                private_names, parallel=parallel)
-    return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner,
-                         folder=transcripts_dir, ner_models=privacy.ner_models_for(codebook))
+    extracted = extracted_texts(transcripts, extracted_dir)
+    try:
+        return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner,
+                             folder=transcripts_dir, ner_models=privacy.ner_models_for(codebook),
+                             extracted={file: path for file, (path, _) in extracted.items()})
+    except InputError as exc:
+        write_extracted(extracted, {problem.file for problem in exc.problems}, transcripts_dir)
+        raise
+
+
+def extracted_texts(transcripts: pd.DataFrame, folder: Path | None) -> dict[str, tuple[Path, str]]:
+    """{file: (where under ``folder`` its extracted text goes, the text)} of every transcript
+    whose text is extracted (not a .txt or .md file); empty without a ``folder``."""
+    if folder is None:
+        return {}
+    return {file: (folder / f"{file}.txt", text) for file, kind, text in
+            zip(transcripts["file"], transcripts["format"], transcripts["text"]) if kind not in privacy.OWN_TEXT_FORMATS}
+
+
+def write_extracted(extracted: dict[str, tuple[Path, str]], named: set[str], transcripts_dir: Path) -> None:
+    """Write the extracted text of each transcript a problem names (``named``: the problems' files)."""
+    for file, (path, text) in extracted.items():
+        if str(Path(transcripts_dir) / file) in named:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
 
 def _guarded_inputs(codebook: Codebook, codebook_dir: Path | str, transcripts_dir: Path | str,

@@ -26,8 +26,8 @@ import pipeline
 from pipeline import schemas
 from pipeline.runtime.cache import JsonCache, PickleCache, TableCache, fingerprint, up_to_date
 from pipeline.stages import privacy
-from pipeline.commands import (CODING_FOLDER, ParseSettings, Result, collect_warnings, evaluation_or_none, guard_inputs,
-                               summary_counts)
+from pipeline.commands import (CODING_FOLDER, EXTRACTED_FOLDER, ParseSettings, Result, collect_warnings,
+                               evaluation_or_none, guard_inputs, summary_counts)
 from pipeline.config.codebook import Codebook, load_codebook
 from pipeline.config.findings import FINDINGS_FILE, load_findings
 from pipeline.stages.findings.check import checked_with_warnings, findings_counts
@@ -159,7 +159,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         inputs = _segmented_inputs(codebook, codebook_dir, transcripts_dir,
                                    PickleCache(out / CACHE_FOLDER / "prepared", latest_only=True),
                                    policy=privacy_policy, private_names=private_names, progress=progress,
-                                   parallel=workers, parse=parse)
+                                   parallel=workers, parse=parse, extracted_dir=out / EXTRACTED_FOLDER)
         # The NER model and the lookup lemmas serve the privacy scan and the parse only: let go,
         # so that neither this process nor the workers it forks from here on hold them.
         privacy.release_models()
@@ -226,7 +226,8 @@ class SegmentedInputs:
 
 
 def _segmented_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, cache: PickleCache, *,
-                      policy, private_names, progress, parallel: Parallel, parse: ParseSettings) -> SegmentedInputs:
+                      policy, private_names, progress, parallel: Parallel, parse: ParseSettings,
+                      extracted_dir: Path | None = None) -> SegmentedInputs:
     """ingest -> turns -> human coding -> privacy guard -> segments, read back from ``cache``
     when none of what they depend on changed: the transcripts folder, evaluation.yaml, the codes'
     ids and labels (human coding is checked against them, the privacy allowlist holds them), the
@@ -246,7 +247,7 @@ def _segmented_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: P
         with collect_warnings(found):  # kept with the entry, so that a rerun that reads it warns again
             guarded, segments = _guarded_segments(codebook, codebook_dir, transcripts_dir, policy=policy,
                                                   private_names=private_names, progress=progress,
-                                                  parallel=parallel, parse=parse)
+                                                  parallel=parallel, parse=parse, extracted_dir=extracted_dir)
     finally:
         for problem in found:  # on to the run's warnings, also beside an error
             warnings.warn(PipelineWarning(problem))
@@ -258,13 +259,14 @@ def _segmented_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: P
 
 
 def _guarded_segments(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, *, policy, private_names,
-                      progress, parallel: Parallel, parse: ParseSettings) -> tuple[privacy.Guarded, pd.DataFrame]:
+                      progress, parallel: Parallel, parse: ParseSettings,
+                      extracted_dir: Path | None = None) -> tuple[privacy.Guarded, pd.DataFrame]:
     """The guarded transcripts, turns and human coding (see :func:`pipeline.commands.guard_inputs`), and SEGMENTS."""
     evaluation = codebook.evaluation
     transcripts = read_transcripts(transcripts_dir, evaluation=evaluation, progress=progress, parallel=parallel)
     turns = build_turns(transcripts, interviewer_labels=evaluation.interviewer_labels, folder=transcripts_dir)
     guarded = guard_inputs(codebook, codebook_dir, transcripts_dir, transcripts, turns, policy=policy,
-                           private_names=private_names, parallel=parallel)
+                           private_names=private_names, parallel=parallel, extracted_dir=extracted_dir)
     segments = build_segments(guarded.transcripts, guarded.turns, max_sentences=evaluation.segmentation.max_sentences,
                               max_chars=evaluation.segmentation.max_chars, progress=progress, **parse.arguments())
     for problem in placement_warnings(guarded.human, guarded.unplaced, str(transcripts_dir / CODING_FOLDER),

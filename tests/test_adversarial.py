@@ -450,6 +450,52 @@ def test_a_linked_folder_holding_an_unregistered_transcript_is_an_error_as_a_rea
 
 
 # ------------------------------------------------------------------------------------------------
+# 9. A privacy finding in a .vtt is found where the message says; the fix names its placeholder
+
+CALL = """WEBVTT
+
+1
+00:00:01.000 --> 00:00:04.000
+<v Interviewer>Thanks for joining. How relevant was the project?</v>
+
+2
+00:00:05.000 --> 00:00:09.000
+<v Officer>Very relevant. Call me on 987 654 321 if you need more.</v>
+"""
+
+
+@pytest.mark.parametrize("command_name", ["run", "privacy-scan"])
+def test_a_finding_in_an_extracted_text_points_to_that_text_written_out(evaluation, capsys, command_name):
+    codebook, transcripts, reports = evaluation
+    (transcripts / "s2.txt").unlink()
+    (transcripts / "s2.vtt").write_text(CALL, encoding="utf-8")
+    (transcripts / "register.csv").write_text(REGISTER.replace("s2.txt", "s2.vtt"), encoding="utf-8")
+    before = contents(codebook, transcripts, reports, cache=False)
+    if command_name == "run":
+        code = main([str(a) for a in run_args(codebook, transcripts, reports)])
+    else:
+        code = main(["privacy-scan", "--codebook", str(codebook), "--transcripts", str(transcripts),
+                     "--out", str(reports / "privacy_findings.csv")])
+    printed = "".join(capsys.readouterr())  # run's errors on stderr; privacy-scan's findings on stdout
+    assert code == 1 and "Traceback" not in printed
+    written = reports / ".cache" / "extracted" / "s2.vtt.txt"
+    line = re.search(rf"{re.escape(str(transcripts / 's2.vtt'))}, line (\d+), column (\d+) of the text extracted "
+                     rf"from it, written to {re.escape(str(written))} \(offsets \d+-\d+\): a phone number \(phone, "
+                     rf"found by [^)]*\) in session S2\. Replace it with the placeholder \[TELEFONO\] in the "
+                     rf"transcript, or add the term to privacy.allowlist in evaluation.yaml if it is not personal\.",
+                     printed)
+    assert line, printed
+    number, column = int(line.group(1)), int(line.group(2))
+    assert written.read_text(encoding="utf-8").split("\n")[number - 1][column - 1:].startswith("987 654 321")
+    if command_name == "run":  # a blocked run: every earlier output as it was
+        assert contents(codebook, transcripts, reports, cache=False) == before
+    else:  # privacy-scan writes its findings (and the folder's marker), nothing else
+        after = contents(codebook, transcripts, reports, cache=False)
+        assert after.pop(str(reports / "privacy_findings.csv")) and after.pop(str(reports / MARKER))
+        assert after == {k: v for k, v in before.items() if k != str(reports / MARKER)}
+
+
+# ------------------------------------------------------------------------------------------------
 # 9. The scaffold's placeholder title does not pass without a word
 
 

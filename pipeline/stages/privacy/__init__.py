@@ -46,14 +46,15 @@ Names with a leading underscore are private to the package, shared between its m
 
 from pipeline.stages.privacy.hits import KIND_NAMES, PLACEHOLDERS, Hit
 from pipeline.stages.privacy.names import allowlist_terms, lowercase_vocabulary, read_private_names, release_models
-from pipeline.stages.privacy.policy import (FIX, LOG_COLUMNS, OFF_WARNING, POLICIES, Guarded, findings_problems, guard,
-                                            scan_items)
+from pipeline.stages.privacy.policy import (LOG_COLUMNS, OFF_WARNING, OWN_TEXT_FORMATS, POLICIES, Guarded,
+                                            findings_problems, fix_for, guard, scan_items)
 from pipeline.stages.privacy.redaction import Edit, redact, shift_offset
 from pipeline.stages.privacy.scanner import Item, Scanner, find_identifiers
 from pipeline.stages.privacy.setup import allowlist_for, ner_models_for, private_names_file, private_names_for, scanner_for
 
 __all__ = [
-    "FIX", "KIND_NAMES", "LOG_COLUMNS", "OFF_WARNING", "PLACEHOLDERS", "POLICIES", "Edit", "Guarded", "Hit", "Item",
+    "KIND_NAMES", "LOG_COLUMNS", "OFF_WARNING", "OWN_TEXT_FORMATS", "PLACEHOLDERS", "POLICIES", "Edit", "Guarded",
+    "Hit", "Item", "fix_for",
     "Scanner", "allowlist_for", "allowlist_terms", "find_identifiers", "findings_problems", "guard",
     "lowercase_vocabulary", "ner_models_for", "private_names_file", "private_names_for", "read_private_names", "redact",
     "release_models", "scan_items", "scanner_for", "shift_offset",

@@ -16,8 +16,17 @@ from pipeline.stages.privacy.scanner import Item, Scanner, find_identifiers
 
 POLICIES = ("block", "redact", "off")
 
-FIX = ("Replace it with a placeholder such as [NOMBRE] in the transcript, or add the term to privacy.allowlist "
-       "in evaluation.yaml if it is not personal.")
+# Formats whose normalised text is the file's own, line for line; the others' lines are those of
+# the text extracted from them (a run blocked by a finding writes it out: see findings_problems).
+OWN_TEXT_FORMATS = ("txt", "md")
+
+
+def fix_for(kind: str, field: str = "text") -> str:
+    """What to do about a finding of ``kind`` in ``field`` (the transcript's text, the register's
+    notes, a coding file's memo or quote): the placeholder of its kind, or the allowlist."""
+    where = {"text": "the transcript", "notes": "the register's notes"}.get(field, f"the coding file's {field}")
+    return (f"Replace it with the placeholder {PLACEHOLDERS[kind]} in {where}, or add the term to "
+            f"privacy.allowlist in evaluation.yaml if it is not personal.")
 OFF_WARNING = ("PRIVACY SCAN OFF: this run was made with privacy.policy 'off'. Its outputs were not checked "
                "for names, DNI or phone numbers, emails, addresses or URLs; do not share them before a "
                "run with 'block' or 'redact'.")
@@ -85,7 +94,7 @@ def scan_items(transcripts: pd.DataFrame, human: pd.DataFrame, unplaced: pd.Data
 
 def guard(transcripts: pd.DataFrame, turns: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame, *,
           policy: str, scanner: Scanner | None, folder: Path | str,
-          ner_models: dict[str, str | None] | None = None) -> Guarded:
+          ner_models: dict[str, str | None] | None = None, extracted: dict[str, Path] | None = None) -> Guarded:
     """Apply ``policy`` to the inputs of a run before anything is written.
 
     ``block``: raise :class:`InputError` with one problem per finding (where and what kind,
@@ -93,7 +102,8 @@ def guard(transcripts: pd.DataFrame, turns: pd.DataFrame, human: pd.DataFrame, u
     register notes, turn speakers, memos and quotes, move turns and human codings to the
     redacted offsets, and log each replacement. ``off``: pass everything through unscanned.
     ``ner_models`` (language -> the spaCy pipeline whose NER read its names, None for none) is
-    recorded for the manifest.
+    recorded for the manifest; ``extracted`` (file -> path) where the text extracted from a
+    transcript that is not plain text is written for people when the run is blocked.
     """
     ner_models = dict(ner_models or {})
     if policy == "off" or scanner is None:
@@ -103,23 +113,27 @@ def guard(transcripts: pd.DataFrame, turns: pd.DataFrame, human: pd.DataFrame, u
     findings, hits = find_identifiers(items, scanner)
     if policy == "block":
         if len(findings):
-            raise InputError(findings_problems(findings, folder))
+            raise InputError(findings_problems(findings, folder, extracted))
         return Guarded(policy, findings, transcripts, turns, human, unplaced, ner_models=ner_models)
     return _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_models)
 
 
-def findings_problems(findings: pd.DataFrame, folder: Path | str) -> list[Problem]:
-    """One problem per finding: file, line and column, kind and recogniser; never the text."""
-    problems = []
+def findings_problems(findings: pd.DataFrame, folder: Path | str,
+                      extracted: dict[str, Path] | None = None) -> list[Problem]:
+    """One problem per finding: file, line and column, kind and recogniser, and the placeholder
+    of its kind; never the text. A line of a transcript in ``extracted`` (file -> path) is one of
+    the text extracted from it, written to that path."""
+    problems, extracted = [], extracted or {}
     for f in findings.itertuples(index=False):
         if f.field == "text":
-            name, where = str(Path(folder) / f.file), f"line {f.line}, column {f.column} (offsets {f.start}-{f.end})"
+            of = f" of the text extracted from it, written to {extracted[f.file]}" if f.file in extracted else ""
+            name, where = str(Path(folder) / f.file), f"line {f.line}, column {f.column}{of} (offsets {f.start}-{f.end})"
         elif f.file == "register":
             name, where = str(Path(folder) / "register"), f"notes of session {f.session_id}, characters {f.start + 1}-{f.end}"
         else:
             name, where = str(Path(folder) / f.file), f"row {f.line}, {f.field}, characters {f.start + 1}-{f.end}"
         problems.append(Problem(name, f"{KIND_NAMES[f.kind]} ({f.kind}, found by {f.recognizer}, score {f.score}) "
-                                      f"in session {f.session_id}.", FIX, where))
+                                      f"in session {f.session_id}.", fix_for(f.kind, f.field), where))
     return problems
 
 
