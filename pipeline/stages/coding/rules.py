@@ -30,7 +30,7 @@ from spacy.util import filter_spans
 
 from pipeline.config.codebook import Codebook, Pattern, Stance
 from pipeline.config.regex import LinearRegex, ScanText, compile_regex
-from pipeline.nlp.norms import fold
+from pipeline.text import fold
 from pipeline.nlp.prefilter import caseless, holds_required_text, required_text, required_values
 
 CODES_KEY = "codes"  # doc.spans key of the code patterns' matches
