@@ -378,8 +378,14 @@ def blocked(tmp_path_factory):
 
 
 def test_block_stops_before_writing_anything(blocked):
-    _, out = blocked
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
+    error, out = blocked
+    # Nothing but, in the run's private cache, the text extracted from each .docx, .pdf or subtitle
+    # file with a finding: the text its findings' lines count in, which the message names.
+    assert sorted(p.name for p in out.iterdir()) == [".cache", "manifest.json"]
+    extracted = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parent != out)
+    named = sorted({m.group(1) for m in (re.search(r"written to .*/(\.cache/extracted/\S+\.txt)", p.where or "")
+                                         for p in error.problems) if m})
+    assert extracted == named != []
     assert (out / "manifest.json").read_text(encoding="utf-8") == "an earlier run's manifest\n"
 
 
