@@ -56,10 +56,8 @@ def _pattern_problem(kind: str, value: str) -> str | None:
     if kind == "regex":
         try:
             compile_regex(value)
-        except UnsupportedRegex as exc:
-            return f"the regular expression '{value}' is refused: {exc}"
-        except ValueError as exc:
-            return f"the regular expression '{value}' {exc}"
+        except ValueError as exc:  # UnsupportedRegex: what RE2 cannot run; else: not a regex at all
+            return f"the regular expression '{value}' {'is refused: ' if isinstance(exc, UnsupportedRegex) else ''}{exc}"
     elif kind == "tokens":
         from spacy.matcher import Matcher
 
