@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from pipeline.config.codebook import Code, Codebook, Pattern
 from pipeline.config.evaluation import LANGUAGE_PATTERN, Localized, describe_error
 from pipeline.errors import InputError, Problem
-from pipeline.exchange.spreadsheets import read_sheet
+from pipeline.exchange.spreadsheets import formula_safe, read_sheet
 
 TEXT_FIELDS = ("label", "definition", "include", "exclude")
 COLUMNS = ("id", *TEXT_FIELDS, "parent", "roll_up", "example", "questions", "patterns")
@@ -65,7 +65,7 @@ def write_code_sheet(codebook: Codebook, path: Path) -> None:
     if path.suffix.lower() == ".xlsx":
         frame.to_excel(path, index=False, sheet_name="codes", engine="openpyxl")
     else:
-        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        formula_safe(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
 
 
 def _text(row: dict, field: str):

@@ -16,6 +16,32 @@ import pandas as pd
 from pipeline.text import decode
 
 
+# A cell a spreadsheet would run as a formula, or as one after a tab or a return (OWASP, "CSV
+# Injection"): a CSV the product writes prefixes such a text with a single quote, and a sheet
+# read back loses that quote again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = "^[=+\\-@\t\r]"
+
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that starts with one of :data:`FORMULA_STARTS` prefixed with
+    ``'``, so that Excel and LibreOffice show it as text and never run it (numbers are left as
+    they are: a negative number is no formula). ``frame`` is not changed."""
+    texts = [c for c in frame.columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)]
+    changed = {}
+    for column in texts:
+        values = frame[column]
+        risky = values.astype("string").str.contains(_FORMULA, regex=True, na=False).to_numpy(dtype=bool)
+        if risky.any():
+            changed[column] = values.mask(risky, "'" + values.astype("string"))
+    return frame.assign(**changed) if changed else frame
+
+
+def _restored(value: str) -> str:
+    """A cell as it was before :func:`formula_safe`."""
+    return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value
+
+
 def _cell_text(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
@@ -68,4 +94,4 @@ def read_sheet(path: Path, *, lower_columns: bool = False) -> pd.DataFrame:
             raise ValueError(str(exc).strip()) from None
     columns = [str(c).strip() for c in frame.columns]
     frame.columns = [c.lower() for c in columns] if lower_columns else columns
-    return frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return frame.map(lambda v: _restored(v).strip() if isinstance(v, str) else v)

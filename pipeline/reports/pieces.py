@@ -13,6 +13,8 @@ from typing import Iterator
 
 import pandas as pd
 
+from pipeline.exchange.spreadsheets import formula_safe
+
 ROWS_PER_PIECE = 2000  # rows of a large table turned into text together
 
 
@@ -52,4 +54,5 @@ def safe_json(data: dict) -> Iterator[str]:
 def csv_pieces(frame: pd.DataFrame) -> Iterator[str]:
     """``frame.to_csv(index=False)``, :data:`ROWS_PER_PIECE` rows at a time."""
     for first in range(0, max(len(frame), 1), ROWS_PER_PIECE):
-        yield frame.iloc[first:first + ROWS_PER_PIECE].to_csv(index=False, header=first == 0, lineterminator="\n")
+        yield formula_safe(frame.iloc[first:first + ROWS_PER_PIECE]).to_csv(index=False, header=first == 0,
+                                                                             lineterminator="\n")

@@ -22,6 +22,7 @@ from typing import Iterable, TextIO
 import pandas as pd
 
 from pipeline.errors import OutputError
+from pipeline.exchange.spreadsheets import formula_safe
 
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 _DOC_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
@@ -204,7 +205,7 @@ class StagedOutputs:
         self.write_text(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
-        frame.to_csv(self.path(name), index=False, lineterminator="\n", encoding="utf-8")
+        formula_safe(frame).to_csv(self.path(name), index=False, lineterminator="\n", encoding="utf-8")
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path(name), index=False, engine="pyarrow", compression="zstd")
