@@ -38,6 +38,7 @@ from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import (human_codings_by_segment, placement_counts, placement_warnings,
                                           read_human_coding)
 from pipeline.stages.coding.rule_coder import phrase_matches
+from pipeline.stages.coding.summaries import read_summaries
 from pipeline.stages.findings.check import checked_with_warnings, findings_counts
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.matrices import build_evidence_matrices
@@ -199,7 +200,8 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
                                             codebook=codebook)
         scanner = privacy.scanner_for(codebook, codebook_dir, transcripts, human, private_names,
                                       parallel=Workers(evaluation.nlp.processes))
-        items = privacy.scan_items(transcripts, human, unplaced)
+        summaries = read_summaries(coding_files(transcripts_dir), evaluation=evaluation)
+        items = privacy.scan_items(transcripts, human, unplaced, summaries)
         findings, _ = privacy.find_identifiers(items, scanner)
     with StagedOutputs(out.parent) as staged:
         staged.write_csv(out.name, findings)
@@ -223,6 +225,7 @@ def guard_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, 
     is written under ``extracted_dir`` (if given), which its findings' lines count in."""
     files = coding_files(transcripts_dir) if files is None else files
     human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=codebook)
+    summaries = read_summaries(files, evaluation=codebook.evaluation)  # analysts' cell summaries, guarded too
     policy = policy or codebook.evaluation.privacy.policy
     scanner = None if policy == "off" else privacy.scanner_for(codebook, codebook_dir, transcripts, human,
                                                                private_names, parallel=parallel)
@@ -230,7 +233,7 @@ def guard_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, 
     try:
         return privacy.guard(transcripts, turns, human, unplaced, policy=policy, scanner=scanner,
                              folder=transcripts_dir, ner_models=privacy.ner_models_for(codebook),
-                             extracted={file: path for file, (path, _) in extracted.items()})
+                             extracted={file: path for file, (path, _) in extracted.items()}, summaries=summaries)
     except InputError as exc:
         write_extracted(extracted, {problem.file for problem in exc.problems}, transcripts_dir)
         raise

@@ -35,6 +35,8 @@ from pipeline.errors import PipelineWarning, Problem, ProblemGroup, group_proble
 from pipeline.seams import Parallel, cache_key
 from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import placement_warnings, placement_counts
+from pipeline.stages.coding.decisions import review_of, stale_decisions
+from pipeline.stages.coding.summaries import unknown_citations
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.stance import STANCE_BY, assign_stances
 from pipeline.analysis.reliability import measure_reliability
@@ -182,6 +184,11 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         checked = None if claims is None else checked_with_warnings(
             claims, codebook, evidence=matrices["evidence"], questions=findings, transcripts=transcripts,
             segments=segments, turns=turns, codings=codings)
+        # Reviewers' decisions and analysts' summaries (coding/ files the browser pages export).
+        review = review_of(human, segments, codings, stale=stale_decisions(unplaced))
+        summaries = guarded.summaries
+        for problem in unknown_citations(summaries, segments):
+            warnings.warn(PipelineWarning(problem))
     found[:] = [guarded.clean(problem) for problem in found]
     counts = summary_counts(transcripts, turns, segments, codings)
     counts["human_coding"] = placement_counts(human, unplaced)
@@ -190,13 +197,16 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
     if checked is not None:
         counts["findings"] = findings_counts(checked)
+    if review.decided or len(summaries):
+        counts["review"] = {**review.counts, "summaries": len(summaries)}
     tables = RunTables(
         codebook=codebook, transcripts=transcripts, turns=turns, segments=segments, codings=codings, matrices=matrices,
         findings=findings, saturation=curve, unplaced=unplaced, language=evaluation.evaluation.languages[0],
         privacy_policy=guarded.policy, redaction_log=guarded.log,
         measure_reliability=lambda human: _reliability(segments, human, codebook,
                                                        JsonCache(out / CACHE_FOLDER / "reliability")),
-        read_machine_figures=lambda: _machine_figures(out), checked_findings=checked)
+        read_machine_figures=lambda: _machine_figures(out), checked_findings=checked, review=review,
+        summaries=summaries)
     unscanned = guarded.policy == "off"
     # What an earlier run under other settings wrote and this one does not is removed: the
     # registry's folders and its conditional reports (redact policy, two coders).

@@ -65,6 +65,10 @@ REGISTER_COLUMNS = ["file", "session_id", *(c.name for c in METADATA)]  # regist
 # A human-coding file with offsets and quotes (pipeline.stages.coding.human also accepts file for
 # session_id, and stance).
 HUMAN_CODING_COLUMNS = ["session_id", "code", "coder", "start", "end", "quote", "memo"]
+# A reviewer's decisions file, as the browser pages export it (pipeline.stages.coding.decisions).
+DECISION_COLUMNS = [*HUMAN_CODING_COLUMNS, "stance", "decision", "segment_id"]
+# An analyst's summaries of matrix cells, as the evidence matrix exports them (summaries.csv).
+SUMMARY_COLUMNS = ["matrix", "question", "column", "coder", "summary", "segments"]
 
 TRANSCRIPTS = Table(
     "transcripts",
@@ -116,9 +120,11 @@ SEGMENTS = Table(
 )
 
 SOURCES = ("rule", "human", "model")
-STATUSES = ("accepted", "suggested", "context")
+STATUSES = ("accepted", "suggested", "context", "rejected")
 # A person's coding of an interviewer's turn: kept and shown with the transcript, never evidence.
 CONTEXT = STATUSES[2]
+# A machine coding a reviewer rejected (pipeline.stages.coding.decisions): kept, counted nowhere.
+REJECTED = STATUSES[3]
 STANCES = ("positive", "negative", "mixed", "neutral")
 
 CODINGS = Table(
@@ -137,8 +143,9 @@ CODINGS = Table(
         Column("stance_by", "str", "who judged the stance: coder (a person), model (learned from them) or lexicon"),
         Column("negated", "bool", "a negation governs the matched words ('no hubo coordinación')"),
         Column("hedged", "bool", "the segment hedges its assessment ('no creo que', 'tal vez')"),
-        Column("status", "str", "accepted, suggested (model output, or a rule overruled by a person), or context "
-                                     "(a person's coding of an interviewer's turn: not evidence)"),
+        Column("status", "str", "accepted, suggested (model output, or a rule overruled by a person), context "
+                                     "(a person's coding of an interviewer's turn: not evidence) or rejected (by a "
+                                     "reviewer: counts nowhere)"),
         Column("memo", "str", "the coder's memo, or why a coding was overruled"),
     ),
     key=("segment_id", "code", "source", "coder", "start", "end"),

@@ -23,6 +23,7 @@ from pipeline.config.codebook import Codebook
 
 from pipeline.seams import IN_ORDER, Cache, Parallel, ParseCache
 from pipeline.stages.coding.coder import HUMAN, MODEL, Coder, CodingRun, Progress, Suggest, judged
+from pipeline.stages.coding.decisions import apply_rejections, rejections
 from pipeline.stages.coding.human import HumanCoder
 from pipeline.stages.coding.rule_coder import RuleCoder
 from pipeline.stages.coding.suggestions import ModelCoder
@@ -69,9 +70,14 @@ def code_segments(
                     parallel=parallel, rule_cache=rule_cache, regex_cache=regex_cache, suggest=suggest,
                     progress=progress)
     rows, stances = _coded(run)
+    # A reviewer's decision speaks of its own code only: it does not make the segment "coded by
+    # a person" (pipeline.stages.coding.decisions).
+    coded = {row["segment_id"] for row in rows
+             if row["source"] == HUMAN and not row.get("decision") and row.get("status") != schemas.CONTEXT}
     codings = judged(rows, stances).drop_duplicates(list(schemas.CODINGS.key))
     del rows  # a large corpus's codings are not held twice
-    return schemas.conform(_resolve(codings), schemas.CODINGS)
+    resolved = apply_rejections(_resolve(codings, coded), rejections(human, segments))
+    return schemas.conform(resolved, schemas.CODINGS)
 
 
 def _coded(run: CodingRun) -> tuple[list[dict], dict]:
@@ -84,14 +90,15 @@ def _coded(run: CodingRun) -> tuple[list[dict], dict]:
     return rows, stances
 
 
-def _resolve(codings: pd.DataFrame) -> pd.DataFrame:
-    """Human coding wins: other sources' codes a person did not apply to a segment are suggestions."""
+def _resolve(codings: pd.DataFrame, coded: set[str]) -> pd.DataFrame:
+    """Human coding wins: on the segments in ``coded`` (a person coded them), other sources'
+    codes no person applied there are suggestions."""
     human = schemas.people_evidence(codings)  # a coding of context overrules nothing
-    if human.empty:
+    if human.empty or not coded:
         return codings
     agreed = human[["segment_id", "code"]].drop_duplicates().assign(agreed=True)
     merged = codings.merge(agreed, on=["segment_id", "code"], how="left")
-    overruled = ((merged["source"] != HUMAN) & merged["segment_id"].isin(set(human["segment_id"]))
+    overruled = ((merged["source"] != HUMAN) & merged["segment_id"].isin(coded)
                  & merged["agreed"].isna()).to_numpy()
     coded_as = human.groupby("segment_id")["code"].agg(lambda c: ", ".join(sorted(set(c))))
     memo = "overruled: a person coded this segment as " + codings["segment_id"].map(coded_as).fillna("").astype("string")

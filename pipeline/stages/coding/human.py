@@ -28,6 +28,8 @@ from pipeline.errors import InputError, Problem
 from pipeline.exchange.spreadsheets import read_sheet
 from pipeline.schemas import CONTEXT, STANCES
 from pipeline.stages.coding.coder import HUMAN, Coded, CodingRun
+from pipeline.stages.coding.decisions import REJECT, REVIEW_MATCH, STALE, check_decision, is_decisions
+from pipeline.stages.coding.summaries import is_summaries
 from pipeline.stages.turns import INTERVIEWER, RESPONDENT
 from pipeline.text import fold
 
@@ -36,7 +38,8 @@ MIN_SCORE = 90.0
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s*\)|\.\.\.+|…)\s*")
 
 HUMAN_COLUMNS = ["file", "row", "session_id", "code", "coder", "start", "end", "quote", "memo", "stance",
-                 "located", "score", "turn_id", "role", "part", "parts"]
+                 "located", "score", "turn_id", "role", "part", "parts",
+                 "decision"]  # decision: a reviewer's (decisions.py), or empty
 UNPLACED_COLUMNS = ["file", "row", "session_id", "code", "coder", "quote", "reason", "score", "closest",
                     "closest_start", "closest_end"]
 # Why a coding could not be placed at all: unplaced_quotes.csv's ``reason``.
@@ -233,6 +236,8 @@ def read_human_coding(
         except (OSError, ValueError) as exc:
             problems.append(Problem(name, f"cannot be read as a table ({exc}).", "Save it as CSV (UTF-8) or .xlsx."))
             continue
+        if is_summaries(table.columns):  # analysts' cell summaries (summaries.py), not coding
+            continue
         missing = [c for c in ("code", "coder") if c not in table.columns]
         if "session_id" not in table.columns and "file" not in table.columns:
             missing.insert(0, "session_id (or file)")
@@ -265,9 +270,20 @@ def read_human_coding(
                             "Correct it or leave it empty.", number)
                 continue
             text = sessions.at[session, "text"]
-            record = _located(row, {"file": path.name, "row": number, "session_id": session, "code": code,
-                                    "coder": row["coder"], "quote": row.get("quote", ""), "memo": row.get("memo", ""),
-                                    "stance": stance}, text)
+            record = {"file": path.name, "row": number, "session_id": session, "code": code, "coder": row["coder"],
+                      "quote": row.get("quote", ""), "memo": row.get("memo", ""), "stance": stance, "decision": ""}
+            if is_decisions(table.columns):  # a reviewer's decisions file (pipeline.stages.coding.decisions)
+                decision, trouble, stale = check_decision(row, text)
+                if trouble:
+                    problems.append(Problem(name, trouble, "Export the decisions again from the page, or correct "
+                                                           "the row (README.md, 'Reviewing in the browser').",
+                                            f"row {number}"))
+                    continue
+                if stale:
+                    unplaced.append(_unplaced(record, f"{decision} {STALE}"))
+                    continue
+                record["decision"] = decision
+            record = _located(row, record, text)
             if "reason" in record:
                 unplaced.append(record)
                 continue
@@ -312,6 +328,8 @@ def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> lis
     context, its ``segment_id`` the turn's id, status ``context`` (:data:`pipeline.schemas.CONTEXT`):
     shown with the transcript, never counted as evidence. A row's ``human_stance`` is the
     person's stance, if given."""
+    if "decision" in human.columns:  # a rejection is no coding (decisions.rejections reads those)
+        human = human[human["decision"] != REJECT]
     if human.empty:
         return []
     # Each session's segments by start (they do not overlap): a coding's segments are found by
@@ -325,11 +343,13 @@ def human_codings_by_segment(human: pd.DataFrame, segments: pd.DataFrame) -> lis
         found.sort()
     ends = {sid: [end for _, end, _, _ in found] for sid, found in by_session.items()}
     rows = []
+    decisions = human["decision"].tolist() if "decision" in human.columns else [""] * len(human)
     coded = zip(*(human[c].tolist() for c in ("session_id", "code", "coder", "start", "end", "memo", "stance",
-                                               "role", "turn_id")))
-    for sid, code, coder, start, end, memo, stance, role, turn_id in sorted(coded, key=lambda row: row[0]):
-        row = {"session_id": sid, "code": code, "source": HUMAN, "coder": coder, "match": "", "confidence": 1.0,
-               "negated": False, "memo": memo, "human_stance": stance}
+                                               "role", "turn_id")), decisions)
+    for sid, code, coder, start, end, memo, stance, role, turn_id, decision in sorted(coded, key=lambda row: row[0]):
+        row = {"session_id": sid, "code": code, "source": HUMAN, "coder": coder, "confidence": 1.0,
+               "match": f"{REVIEW_MATCH}{decision}" if decision else "",
+               "negated": False, "memo": memo, "human_stance": stance, "decision": decision}
         if role != RESPONDENT:
             rows.append(row | {"segment_id": turn_id, "start": start, "end": end, "status": CONTEXT})
             continue

@@ -46,6 +46,8 @@ class Guarded:
     log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LOG_COLUMNS))
     replaced: dict[str, str] = field(default_factory=dict)  # identifying text -> placeholder, in memory only
     ner_models: dict[str, str | None] = field(default_factory=dict)  # language -> the NER that read its names
+    # Analysts' cell summaries (pipeline.stages.coding.summaries), scanned and redacted like memos.
+    summaries: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "row", "summary"]))
 
     def clean(self, problem: Problem) -> Problem:
         """A warning with any redacted text replaced, for the manifest and the terminal."""
@@ -74,10 +76,11 @@ class Guarded:
 LOG_COLUMNS = ["session_id", "file", "field", "line", "start", "end", "kind", "placeholder", "recognizer"]
 
 
-def scan_items(transcripts: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame) -> list[Item]:
+def scan_items(transcripts: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame,
+               summaries: pd.DataFrame | None = None) -> list[Item]:
     """Every text of the inputs that an output may contain: transcripts, register notes, the
-    memos of human coding and the quotes that could not be placed, each in its session's
-    language (TRANSCRIPTS' ``language``)."""
+    memos of human coding, the quotes that could not be placed, each in its session's
+    language (TRANSCRIPTS' ``language``), and analysts' cell ``summaries`` (in the scanner's)."""
     items = [Item(s.session_id, s.file, "text", s.text, language=s.language)
              for s in transcripts.itertuples(index=False)]
     items += [Item(s.session_id, "register", "notes", s.notes, language=s.language)
@@ -89,12 +92,16 @@ def scan_items(transcripts: pd.DataFrame, human: pd.DataFrame, unplaced: pd.Data
         for r in frame.to_dict("records"):
             items += [Item(r["session_id"], f"coding/{r['file']}", column, r[column], int(r["row"]),
                            language_of.get(r["session_id"], "")) for column in columns if r.get(column)]
+    if summaries is not None:
+        items += [Item("", f"coding/{r['file']}", "summary", r["summary"], int(r["row"]))
+                  for r in summaries.to_dict("records") if r["summary"]]
     return items
 
 
 def guard(transcripts: pd.DataFrame, turns: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame, *,
           policy: str, scanner: Scanner | None, folder: Path | str,
-          ner_models: dict[str, str | None] | None = None, extracted: dict[str, Path] | None = None) -> Guarded:
+          ner_models: dict[str, str | None] | None = None, extracted: dict[str, Path] | None = None,
+          summaries: pd.DataFrame | None = None) -> Guarded:
     """Apply ``policy`` to the inputs of a run before anything is written.
 
     ``block``: raise :class:`InputError` with one problem per finding (where and what kind,
@@ -104,18 +111,26 @@ def guard(transcripts: pd.DataFrame, turns: pd.DataFrame, human: pd.DataFrame, u
     ``ner_models`` (language -> the spaCy pipeline whose NER read its names, None for none) is
     recorded for the manifest; ``extracted`` (file -> path) where the text extracted from a
     transcript that is not plain text is written for people when the run is blocked.
+    ``summaries``: analysts' cell summaries, guarded as memos are.
     """
     ner_models = dict(ner_models or {})
+    kept = {} if summaries is None else {"summaries": summaries}
     if policy == "off" or scanner is None:
         empty = schemas.conform([], schemas.PRIVACY_FINDINGS)
-        return Guarded("off", empty, transcripts, turns, human, unplaced, ner_models=ner_models)
-    items = scan_items(transcripts, human, unplaced)
+        return Guarded("off", empty, transcripts, turns, human, unplaced, ner_models=ner_models, **kept)
+    items = scan_items(transcripts, human, unplaced, summaries)
     findings, hits = find_identifiers(items, scanner)
     if policy == "block":
         if len(findings):
             raise InputError(findings_problems(findings, folder, extracted))
-        return Guarded(policy, findings, transcripts, turns, human, unplaced, ner_models=ner_models)
-    return _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_models)
+        return Guarded(policy, findings, transcripts, turns, human, unplaced, ner_models=ner_models, **kept)
+    guarded = _redacted(findings, items, hits, transcripts, turns, human, unplaced, ner_models)
+    if summaries is None:
+        return guarded
+    cells = {(item.file, item.row): found for item, found in zip(items, hits) if item.field == "summary" and found}
+    redacted = [redact(text, cells[(f"coding/{f}", int(r))])[0] if (f"coding/{f}", int(r)) in cells else text
+                for f, r, text in zip(summaries["file"], summaries["row"], summaries["summary"])]
+    return replace(guarded, summaries=summaries.assign(summary=redacted))
 
 
 def findings_problems(findings: pd.DataFrame, folder: Path | str,
