@@ -24,6 +24,10 @@ from conftest import S1, S2, TINY_FINDINGS, write_evaluation
 DOUBLE_CODING = ("session_id,code,coder,quote\n"
                  "S1,coordination,A,con las mesas de trabajo\nS1,coordination,B,con las mesas de trabajo\n"
                  "S2,monitoring,A,Weak on outcomes\nS2,design_needs,B,Weak on outcomes\n")
+# A reviewer rejecting what A and B coded: the run lists the conflict in review_conflicts.csv.
+_AT = S1.index("con las mesas de trabajo")
+DECISIONS = ("session_id,code,coder,start,end,quote,memo,stance,decision,segment_id\n"
+             f"S1,coordination,C,{_AT},{_AT + len('con las mesas de trabajo')},con las mesas de trabajo,,,reject,\n")
 PLANTED = "F: Mi celular es 987 654 321.\n"  # something for redact to replace
 NOT_REPORTS = {"manifest.json"}  # written by the flow itself, after every report
 SUFFIXES = {".html": "html", ".md": "markdown", ".docx": "docx", ".csv": "csv", ".json": "json", ".xlsx": "xlsx",
@@ -32,7 +36,8 @@ SUFFIXES = {".html": "html", ".md": "markdown", ".docx": "docx", ".csv": "csv", 
 
 def _evaluation(root):
     codebook, transcripts = write_evaluation(root, files={"s1.txt": S1 + PLANTED, "s2.txt": S2,
-                                                          "coding/double.csv": DOUBLE_CODING})
+                                                          "coding/double.csv": DOUBLE_CODING,
+                                                          "coding/decisions_C.csv": DECISIONS})
     (codebook / "findings.yaml").write_text(TINY_FINDINGS, encoding="utf-8")  # the findings reports
     return codebook, transcripts
 
@@ -99,7 +104,8 @@ def test_the_banner_goes_on_every_file_people_read_under_off_and_on_nothing_else
 
 def test_what_a_run_may_prune_is_every_declared_folder_and_every_conditional_report():
     assert set(owned_outputs()) == {"transcripts", "matrices", "interim/texts", "reliability.json", "reliability.html",
-                                    "findings.html", "findings_annex.md", "findings_annex.docx", "redaction_log.csv"}
+                                    "findings.html", "findings_annex.md", "findings_annex.docx", "redaction_log.csv",
+                                    "review_conflicts.csv"}
 
 
 def test_reports_have_one_name_each_and_declare_known_kinds():

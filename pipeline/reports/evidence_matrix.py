@@ -12,6 +12,7 @@ from typing import Iterator
 
 from pipeline.reports.pieces import safe_json
 from pipeline.reports.report import Output, Report, RunTables
+from pipeline.reports.review import cell_summaries, codings_by_segment, review_settings
 from pipeline.reports.templating import render_template
 from pipeline.reports.triangulation import counting_note
 from pipeline.runtime.outputs import SPLICE, StreamedText
@@ -76,7 +77,8 @@ def build_evidence_matrix(tables: RunTables) -> Iterator[tuple[str, StreamedText
         "criteria": _criteria(tables, interviewed), "other_tables": other_tables,
         "groups": [{"id": g, "label": groups[g], "short": g.replace("_", " ")} for g in interviewed],
         "data_json": SPLICE,
-    }), safe_json({"evidence": evidence[[c for c in evidence.columns if c not in ("start", "end")]], "groups": groups}))
+    }), safe_json({"evidence": evidence, "groups": groups, "review": review_settings(tables),
+                   "codings": codings_by_segment(tables, evidence["segment_id"]), "summaries": cell_summaries(tables)}))
 
 
 REPORT = Report("evidence matrix", (Output("evidence_matrix.html", "html"),), build_evidence_matrix)

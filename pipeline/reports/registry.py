@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
-from pipeline.reports import (evidence_matrix, findings, interim, manual, reliability, tables, transcript_pages,
-                              triangulation, workbook)
+from pipeline.reports import (evidence_matrix, findings, interim, manual, reliability, review, tables,
+                              transcript_pages, triangulation, workbook)
 from pipeline.reports.report import Content, Report, RunTables
 
 # In the order the files are written, each as soon as it is built.
@@ -27,6 +27,8 @@ REPORTS: tuple[Report, ...] = (
     reliability.REPORT,       # reliability.json, reliability.html: two or more people coded
     manual.REPORT,            # codebook.html, codebook.md
     tables.REDACTION_LOG,     # redaction_log.csv: under redact
+    review.QUEUE,             # review_queue.html
+    review.CONFLICTS,         # review_conflicts.csv: with reviewers' decisions
 )
 
 

@@ -9,6 +9,7 @@ privacy-off banner goes are read from the declarations, never typed elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -77,6 +78,11 @@ class RunTables:
     measure_reliability: Callable[[pd.DataFrame], dict]
     read_machine_figures: Callable[[], dict | None]
     checked_findings: object | None = None  # the findings file checked (pipeline.stages.findings.check.Checked)
+    # Reviewers' decisions (pipeline.stages.coding.decisions.Review) and analysts' cell summaries
+    # (pipeline.stages.coding.summaries: one row per summary), None and empty without any.
+    review: object | None = None
+    summaries: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(
+        columns=["file", "row", "session_id", "matrix", "question", "column", "coder", "summary", "segments"]))
 
     @property
     def evidence(self) -> pd.DataFrame:
@@ -85,8 +91,11 @@ class RunTables:
 
     @property
     def human_codings(self) -> pd.DataFrame:
-        """The CODINGS rows people made of respondents' speech (not their codings of context)."""
-        return schemas.people_evidence(self.codings)
+        """The CODINGS rows people made of respondents' speech in coding files (not their codings of
+        context, nor reviewers' decisions, whose ``match`` says ``review: ...``: a reviewer decides
+        on codings, and is no coder of whole segments)."""
+        people = schemas.people_evidence(self.codings)
+        return people[~people["match"].str.startswith("review: ")]
 
     def sheets(self) -> dict[str, pd.DataFrame]:
         """The tables of matrices.xlsx, matrices/*.csv and evidence.json, by name, in order:

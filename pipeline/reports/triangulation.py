@@ -110,6 +110,9 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
                                + (f" Diverging: {q['diverging_groups']}." if q["diverging_groups"] else ""))
         if q["gaps"]:
             document.add_paragraph(f"Gaps: no evidence from {q['gaps']}.")
+        for summary in q["summaries"]:
+            document.add_paragraph(f"Analyst's summary, {summary['group']} ({summary['coder']}): {summary['summary']}"
+                                   + (f" Cites {summary['segments']}." if summary["segments"] else ""))
         for quote in q["quotes"]:
             document.add_paragraph(quote["text"], style="Intense Quote")
             document.add_paragraph(quote["meta"])
@@ -124,6 +127,11 @@ def build_triangulation_report(tables: RunTables) -> Iterator[tuple[str, str | b
     counting = counting_note(evaluation.triangulation)
     questions = _question_context(tables.codebook, tables.findings, tables.evidence, language,
                                   passage_traits(tables.segments))
+    groups = {g.id: g.label.get(language) for g in evaluation.stakeholder_groups}
+    for q in questions:  # the analysts' summaries of the question's cells, by group then coder
+        own = tables.summaries[tables.summaries["question"] == q["id"]].sort_values(["column", "coder"], kind="stable")
+        q["summaries"] = [{"group": groups.get(s.column, s.column), "coder": s.coder, "summary": s.summary,
+                           "segments": ", ".join(s.segments.split())} for s in own.itertuples(index=False)]
     context = {"page": {"title": f"Triangulation report: {evaluation.evaluation.title.get(language)}",
                         "language": language,
                         "subtitle": f"{len(tables.transcripts)} sessions · strength of evidence per evaluation question"},

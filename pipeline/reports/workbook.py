@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from pipeline.reports.report import Output, Report, RunTables
+from pipeline.reports.review import framework_table
 from pipeline.runtime.outputs import stable_zip
 
 # Characters XML 1.0 cannot hold; a transcript never should, but a cell must not break the file.
@@ -180,8 +181,12 @@ def workbook(tables: dict[str, pd.DataFrame]) -> bytes:
 
 
 def build_matrices_workbook(tables: RunTables) -> Iterator[tuple[str, bytes]]:
-    """``matrices.xlsx``: the findings, every matrix, the quotes and saturation, a sheet each."""
-    yield "matrices.xlsx", workbook(tables.sheets())
+    """``matrices.xlsx``: the findings, every matrix, the quotes and saturation, a sheet each; and
+    with analysts' summaries, the framework matrix (:func:`pipeline.reports.review.framework_table`)."""
+    sheets = tables.sheets()
+    if len(tables.summaries):
+        sheets["framework"] = framework_table(tables)
+    yield "matrices.xlsx", workbook(sheets)
 
 
 REPORT = Report("matrices workbook", (Output("matrices.xlsx", "xlsx"),), build_matrices_workbook)
