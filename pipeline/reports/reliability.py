@@ -23,7 +23,8 @@ def _shown(value) -> str:
 
 
 def reliability_report(figures: dict, *, title: str, machine: dict | None = None) -> str:
-    """``reliability.html``: the tables, flagged codes and the disagreement browser."""
+    """``reliability.html``: the tables, flagged codes and the disagreement browser (and, with
+    reviewers' decisions, ``figures["review_conflicts"]``, how many conflicts they made)."""
 
     def rows(items: dict) -> list[dict]:
         return [{"key": key, "alpha": _shown(v["alpha"]), "kappa": _shown(v["kappa"]),
@@ -49,7 +50,7 @@ def reliability_report(figures: dict, *, title: str, machine: dict | None = None
         "disagreements": [{"segment_id": d["segment_id"], "code": d["code"], "text": d["text"],
                            "coders": [{"applied": d[f"coder_{c}"], "codes": d[f"codes_{c}"], "memo": d[f"memo_{c}"]}
                                       for c in coders]} for d in figures["disagreements"]],
-        "machine": None,
+        "machine": None, "review_conflicts": figures.get("review_conflicts"),
     }
     if machine:
         context["machine"] = {
@@ -63,6 +64,8 @@ def reliability_report(figures: dict, *, title: str, machine: dict | None = None
 def build_reliability(tables: RunTables) -> Iterator[tuple[str, dict | str]]:
     """``reliability.json`` (the figures), then ``reliability.html``, of the run's human codings."""
     figures = tables.measure_reliability(tables.human_codings)
+    if tables.review is not None and tables.review.decided:  # conflicts between people and reviewers, counted
+        figures = {**figures, "review_conflicts": len(tables.review.conflicts)}
     yield "reliability.json", figures
     yield "reliability.html", reliability_report(
         figures, title=f"Inter-coder reliability: {tables.codebook.evaluation.evaluation.title.get('en')}",
