@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pipeline.reports.pieces import safe_json
+from pipeline.reports.pieces import Rows, safe_json
 from pipeline.reports.report import Output, Report, RunTables
 from pipeline.reports.review import cell_summaries, codings_by_segment, review_settings
 from pipeline.reports.templating import render_template
@@ -77,8 +77,33 @@ def build_evidence_matrix(tables: RunTables) -> Iterator[tuple[str, StreamedText
         "criteria": _criteria(tables, interviewed), "other_tables": other_tables,
         "groups": [{"id": g, "label": groups[g], "short": g.replace("_", " ")} for g in interviewed],
         "data_json": SPLICE,
-    }), safe_json({"evidence": evidence, "groups": groups, "review": review_settings(tables),
-                   "codings": codings_by_segment(tables, evidence["segment_id"]), "summaries": cell_summaries(tables)}))
+    }), safe_json(_page_data(tables, groups)))
+
+
+# The page's tables, as row lists (pieces.Rows): at 10x the sample, records repeating every
+# column name and every segment's text once per question it serves made a 60 MB page.
+EVIDENCE_FIELDS = ["segment_id", "question", "codes", "sources", "stance", "suggested"]
+SEGMENT_FIELDS = ["segment_id", "session_id", "speaker", "start", "end", "text", "prompt"]
+SESSION_FIELDS = ["stakeholder_group", "method", "region", "language"]
+
+
+def _page_data(tables: RunTables, groups: dict[str, str]) -> dict:
+    """The page's data block: ``evidence`` (a row per segment and question, fields
+    :data:`EVIDENCE_FIELDS`), ``segments`` (a row per coded segment, :data:`SEGMENT_FIELDS`, its
+    prompt an index into ``prompts``), ``sessions`` ({id: :data:`SESSION_FIELDS`}), the
+    groups' labels, every coding of those segments and what reviewing needs
+    (:mod:`pipeline.reports.review`)."""
+    evidence = tables.evidence
+    segments = evidence.drop_duplicates("segment_id")[SEGMENT_FIELDS]
+    prompts = sorted(set(segments["prompt"]))
+    index = {prompt: number for number, prompt in enumerate(prompts)}
+    segments = segments.assign(prompt=segments["prompt"].map(index).astype("int64"))
+    sessions = tables.transcripts.set_index("session_id")[SESSION_FIELDS]
+    return {"evidence": Rows(evidence[EVIDENCE_FIELDS]), "segments": Rows(segments), "prompts": prompts,
+            "sessions": {sid: list(values) for sid, values in zip(sessions.index, sessions.to_numpy().tolist())},
+            "fields": {"evidence": EVIDENCE_FIELDS, "segments": SEGMENT_FIELDS, "sessions": SESSION_FIELDS},
+            "groups": groups, "review": review_settings(tables), "summaries": cell_summaries(tables),
+            "codings": codings_by_segment(tables, segments["segment_id"])}
 
 
 REPORT = Report("evidence matrix", (Output("evidence_matrix.html", "html"),), build_evidence_matrix)

@@ -18,6 +18,12 @@ from pipeline.exchange.spreadsheets import formula_safe
 ROWS_PER_PIECE = 2000  # rows of a large table turned into text together
 
 
+def row_lists(frame: pd.DataFrame) -> list[list]:
+    """Each row of ``frame`` as the list of its values (missing values as None), as :func:`records`."""
+    columns = [[None if v is pd.NA else v for v in frame[c].tolist()] for c in frame.columns]
+    return [list(row) for row in zip(*columns)]
+
+
 def records(frame: pd.DataFrame) -> list[dict]:
     """``frame.to_dict("records")``, built from column lists: several times faster on
     Arrow-backed columns, with missing values (``pd.NA``) as None as there."""
@@ -26,14 +32,30 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
+class Rows:
+    """A table for :func:`json_pieces` to write as a list of rows, each the list of its values in
+    column order: a page's large table without its column names repeated on every row."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+
 def json_pieces(data: dict, **options) -> Iterator[str]:
     """``json.dumps(data, sort_keys=True, **options)`` in pieces, where ``data``'s tables are
-    lists of records (:func:`records`) made :data:`ROWS_PER_PIECE` rows at a time."""
+    lists of records (:func:`records`), or of row lists for a :class:`Rows`, made
+    :data:`ROWS_PER_PIECE` rows at a time."""
     options = {**options, "sort_keys": True}
     yield "{"
     for number, key in enumerate(sorted(data)):
         yield (", " if number else "") + json.dumps(key, **options) + ": "
         value = data[key]
+        if isinstance(value, Rows):
+            yield "["
+            for first in range(0, len(value.frame), ROWS_PER_PIECE):
+                yield (", " if first else "") + json.dumps(row_lists(value.frame.iloc[first:first + ROWS_PER_PIECE]),
+                                                           **options)[1:-1]
+            yield "]"
+            continue
         if not isinstance(value, pd.DataFrame):
             yield json.dumps(value, **options)
             continue
