@@ -165,6 +165,10 @@ def test_large_reports_written_in_pieces_are_what_one_call_gives(monkeypatch, ro
     assert "".join(pipeline.reports.pieces.json_pieces(data, ensure_ascii=False, default=str)) == whole
     assert "".join(pipeline.reports.pieces.safe_json(data)) == whole.replace("<", "\\u003c").replace(">", "\\u003e")
     assert "".join(pipeline.reports.pieces.csv_pieces(frame)) == frame.to_csv(index=False, lineterminator="\n")
+    rows_only = {"quotes": pipeline.reports.pieces.Rows(frame)}
+    assert "".join(pipeline.reports.pieces.json_pieces(rows_only, ensure_ascii=False)) == json.dumps(
+        {"quotes": pipeline.reports.pieces.row_lists(frame)}, ensure_ascii=False, sort_keys=True)
+    assert pipeline.reports.pieces.row_lists(frame) == [list(r.values()) for r in pipeline.reports.pieces.records(frame)]
     assert _written(StreamedText(f"<p>{SPLICE}</p>", iter(["a", "b"]))) == "<p>ab</p>"
     assert _written(StreamedText.of(["x", "y"])) == "xy"
     for text in ("no marker", SPLICE * 2):
