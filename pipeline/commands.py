@@ -287,9 +287,12 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
     with StagedOutputs(Path(out_dir)) as staged:
         for path in files:
             stem = Path(path).stem
-            staged.write_csv(f"coding_{stem}.csv", placed[placed["file"] == Path(path).name]
-                             [["session_id", "code", "coder", "start", "end", "quote", "memo", "located", "score",
-                               "turn_id", "role", "part", "parts"]])
+            own = placed[placed["file"] == Path(path).name]
+            # A reviewer's decisions file keeps its decisions (a rejection is no coding).
+            decided = ["stance", "decision"] if own["decision"].ne("").any() else []
+            staged.write_csv(f"coding_{stem}.csv", own[["session_id", "code", "coder", "start", "end", "quote", "memo",
+                                                        *decided, "located", "score", "turn_id", "role", "part",
+                                                        "parts"]])
             staged.write_csv(f"unplaced_{stem}.csv", unplaced[unplaced["file"] == Path(path).name])
     return Result(counts=placement_counts(placed, unplaced), warnings=tuple(found),
                   out=Path(out_dir), outputs=tuple(staged.names))
