@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run"]
 QUESTION, GROUP = "EQ1", "civil_society"
+NOTE = "=HYPERLINK(\"http://x\") dice quechua, no habla de lenguas"
 SUMMARY = "Las organizaciones ven la coordinación como frágil; depende de personas, no de instituciones."
 
 
@@ -93,6 +94,9 @@ def test_review_in_the_browser_and_the_next_run_applies_it(sample):
             quote(row.segment_id).locator(f"button[data-action='reject'][data-code='{row.codes}']").click()
         quote(restance["segment_id"]).locator(f"select.stance[data-code='{restance['codes']}']").select_option(new_stance)
         quote(confirm.iloc[0]["segment_id"]).locator(".cite-box").check()
+        # A note a spreadsheet would take for a formula is exported as text, and read back as written.
+        quote(reject.iloc[0]["segment_id"]).locator("textarea.note").fill(NOTE)
+        quote(reject.iloc[0]["segment_id"]).locator("textarea.note").dispatch_event("change")
         page.locator("#quotes textarea.summary-text").fill(SUMMARY)
         page.locator("#quotes textarea.summary-text").dispatch_event("change")
         assert page.locator("#review-pending").inner_text() == "6 decision(s) not yet exported"
@@ -133,6 +137,11 @@ def test_review_in_the_browser_and_the_next_run_applies_it(sample):
     assert sorted(files) == ["decisions_Ana.csv", "summaries_Ana.csv"]
 
     exported = pd.read_csv(io.StringIO(files["decisions_Ana.csv"]), dtype=str, keep_default_na=False)
+    assert list(exported.loc[exported["memo"] != "", "memo"]) == ["'" + NOTE]
+    in_matrix = set(chosen.iloc[:5]["segment_id"])
+    from_queue = exported[~exported["segment_id"].isin(in_matrix)]
+    assert sorted(from_queue["decision"]) == ["confirm", "reject"]
+    assert not from_queue.merge(queue[["segment_id", "code"]], on=["segment_id", "code"]).empty
     assert sorted(exported["decision"]) == ["confirm", "confirm", "confirm", "reject", "reject", "reject", "stance"]
     coding = transcripts / "coding"
     for name, text in files.items():
@@ -150,6 +159,14 @@ def test_review_in_the_browser_and_the_next_run_applies_it(sample):
         assert len(machine) and set(machine["status"]) == {"rejected"} and "rejected by Ana" in machine["memo"].iloc[0]
         counted = evidence[evidence["segment_id"] == row.segment_id]
         assert not counted["codes"].str.split(", ").map(lambda codes: row.codes in codes).any()
+    assert (codings["memo"] == f"rejected by Ana: {NOTE}").any()
+    confirmed, rejected = (from_queue[from_queue["decision"] == d].iloc[0] for d in ("confirm", "reject"))
+    pair = (codings["segment_id"] == confirmed["segment_id"]) & (codings["code"] == confirmed["code"])
+    assert set(codings.loc[pair & (codings["source"] == "human"), "coder"]) == {"Ana"}
+    pair = (codings["segment_id"] == rejected["segment_id"]) & (codings["code"] == rejected["code"])
+    assert set(codings.loc[pair & (codings["source"] == "model"), "status"]) <= {"rejected"}
+    queued = pd.read_csv(out / "review_queue.csv", dtype=str, keep_default_na=False)
+    assert not ((queued["segment_id"] == rejected["segment_id"]) & (queued["code"] == rejected["code"])).any()
     restanced = codings[(codings["segment_id"] == restance["segment_id"]) & (codings["source"] == "human")
                         & (codings["code"] == restance["codes"])]
     assert list(restanced["stance"]) == [new_stance] and list(restanced["stance_by"]) == ["coder"]

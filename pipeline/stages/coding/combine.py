@@ -107,8 +107,9 @@ def _resolve(codings: pd.DataFrame, coded: set[str]) -> pd.DataFrame:
 
 
 def review_queue(codings: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
-    """Model suggestions, most uncertain first: a person's decision on those teaches the model most."""
-    model = codings[codings["source"] == MODEL]
+    """Model suggestions, most uncertain first: a person's decision on those teaches the model most.
+    A suggestion a reviewer rejected is decided, and not queued again."""
+    model = codings[(codings["source"] == MODEL) & (codings["status"] != "rejected")]
     queue = model.merge(segments[["segment_id", "speaker", "text", "prompt"]], on="segment_id", how="left")
     queue = queue.assign(uncertainty=(1 - (queue["confidence"] - 0.5).abs() * 2).round(4))
     queue = queue.sort_values(["uncertainty", "segment_id", "code"], ascending=[False, True, True], kind="stable")
