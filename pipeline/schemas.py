@@ -137,7 +137,7 @@ CODINGS = Table(
         Column("coder", "str", "the human coder, the pattern id that fired, or the model's name"),
         Column("start", "int", "start of the evidence: the matched text, the human's span, or the segment"),
         Column("end", "int", "end of the evidence (exclusive)"),
-        Column("match", "str", "for rules, the text the pattern matched; for roll-ups, the child code"),
+        Column("match", "str", "for rules, the text the pattern matched; for roll-ups, the child code; for a reviewer's decision, 'review: <decision>'"),
         Column("confidence", "float", "1.0 for rules and people; the model's calibrated probability"),
         Column("stance", "str", "positive, negative, mixed or neutral: the passage's judgement of the project"),
         Column("stance_by", "str", "who judged the stance: coder (a person), model (learned from them) or lexicon"),

@@ -79,6 +79,7 @@ def test_review_in_the_browser_and_the_next_run_applies_it(sample):
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto((out / "evidence_matrix.html").as_uri())
         csp = page.locator("meta[http-equiv='Content-Security-Policy']").get_attribute("content")
+        page_data = page.locator("#evidence-data").text_content()
         assert "default-src 'none'" in csp
 
         def open_cell():
@@ -134,9 +135,10 @@ def test_review_in_the_browser_and_the_next_run_applies_it(sample):
         browser.close()
     assert not errors, errors
     assert requests and all(url.startswith("file://") for url in requests), requests
-    assert sorted(files) == ["decisions_Ana.csv", "summaries_Ana.csv"]
+    run = json.loads(page_data)["review"]["key"].split(":")[1][:8]  # the run's digest names the files
+    assert sorted(files) == [f"decisions_Ana_{run}.csv", f"summaries_Ana_{run}.csv"]
 
-    exported = pd.read_csv(io.StringIO(files["decisions_Ana.csv"]), dtype=str, keep_default_na=False)
+    exported = pd.read_csv(io.StringIO(files[f"decisions_Ana_{run}.csv"]), dtype=str, keep_default_na=False)
     assert list(exported.loc[exported["memo"] != "", "memo"]) == ["'" + NOTE]
     in_matrix = set(chosen.iloc[:5]["segment_id"])
     from_queue = exported[~exported["segment_id"].isin(in_matrix)]
