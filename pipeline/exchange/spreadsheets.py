@@ -37,7 +37,7 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**changed) if changed else frame
 
 
-def _restored(value: str) -> str:
+def formula_restored(value: str) -> str:
     """A cell as it was before :func:`formula_safe`."""
     return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value
 
@@ -94,4 +94,4 @@ def read_sheet(path: Path, *, lower_columns: bool = False) -> pd.DataFrame:
             raise ValueError(str(exc).strip()) from None
     columns = [str(c).strip() for c in frame.columns]
     frame.columns = [c.lower() for c in columns] if lower_columns else columns
-    return frame.map(lambda v: _restored(v).strip() if isinstance(v, str) else v)
+    return frame.map(lambda v: formula_restored(v).strip() if isinstance(v, str) else v)
