@@ -38,7 +38,7 @@ from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import (human_codings_by_segment, placement_counts, placement_warnings,
                                           read_human_coding)
 from pipeline.stages.coding.rule_coder import phrase_matches
-from pipeline.stages.coding.summaries import read_summaries
+from pipeline.stages.coding import decisions, summaries as cell_summaries  # reviewers' files from the browser
 from pipeline.stages.findings.check import checked_with_warnings, findings_counts
 from pipeline.stages.ingest.transcripts import read_transcripts
 from pipeline.stages.matrices import build_evidence_matrices
@@ -200,7 +200,7 @@ def privacy_scan(codebook_dir: Path | str, transcripts_dir: Path | str, out_csv:
                                             codebook=codebook)
         scanner = privacy.scanner_for(codebook, codebook_dir, transcripts, human, private_names,
                                       parallel=Workers(evaluation.nlp.processes))
-        summaries = read_summaries(coding_files(transcripts_dir), evaluation=evaluation)
+        summaries = cell_summaries.read_summaries(coding_files(transcripts_dir), evaluation=evaluation)
         items = privacy.scan_items(transcripts, human, unplaced, summaries)
         findings, _ = privacy.find_identifiers(items, scanner)
     with StagedOutputs(out.parent) as staged:
@@ -225,7 +225,7 @@ def guard_inputs(codebook: Codebook, codebook_dir: Path, transcripts_dir: Path, 
     is written under ``extracted_dir`` (if given), which its findings' lines count in."""
     files = coding_files(transcripts_dir) if files is None else files
     human, unplaced = read_human_coding(files, transcripts=transcripts, turns=turns, codebook=codebook)
-    summaries = read_summaries(files, evaluation=codebook.evaluation)  # analysts' cell summaries, guarded too
+    summaries = cell_summaries.read_summaries(files, evaluation=codebook.evaluation)  # guarded too
     policy = policy or codebook.evaluation.privacy.policy
     scanner = None if policy == "off" else privacy.scanner_for(codebook, codebook_dir, transcripts, human,
                                                                private_names, parallel=parallel)
@@ -287,12 +287,7 @@ def import_coding(codebook_dir: Path | str, transcripts_dir: Path | str, files: 
     with StagedOutputs(Path(out_dir)) as staged:
         for path in files:
             stem = Path(path).stem
-            own = placed[placed["file"] == Path(path).name]
-            # A reviewer's decisions file keeps its decisions (a rejection is no coding).
-            decided = ["stance", "decision"] if own["decision"].ne("").any() else []
-            staged.write_csv(f"coding_{stem}.csv", own[["session_id", "code", "coder", "start", "end", "quote", "memo",
-                                                        *decided, "located", "score", "turn_id", "role", "part",
-                                                        "parts"]])
+            staged.write_csv(f"coding_{stem}.csv", decisions.imported(placed[placed["file"] == Path(path).name]))
             staged.write_csv(f"unplaced_{stem}.csv", unplaced[unplaced["file"] == Path(path).name])
     return Result(counts=placement_counts(placed, unplaced), warnings=tuple(found),
                   out=Path(out_dir), outputs=tuple(staged.names))

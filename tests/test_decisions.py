@@ -121,8 +121,10 @@ def test_a_summary_goes_through_the_privacy_guard(first_run, tmp_path):
         path.unlink()
     (problem,) = caught.value.problems
     assert problem.file == str(path) and problem.where.startswith("row 2, summary") and "987" not in str(problem)
-    report = (tmp_path / "redacted" / "triangulation_report.md").read_text(encoding="utf-8")
+    report = (tmp_path / "redacted" / "triangulation_report.html").read_text(encoding="utf-8")
     assert "la fiscal dio su celular [TELEFONO]." in report and "987 654 321" not in report
+    markdown = (tmp_path / "redacted" / "triangulation_report.md").read_text(encoding="utf-8")
+    assert "la fiscal dio su celular" in markdown and "987 654 321" not in markdown
     assert any("S9-gone" in w.message and "no longer exist" in w.message for w in result.warnings)
     assert result.counts["review"]["summaries"] == 1
 

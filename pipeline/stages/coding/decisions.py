@@ -60,6 +60,15 @@ def check_decision(row: dict, text: str) -> tuple[str, str | None, bool]:
     return decision, None, stale
 
 
+def imported(placed: pd.DataFrame) -> pd.DataFrame:
+    """What ``coding import`` writes of one file's placed codings (human.HUMAN_COLUMNS): one row
+    per part, with its offsets, turn and role; a decisions file keeps its stances and decisions
+    (a rejection is no coding)."""
+    decided = ["stance", "decision"] if placed["decision"].ne("").any() else []
+    return placed[["session_id", "code", "coder", "start", "end", "quote", "memo", *decided, "located", "score",
+                   "turn_id", "role", "part", "parts"]]
+
+
 def rejections(human: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
     """The rejected (segment_id, code) pairs of placed human coding ``human`` (its ``reject``
     rows, clipped to SEGMENTS), with ``coder`` (the reviewer) and ``memo``: columns
