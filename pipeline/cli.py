@@ -278,6 +278,15 @@ def _figures_table(figures: dict) -> str:
         rule, model, base = (figures[s]["per_code"][code] for s in ("rules", "model", "baseline"))
         shown = "-" if model["alpha"] is None else f"{model['alpha']:.2f}"
         lines.append(f"{code:34}{model['support']:5}{rule['f1']:10.2f}{model['f1']:10.2f}{base['f1']:9.2f}{shown:>9}")
+    patterns = figures.get("patterns", [])
+    if patterns:
+        settings = figures.get("rules_settings", {})
+        lines += ["", f"each pattern in the sessions people coded, worst first (demoted: precision below "
+                      f"{settings.get('min_precision')} with at least {settings.get('min_hits')} hits):",
+                  f"{'code':34}{'pattern':28}{'hits':>6}{'agreed':>8}{'unconf.':>8}{'precision':>10}"]
+        for row in patterns:
+            lines.append(f"{row['code']:34}{row['pattern']:28}{row['hits']:6}{row['agreed']:8}{row['unconfirmed']:8}"
+                         f"{row['precision']:10.2f}{'  demoted' if row['demoted'] else ''}")
     stance = figures.get("stance", {})
     if "learned" in stance:
         lines += ["", f"stance of {stance['passages']} coded passages ({stance['sessions']} sessions), against the coders:",

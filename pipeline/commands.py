@@ -28,12 +28,13 @@ from pipeline.reports.banner import with_privacy_off_banner
 from pipeline.reports.findings import REPORT as FINDINGS_REPORT, findings_reports
 from pipeline.reports.manual import codebook_manual
 from pipeline.reports.reliability import reliability_report
-from pipeline.runtime.cache import JsonCache
+from pipeline.runtime.cache import JsonCache, PickleCache
 from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.outputs import RECORD, StagedOutputs, check_output_folder
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER, Parallel, ParseCache
 from pipeline.stages import privacy
+from pipeline.stages.coding.audit import audit_patterns
 from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import (human_codings_by_segment, placement_counts, placement_warnings,
                                           read_human_coding)
@@ -322,6 +323,14 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
     return codebook, transcripts, turns, segments, human, parse, placement_counts(human, unplaced)
 
 
+def _embeddings(evaluation: Evaluation, cache_dir: Path | str | None):
+    """The cache of sentence embeddings (kept beside the parsed documents), or None where the
+    learned coder does without them (``suggestions.embeddings: false``)."""
+    if not evaluation.suggestions.embeddings:
+        return None
+    return PickleCache(Path(cache_dir).parent / "embeddings" if cache_dir else None)
+
+
 def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
              cache_dir: Path | str | None = None) -> dict:
     """Measure rules, model and baseline against the human coding in ``files`` (see
@@ -339,7 +348,13 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
                             **parse.arguments())
     figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds,
                              min_examples=evaluation.suggestions.min_examples,
-                             threshold=evaluation.suggestions.threshold, seed=evaluation.suggestions.seed)
+                             threshold=evaluation.suggestions.threshold,
+                             tune_thresholds=evaluation.suggestions.tune_thresholds, seed=evaluation.suggestions.seed,
+                             embeddings=_embeddings(evaluation, cache_dir))
+    rules = evaluation.rules
+    figures["patterns"] = audit_patterns(codings, min_precision=rules.min_precision,
+                                         min_hits=rules.min_hits).to_dict("records")
+    figures["rules_settings"] = rules.model_dump()
     # The coders' stances against the learned one and the lexicon's on the same passages.
     lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""),
                             **kept, **parse.arguments())

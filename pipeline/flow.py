@@ -168,7 +168,8 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         release_lookup_tables()
         guarded, segments = inputs.guarded, inputs.segments
         transcripts, turns, human, unplaced = guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced
-        suggest = _suggester(codebook, TableCache(out / CACHE_FOLDER / "model"))
+        suggest = _suggester(codebook, TableCache(out / CACHE_FOLDER / "model"),
+                             PickleCache(out / CACHE_FOLDER / "embeddings"))
         codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, suggest=suggest,
                                 progress=progress, rule_cache=JsonCache(out / CACHE_FOLDER / "rules"),
                                 regex_cache=JsonCache(out / CACHE_FOLDER / "regex"), **parse.arguments())
@@ -296,7 +297,7 @@ def _fingerprint(codebook_dir: Path, transcripts_dir: Path, out: Path, policy: s
                        {"privacy": policy, "private_names": str(private_names or "")}, _versions())
 
 
-def _suggester(book: Codebook, cache: TableCache):
+def _suggester(book: Codebook, cache: TableCache, embedded: PickleCache):
     """The model's suggestions for a run (see :func:`pipeline.stages.coding.learned.suggest_codes`), or None when
     switched off. They depend only on the segments, the human coding and the codebook's texts,
     so they are cached on those: editing a code's patterns does not refit the model."""
@@ -304,6 +305,8 @@ def _suggester(book: Codebook, cache: TableCache):
     if not settings.enabled:
         return None
     texts = [(c.id, c.definition.texts, c.include.texts, c.examples) for c in book.codes]
+    # Sentence embeddings are kept per session's segment texts: a refit embeds only what is new.
+    embeddings = embedded if settings.embeddings else None
 
     def suggest(segments: pd.DataFrame, codings: pd.DataFrame) -> list[dict]:
         human = schemas.people_evidence(codings)[["segment_id", "code"]].drop_duplicates()
@@ -317,7 +320,7 @@ def _suggester(book: Codebook, cache: TableCache):
 
             return pd.DataFrame(suggest_codes(
                 segments, codings, codebook=book, min_examples=settings.min_examples, threshold=settings.threshold,
-                random_state=settings.seed, parallel=Workers(book.evaluation.nlp.processes)))
+                tune_thresholds=settings.tune_thresholds, random_state=settings.seed, embeddings=embeddings, parallel=Workers(book.evaluation.nlp.processes)))
 
         return cache.get_or_compute(key, fit).to_dict("records")
 

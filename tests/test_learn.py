@@ -51,7 +51,7 @@ def test_predicting_before_fitting_is_an_error():
 def test_init_only_stores_its_arguments():
     coder = SegmentCoder(C=2.0, min_examples=7)
     assert coder.get_params() == {"C": 2.0, "min_examples": 7, "calibrate": True, "threshold": 0.5,
-                                  "random_state": 0, "parallel": None}
+                                  "tune_thresholds": False, "random_state": 0, "parallel": None}
     assert not [a for a in vars(coder) if a.endswith("_")]
 
 
@@ -104,10 +104,15 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
                  "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c")]) == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance",
-                            "human_coding", "held_out"}
+                            "human_coding", "held_out",
+                            "patterns", "rules_settings"}
     assert figures["held_out"] == "session"
     assert figures["human_coding"]["unplaced"] == {} and figures["human_coding"]["placed"] == len(
         coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])])
+    assert figures["patterns"] and set(figures["patterns"][0]) == {"code", "pattern", "hits", "agreed", "unconfirmed",
+                                                                   "precision", "demoted"}
+    precisions = [row["precision"] for row in figures["patterns"]]
+    assert precisions == sorted(precisions)  # worst first
     assert figures["stance"]["passages"] > 50 and figures["stance"]["folds"] == 2
     assert set(figures["stance"]["learned"]) == set(figures["stance"]["lexicon"]) == {"accuracy", "macro_f1"}
     for source in ("rules", "model", "baseline"):

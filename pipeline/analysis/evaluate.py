@@ -17,7 +17,8 @@ from sklearn.model_selection import GroupKFold
 
 from pipeline.errors import InputError, Problem
 from pipeline.schemas import people_evidence
-from pipeline.stages.coding.learned import fit_coder, learnable_codes, make_baseline
+from pipeline.seams import Cache
+from pipeline.stages.coding.learned import fit_coder, inputs, learnable_codes, make_baseline, with_embeddings
 
 
 def grouped_folds(groups: pd.Series, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -50,8 +51,14 @@ def _scores(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> dict:
     return out
 
 
+def _codes(codebook, human: pd.DataFrame) -> list[str]:
+    """The codebook's codes; without a codebook (another team's corpus), the codes people applied."""
+    return sorted(codebook.by_id) if codebook is not None else sorted(set(human["code"]))
+
+
 def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, folds: int = 5,
-                   min_examples: int = 5, threshold: float = 0.5, seed: int = 0) -> dict:
+                   min_examples: int = 5, threshold: float = 0.5, tune_thresholds: bool | str = False,
+                   embeddings: Cache | None = None, seed: int = 0) -> dict:
     """Figures for ``rules``, ``model`` and ``baseline`` against the human coding in ``codings``.
 
     ``segments`` is the SEGMENTS table; ``codings`` holds the human codings and the rule
@@ -65,8 +72,10 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
     """
     human = people_evidence(codings)
     units = segments[segments["session_id"].isin(set(human["session_id"]))].reset_index(drop=True)
+    if embeddings is not None:  # once, not per fold
+        units = with_embeddings(units, embeddings)
     matrix = pd.crosstab(human["segment_id"], human["code"]).clip(upper=1)
-    labels = matrix.reindex(index=units["segment_id"], columns=sorted(codebook.by_id), fill_value=0).fillna(0)
+    labels = matrix.reindex(index=units["segment_id"], columns=_codes(codebook, human), fill_value=0).fillna(0)
     codes = learnable_codes(labels.astype(int), min_examples)
     if not codes:
         raise InputError(Problem("--coding", f"no code has {min_examples} human-coded segments to learn from.",
@@ -85,8 +94,9 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
         trainable = [c for c in codes if train_labels[c].sum() >= min_examples]
         if trainable:
             model = fit_coder(units.iloc[train], train_labels[trainable], codebook, trainable,
-                              min_examples=min_examples, threshold=threshold, random_state=seed)
-            predicted = model.predict(units.iloc[test][["text", "prompt"]])
+                              min_examples=min_examples, threshold=threshold, random_state=seed,
+                              tune_thresholds=tune_thresholds, embeddings=embeddings)
+            predicted = model.predict(inputs(units.iloc[test]))
             for j, code in enumerate(trainable):
                 model_pred[test, codes.index(code)] = predicted[:, j]
         present = [c for c in codes if 0 < train_labels[c].sum() < len(train)]

@@ -149,7 +149,26 @@ class Suggestions(FrozenModel):
     enabled: bool = True
     min_examples: int = Field(5, ge=2)
     threshold: float = Field(0.5, gt=0, lt=1)
+    # tuned: one threshold for every code, the best micro F1 in inner folds of the human coding;
+    # per_code: each code's best F1 there; fixed: ``threshold``.
+    thresholds: Literal["tuned", "per_code", "fixed"] = "tuned"
+    embeddings: bool = True
     seed: int = 0
+
+
+    @property
+    def tune_thresholds(self) -> bool | str:
+        """What the learned coder's ``tune_thresholds`` reads (False, "shared" or "code")."""
+        return {"tuned": "shared", "per_code": "code", "fixed": False}[self.thresholds]
+
+
+class Rules(FrozenModel):
+    """When a codebook pattern's codings stop counting as accepted evidence: with at least
+    ``min_hits`` hits in the sessions people coded and a precision against them below
+    ``min_precision`` (see :mod:`pipeline.stages.coding.audit`)."""
+
+    min_precision: float = Field(0.6, ge=0, le=1)
+    min_hits: int = Field(5, ge=1)
 
 
 class StanceModel(FrozenModel):
@@ -243,6 +262,7 @@ class Evaluation(FrozenModel):
     segmentation: Segmentation = Segmentation()
     nlp: NlpSettings = NlpSettings()
     suggestions: Suggestions = Suggestions()
+    rules: Rules = Rules()
     stance_model: StanceModel = StanceModel()
     transcripts: TranscriptsSettings = TranscriptsSettings()
     privacy: PrivacySettings = PrivacySettings()

@@ -11,7 +11,9 @@ The coders (:data:`CODERS`, each a :class:`pipeline.stages.coding.coder.Coder`) 
 
 Then every coding gets its segment's stance (or the person's own), and human coding wins
 where sources conflict: on a segment a person coded, a rule or model coding of a code that
-person did not apply is kept but marked ``suggested``, with a memo saying why.
+person did not apply is kept but marked ``suggested``, with a memo saying why. Last, a pattern
+the coders mostly disagree with is demoted (:mod:`pipeline.stages.coding.audit`): its codings
+are ``suggested`` everywhere.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pipeline import schemas
 from pipeline.config.codebook import Codebook
 
 from pipeline.seams import IN_ORDER, Cache, Parallel, ParseCache
+from pipeline.stages.coding.audit import demote_patterns
 from pipeline.stages.coding.coder import HUMAN, MODEL, Coder, CodingRun, Progress, Suggest, judged
 from pipeline.stages.coding.decisions import apply_rejections, rejections
 from pipeline.stages.coding.human import HumanCoder
@@ -76,7 +79,9 @@ def code_segments(
              if row["source"] == HUMAN and not row.get("decision") and row.get("status") != schemas.CONTEXT}
     codings = judged(rows, stances).drop_duplicates(list(schemas.CODINGS.key))
     del rows  # a large corpus's codings are not held twice
-    resolved = apply_rejections(_resolve(codings, coded), rejections(human, segments))
+    rules = codebook.evaluation.rules
+    demoted = demote_patterns(_resolve(codings, coded), min_precision=rules.min_precision, min_hits=rules.min_hits)
+    resolved = apply_rejections(demoted, rejections(human, segments))
     return schemas.conform(resolved, schemas.CODINGS)
 
 
