@@ -453,7 +453,7 @@ def findings_check(codebook_dir: Path | str, transcripts_dir: Path | str, out_di
         evidence = build_evidence_matrices(tables["segments"], tables["codings"], codebook=codebook,
                                            include_suggestions=rubric.include_suggestions,
                                            min_confidence=rubric.min_confidence)["evidence"]
-        questions = triangulate(evidence, tables["transcripts"], codebook=codebook)
+        questions = triangulate(evidence, tables["transcripts"], codebook=codebook, codings=tables["codings"])
         checked = checked_with_warnings(claims, codebook, strict=strict, evidence=evidence, questions=questions,
                                         **tables)
     unscanned = manifest.get("privacy", {}).get("policy") == "off"

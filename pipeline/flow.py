@@ -43,7 +43,7 @@ from pipeline.analysis.reliability import measure_reliability
 from pipeline.reports.registry import build_reports, owned_outputs
 from pipeline.reports.report import RunTables
 from pipeline.stages.matrices import build_evidence_matrices
-from pipeline.stages.triangulate import saturation, triangulate
+from pipeline.stages.triangulate import evidence_checked, saturation, triangulate
 from pipeline.nlp.norms import release_lookup_tables
 from pipeline.runtime.doc_cache import DocCache
 from pipeline.runtime.outputs import StagedOutputs, check_output_folder
@@ -180,7 +180,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
         matrices = build_evidence_matrices(segments, codings, codebook=codebook,
                                            include_suggestions=rubric.include_suggestions,
                                            min_confidence=rubric.min_confidence)
-        findings = triangulate(matrices["evidence"], transcripts, codebook=codebook)
+        findings = triangulate(matrices["evidence"], transcripts, codebook=codebook, codings=codings)
         curve = saturation(matrices["evidence"], transcripts, codings)
         checked = None if claims is None else checked_with_warnings(
             claims, codebook, evidence=matrices["evidence"], questions=findings, transcripts=transcripts,
@@ -196,6 +196,7 @@ def run(codebook_dir: Path | str, transcripts_dir: Path | str, out_dir: Path | s
     counts["stance"] = {"method": judged.method, "learned_from": judged.examples,
                         **{by: int((codings["stance_by"] == by).sum()) for by in STANCE_BY}}
     counts["ratings"] = {r: int((findings["rating"] == r).sum()) for r in ("strong", "moderate", "thin", "none")}
+    counts["evidence"] = evidence_checked(matrices["evidence"], codings, codebook)
     if checked is not None:
         counts["findings"] = findings_counts(checked)
     if review.decided or len(summaries):

@@ -231,6 +231,7 @@ class EvidenceLevel(FrozenModel):
     min_groups: int = Field(1, ge=0)
     min_methods: int = Field(1, ge=0)
     max_divergent_groups: int | None = Field(None, ge=0)
+    min_human_share: float = Field(0.0, ge=0, le=1)  # of its sessions, those with human-coded evidence on it
 
 
 class Triangulation(FrozenModel):

@@ -65,8 +65,21 @@ def _question_context(codebook: Codebook, findings: pd.DataFrame, evidence: pd.D
             "majority_quotes": _quotes(own[~own["stakeholder_group"].isin(diverging) & (own["stance"] == finding.majority)],
                                        traits, 4),
             "quotes": _quotes(own, traits, balance=finding.majority == "divided"),
+            "checked": _checked_words(finding),
         })
     return out
+
+
+def _checked_words(finding) -> str:
+    """How much of a question's evidence a person coded, and how good the machine's share is."""
+    if not finding.segments:
+        return ""
+    precision = finding.machine_precision
+    measured = ("not measured (the rules found nothing on its codes where people coded)"
+                if precision is None or pd.isna(precision) else f"{precision:.2f}")
+    return (f"Evidence: {finding.human_segments} of {finding.segments} segments coded by a person, "
+            f"{finding.machine_segments} by the machine alone ({finding.machine_share:.0%}); the machine's precision "
+            f"on its codes, measured against the coders: {measured}.")
 
 
 def _saturation_svg(curve: pd.DataFrame) -> str:
@@ -108,6 +121,8 @@ def _docx(title: str, counting: str, questions: list[dict]) -> bytes:
         document.add_paragraph(f"{q['why']} Sessions assessing it lean {q['positive_sessions']} positive, "
                                f"{q['negative_sessions']} negative, {q['mixed_sessions']} mixed; majority {q['majority']}."
                                + (f" Diverging: {q['diverging_groups']}." if q["diverging_groups"] else ""))
+        if q["checked"]:
+            document.add_paragraph(q["checked"])
         if q["gaps"]:
             document.add_paragraph(f"Gaps: no evidence from {q['gaps']}.")
         for summary in q["summaries"]:

@@ -141,12 +141,15 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         weights = np.ones(len(target)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         held = np.ones(len(target), dtype=bool) if groups is None else np.array([g is not None for g in groups])
         rows = np.flatnonzero(held)
-        if groups is None:
-            inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
-            splits = inner.split(rows, target[rows])
+        sessions = None if groups is None else np.asarray(groups, dtype=object)[rows].astype(str)
+        if sessions is None or len(set(sessions)) < 2:  # one session: its rows are all there is to fold
+            inner = StratifiedKFold(n_splits=min(3, int(target[rows].sum()), int((1 - target[rows]).sum())),
+                                    shuffle=True, random_state=self.random_state)
+            splits = inner.split(rows, target[rows]) if inner.n_splits >= 2 else []
         else:
-            inner = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=self.random_state)
-            splits = inner.split(rows, target[rows], groups=np.asarray(groups, dtype=object)[rows].astype(str))
+            inner = StratifiedGroupKFold(n_splits=min(3, len(set(sessions))), shuffle=True,
+                                         random_state=self.random_state)
+            splits = inner.split(rows, target[rows], groups=sessions)
         scores = np.full(len(target), np.nan)
         for train, test in splits:
             train = np.concatenate([rows[train], np.flatnonzero(~held)])
@@ -158,7 +161,7 @@ class SegmentCoder(ClassifierMixin, BaseEstimator):
         scored = ~np.isnan(scores)
         if len(np.unique(target[scored])) < 2:
             return model, None
-        platt = LogisticRegression(C=1e4).fit(scores[scored].reshape(-1, 1), target[scored])
+        platt = LogisticRegression(C=1e4, max_iter=1000).fit(scores[scored].reshape(-1, 1), target[scored])
         return _Platt(model, platt), (target[scored], platt.predict_proba(scores[scored].reshape(-1, 1))[:, 1])
 
     def predict_proba(self, X):
