@@ -41,9 +41,11 @@ validate: $(STAMP) ## Check the codebook, the register and every transcript, rep
 privacy-scan: $(STAMP) ## Scan TRANSCRIPTS for names, DNI and phone numbers, emails, addresses, URLs (CSV in REPORTS)
 	$(PY) -m pipeline privacy-scan --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) --out $(REPORTS)/privacy_findings.csv
 
-evaluate: $(STAMP) ## Measure rules, model and learned stance against the human coding in TRANSCRIPTS/coding (JSON in REPORTS)
+evaluate: $(STAMP) ## Measure rules, model and learned stance against the human coding in TRANSCRIPTS/coding, then one table with the shared real corpora (JSON in REPORTS)
 	$(PY) -m pipeline evaluate-coder --codebook $(CODEBOOK) --transcripts $(TRANSCRIPTS) \
 		--coding $(TRANSCRIPTS)/coding/*.csv --json $(REPORTS)/evaluate_coder.json --cache $(REPORTS)/.cache/docs
+	$(PY) benchmarks/real_coded.py --sample $(REPORTS)/evaluate_coder.json --json $(REPORTS)/evaluate_real.json \
+		--cache $(REPORTS)/.cache/embeddings
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest

@@ -7,7 +7,9 @@ Nothing is copied into the repository; a corpus that is absent is skipped with a
 
     python benchmarks/real_coded.py [--folds 5] [--json OUT] [--cache DIR]
 
-prints one table per corpus: micro and macro P/R/F1 of the model and the plain baseline.
+prints one table across them (and the evaluation's own figures from evaluate-coder, given
+``--sample``): per coder, micro and macro P/R/F1, Krippendorff's alpha, and the margin of the
+model over the plain baseline.
 """
 
 from __future__ import annotations
@@ -66,27 +68,46 @@ def measure(name: str, *, folds: int = 5, root: Path = CODED, cache: Path | None
     return evaluate_coder(segments, codings, codebook=None, folds=folds, **options)
 
 
+def table(evaluations: dict[str, dict]) -> str:
+    """One table across ``evaluations`` ({name: evaluate_coder's figures}): per coder, micro and
+    macro P/R/F1 and Krippendorff's alpha with the people (every segment x code a unit), and
+    the model's margin over the baseline in micro F1."""
+    lines = [f"{'evaluation':16}{'coder':10}{'segments':>9}{'codes':>6}{'micro P':>9}{'R':>7}{'F1':>7}"
+             f"{'macro P':>9}{'R':>7}{'F1':>7}{'alpha':>8}"]
+    for name, figures in evaluations.items():
+        for coder in ("rules", "model", "baseline"):
+            if coder == "rules" and not figures.get("has_rules", True):
+                continue  # another team's corpus has no codebook patterns
+            micro, macro, a = figures[coder]["micro"], figures[coder]["macro"], figures[coder].get("alpha")
+            lines.append(f"{name:16}{coder:10}{figures['segments']:9}{len(figures['codes_evaluated']):6}"
+                         f"{micro['precision']:9.3f}{micro['recall']:7.3f}{micro['f1']:7.3f}{macro['precision']:9.3f}"
+                         f"{macro['recall']:7.3f}{macro['f1']:7.3f}{'-' if a is None else f'{a:.3f}':>8}")
+        margin = figures["model"]["micro"]["f1"] - figures["baseline"]["micro"]["f1"]
+        lines.append(f"{name:16}{'margin':10}{'':15}model - baseline micro F1: {margin:+.3f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--json", type=Path, help="write every corpus's figures here")
     parser.add_argument("--cache", type=Path, help="where the sentence embeddings are kept (default: not kept)")
+    parser.add_argument("--sample", type=Path, metavar="JSON",
+                        help="evaluate-coder's figures for the evaluation itself, shown first")
     args = parser.parse_args(argv)
-    out = {}
+    evaluations = {}
+    if args.sample:
+        evaluations["sample"] = json.loads(args.sample.read_text(encoding="utf-8"))
     for name in CORPORA:
         if not corpus_path(name).exists():
             print(f"{name}: skipped, {corpus_path(name)} is absent")
             continue
-        figures = measure(name, folds=args.folds, cache=args.cache)
-        out[name] = figures
-        print(f"{name}: {figures['segments']} segments, {len(figures['codes_evaluated'])} codes, "
-              f"{figures['folds']} folds")
-        for source in ("model", "baseline"):
-            micro, macro = figures[source]["micro"], figures[source]["macro"]
-            print(f"  {source:10}micro P {micro['precision']:.3f} R {micro['recall']:.3f} F1 {micro['f1']:.3f}"
-                  f"   macro F1 {macro['f1']:.3f}")
+        evaluations[name] = {**measure(name, folds=args.folds, cache=args.cache), "has_rules": False}
+    print(table(evaluations))
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({k: v for k, v in evaluations.items() if k != "sample"}, indent=2,
+                                        sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluation_arguments(judge)
     judge.add_argument("--coding", type=Path, nargs="+", required=True, metavar="FILE")
     judge.add_argument("--folds", type=int, default=5)
+    judge.add_argument("--learning-curve", action="store_true",
+                       help="also measure the model against the number of human-coded sessions it learns from")
     judge.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
     judge.add_argument("--cache", type=Path, default=Path(DEFAULT_OUT) / ".cache" / "docs", metavar="DIR",
                        help="where parsed documents are cached")
@@ -278,6 +280,12 @@ def _figures_table(figures: dict) -> str:
         rule, model, base = (figures[s]["per_code"][code] for s in ("rules", "model", "baseline"))
         shown = "-" if model["alpha"] is None else f"{model['alpha']:.2f}"
         lines.append(f"{code:34}{model['support']:5}{rule['f1']:10.2f}{model['f1']:10.2f}{base['f1']:9.2f}{shown:>9}")
+    if figures.get("learning_curve"):
+        lines += ["", "the model against the number of human-coded sessions it learned from (same test folds):",
+                  f"{'sessions':>9}{'segments':>10}{'micro P':>9}{'R':>7}{'F1':>7}"]
+        for point in figures["learning_curve"]:
+            lines.append(f"{point['sessions']:9}{point['segments']:10}{point['precision']:9.3f}{point['recall']:7.3f}"
+                         f"{point['f1']:7.3f}")
     patterns = figures.get("patterns", [])
     if patterns:
         settings = figures.get("rules_settings", {})
@@ -384,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             found = []
             with commands.collect_warnings(found):
                 figures = commands.evaluate(args.codebook, args.transcripts, args.coding, folds=args.folds,
-                                            cache_dir=args.cache)
+                                            cache_dir=args.cache, learning_curve=args.learning_curve)
             _print_warnings(commands.Result(counts={}, warnings=tuple(found)), args)
             print(_figures_table(figures))
             if args.json:

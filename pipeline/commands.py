@@ -332,7 +332,7 @@ def _embeddings(evaluation: Evaluation, cache_dir: Path | str | None):
 
 
 def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
-             cache_dir: Path | str | None = None) -> dict:
+             cache_dir: Path | str | None = None, learning_curve: bool = False) -> dict:
     """Measure rules, model and baseline against the human coding in ``files`` (see
     :mod:`pipeline.analysis.evaluate`); only the coded sessions are read."""
     # Imported here: scikit-learn takes a second to import, and only this command needs it.
@@ -350,7 +350,7 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
                              min_examples=evaluation.suggestions.min_examples,
                              threshold=evaluation.suggestions.threshold,
                              tune_thresholds=evaluation.suggestions.tune_thresholds, seed=evaluation.suggestions.seed,
-                             embeddings=_embeddings(evaluation, cache_dir))
+                             embeddings=_embeddings(evaluation, cache_dir), learning_curve=learning_curve)
     rules = evaluation.rules
     figures["patterns"] = audit_patterns(codings, min_precision=rules.min_precision,
                                          min_hits=rules.min_hits).to_dict("records")

@@ -101,14 +101,17 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
     coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])].to_csv(subset, index=False)
     out = tmp_path / "figures.json"
     assert main(["evaluate-coder", "--codebook", str(SAMPLE_CODEBOOK), "--transcripts", str(SAMPLE_TRANSCRIPTS),
-                 "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c")]) == 0
+                 "--coding", str(subset), "--folds", "2", "--json", str(out), "--cache", str(tmp_path / "c"), "--learning-curve"]) == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance",
                             "human_coding", "held_out",
-                            "patterns", "rules_settings"}
+                            "patterns", "rules_settings", "learning_curve"}
     assert figures["held_out"] == "session"
     assert figures["human_coding"]["unplaced"] == {} and figures["human_coding"]["placed"] == len(
         coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])])
+    # two sessions in each fold's training part: the curve's one point is all of them
+    assert [point["sessions"] for point in figures["learning_curve"]] == [2]
+    assert figures["learning_curve"][0]["f1"] == figures["model"]["micro"]["f1"]
     assert figures["patterns"] and set(figures["patterns"][0]) == {"code", "pattern", "hits", "agreed", "unconfirmed",
                                                                    "precision", "demoted"}
     precisions = [row["precision"] for row in figures["patterns"]]
@@ -116,7 +119,7 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
     assert figures["stance"]["passages"] > 50 and figures["stance"]["folds"] == 2
     assert set(figures["stance"]["learned"]) == set(figures["stance"]["lexicon"]) == {"accuracy", "macro_f1"}
     for source in ("rules", "model", "baseline"):
-        assert set(figures[source]) == {"micro", "macro", "per_code"}
+        assert set(figures[source]) == {"micro", "macro", "per_code", "alpha"}
         assert set(figures[source]["micro"]) == {"precision", "recall", "f1"}
         assert set(figures[source]["per_code"]) == set(figures["codes_evaluated"])
     assert figures["folds"] == 2 and figures["codes_evaluated"]

@@ -42,6 +42,7 @@ def _scores(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> dict:
     for average in ("micro", "macro"):
         p, r, f, _ = precision_recall_fscore_support(truth, predicted, average=average, zero_division=0)
         out[average] = {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
+    out["alpha"] = alpha(truth.ravel(), predicted.ravel())  # every (segment, code) a unit
     p, r, f, support = precision_recall_fscore_support(truth, predicted, average=None, zero_division=0)
     out["per_code"] = {
         code: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
@@ -51,6 +52,46 @@ def _scores(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> dict:
     return out
 
 
+def _predict_fold(units, labels, codes, train, test, out, *, codebook, min_examples, threshold, seed,
+                  tune_thresholds, embeddings) -> None:
+    """The model fitted on the ``train`` rows of ``units`` predicts the ``test`` rows into ``out``."""
+    train_labels = labels.iloc[train][codes].astype(int)
+    trainable = [c for c in codes if train_labels[c].sum() >= min_examples]
+    if not trainable:
+        return
+    model = fit_coder(units.iloc[train], train_labels[trainable], codebook, trainable,
+                      min_examples=min_examples, threshold=threshold, random_state=seed,
+                      tune_thresholds=tune_thresholds, embeddings=embeddings)
+    predicted = model.predict(inputs(units.iloc[test]))
+    for j, code in enumerate(trainable):
+        out[test, codes.index(code)] = predicted[:, j]
+
+
+CURVE_POINTS = 5  # numbers of coded sessions the learning curve is measured at
+
+
+def _learning_curve(units, labels, codes, truth, splits, fit: dict) -> list[dict]:
+    """Micro P/R/F1 of the model when only ``n`` of each fold's training sessions were coded
+    (the first ``n`` in a fixed shuffled order), at :data:`CURVE_POINTS` values of ``n`` up
+    to all of them; always measured on the same test folds."""
+    rng = np.random.default_rng(fit["seed"])
+    sessions = units["session_id"].to_numpy()
+    most = min(len(np.unique(sessions[train])) for train, _ in splits)
+    sizes = sorted({int(round(n)) for n in np.linspace(2, most, CURVE_POINTS)} - {0, 1})
+    orders = [rng.permutation(np.unique(sessions[train])) for train, _ in splits]
+    curve = []
+    for size in sizes:
+        predicted = np.zeros_like(truth)
+        for (train, test), order in zip(splits, orders):
+            kept = train[np.isin(sessions[train], order[:size])]
+            _predict_fold(units, labels, codes, kept, test, predicted, **fit)
+        p, r, f, _ = precision_recall_fscore_support(truth, predicted, average="micro", zero_division=0)
+        curve.append({"sessions": size, "segments": int(np.mean([np.isin(sessions[t], o[:size]).sum()
+                                                                 for (t, _), o in zip(splits, orders)])),
+                      "precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)})
+    return curve
+
+
 def _codes(codebook, human: pd.DataFrame) -> list[str]:
     """The codebook's codes; without a codebook (another team's corpus), the codes people applied."""
     return sorted(codebook.by_id) if codebook is not None else sorted(set(human["code"]))
@@ -58,17 +99,19 @@ def _codes(codebook, human: pd.DataFrame) -> list[str]:
 
 def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, folds: int = 5,
                    min_examples: int = 5, threshold: float = 0.5, tune_thresholds: bool | str = False,
-                   embeddings: Cache | None = None, seed: int = 0) -> dict:
+                   embeddings: Cache | None = None, seed: int = 0, learning_curve: bool = False) -> dict:
     """Figures for ``rules``, ``model`` and ``baseline`` against the human coding in ``codings``.
 
     ``segments`` is the SEGMENTS table; ``codings`` holds the human codings and the rule
     codings (CODINGS rows, any status). Returns a dict with ``rules``, ``model``, ``baseline``
     (each with ``micro``, ``macro`` and ``per_code``), ``folds``, ``segments``,
-    ``codes_evaluated``, ``threshold`` and ``held_out``. The model predicts a code at
-    ``threshold`` (the suggestions' threshold); the baseline at its plain 0.5. Folds hold whole
-    sessions out; where people coded one session only (a tool's export of one document of
-    comments), there is no other session to hold out and folds hold segments out instead:
-    ``held_out`` says which.
+    ``codes_evaluated``, ``threshold`` and ``held_out``, and with ``learning_curve`` the model's
+    micro figures against the number of coded sessions it learned from (``learning_curve``)
+    and the review queue simulated (``queue_simulation``). The model predicts a code at
+    ``threshold`` (the suggestions' threshold) unless ``tune_thresholds`` chooses it in the
+    training folds; the baseline at its plain 0.5. Folds hold whole sessions out; where people
+    coded one session only (a tool's export of one document of comments), there is no other
+    session to hold out and folds hold segments out instead: ``held_out`` says which.
     """
     human = people_evidence(codings)
     units = segments[segments["session_id"].isin(set(human["session_id"]))].reset_index(drop=True)
@@ -89,23 +132,20 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
     base_pred = np.zeros_like(truth)
     held_out = "session" if units["session_id"].nunique() >= 2 else "segment"
     splits = grouped_folds(units[f"{held_out}_id"], folds)
+    fit = {"codebook": codebook, "min_examples": min_examples, "threshold": threshold, "seed": seed,
+           "tune_thresholds": tune_thresholds, "embeddings": embeddings}
     for train, test in splits:
         train_labels = labels.iloc[train][codes].astype(int)
-        trainable = [c for c in codes if train_labels[c].sum() >= min_examples]
-        if trainable:
-            model = fit_coder(units.iloc[train], train_labels[trainable], codebook, trainable,
-                              min_examples=min_examples, threshold=threshold, random_state=seed,
-                              tune_thresholds=tune_thresholds, embeddings=embeddings)
-            predicted = model.predict(inputs(units.iloc[test]))
-            for j, code in enumerate(trainable):
-                model_pred[test, codes.index(code)] = predicted[:, j]
+        _predict_fold(units, labels, codes, train, test, model_pred, **fit)
         present = [c for c in codes if 0 < train_labels[c].sum() < len(train)]
         if present:
             baseline = make_baseline(random_state=seed).fit(units.iloc[train][["text"]], train_labels[present].to_numpy())
             predicted = baseline.predict(units.iloc[test][["text"]])
             for j, code in enumerate(present):
                 base_pred[test, codes.index(code)] = predicted[:, j]
+    curve = {"learning_curve": _learning_curve(units, labels, codes, truth, splits, fit)} if learning_curve else {}
     return {
+        **curve,
         "rules": _scores(truth, rule_pred, codes),
         "model": _scores(truth, model_pred, codes),
         "baseline": _scores(truth, base_pred, codes),
