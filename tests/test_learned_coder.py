@@ -95,8 +95,8 @@ def test_embeddings_are_kept_per_session_and_a_warm_run_computes_none():
 
 
 def codings_frame(rows):
-    columns = ["segment_id", "session_id", "code", "source", "coder", "status", "memo"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["segment_id", "session_id", "code", "source", "coder", "status", "memo", "match"]
+    return pd.DataFrame([row if len(row) == 8 else (*row, "words") for row in rows], columns=columns)
 
 
 def test_the_audit_measures_each_pattern_in_coded_sessions_and_demotes_the_bad_ones():
@@ -106,13 +106,15 @@ def test_the_audit_measures_each_pattern_in_coded_sessions_and_demotes_the_bad_o
     rows += [(f"S1-{i}", "S1", "staff", "human", "A", "accepted", "") for i in range(5)]
     rows += [("S9-1", "S9", "budget", "rule", "budget-0", "accepted", "")]  # nobody coded S9
     rows += [("S1-7", "S1", "budget", "rule", "budget-1", "accepted", "")]  # one hit, too few to judge
+    # the parent's roll-up of the budget pattern: people code the child, so it is not measured on its own
+    rows += [(f"S1-{i}", "S1", "finance", "rule", "budget-0", "accepted", "", "budget") for i in range(6)]
     codings = codings_frame(rows)
     audit = audit_patterns(codings, min_precision=0.6, min_hits=5)
     assert audit[["pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]].values.tolist() == [
         ["budget-1", 1, 0, 1, 0.0, False], ["budget-0", 6, 2, 4, 0.3333, True], ["staff-0", 5, 5, 0, 1.0, False]]
     demoted = demote_patterns(codings, min_precision=0.6, min_hits=5)
     budget = demoted[(demoted["coder"] == "budget-0")]
-    assert budget["status"].eq("suggested").all() and len(budget) == 7  # the uncoded session's too
+    assert budget["status"].eq("suggested").all() and len(budget) == 13  # the uncoded session's and the roll-up's too
     assert budget["memo"].iloc[0].startswith("pattern demoted: the coders agreed with 2 of its 6 hits")
     assert demoted[demoted["coder"] != "budget-0"]["status"].eq("accepted").all()
     assert codings["status"].eq("accepted").all()  # the input is not changed

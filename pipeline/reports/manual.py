@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import pandas as pd
+
 from pipeline.config.codebook import Codebook, lacking
 from pipeline.config.evaluation import Localized
 from pipeline.reports.report import Output, Report, RunTables
 from pipeline.reports.templating import render_template
+from pipeline.stages.coding.audit import audit_patterns
+from pipeline.stages.coding.rules import pattern_key
 
 WORDS = {
     "coverage": "Coverage", "codes": "Codes", "sub_questions": "Sub-questions",
@@ -24,6 +28,7 @@ WORDS = {
     "definition": "Definition", "include": "Use when", "exclude": "Do not use when",
     "lacking": "Codes without a recommended field", "field": "Field", "count": "Codes without it",
     "lacking_note": "Coders and the learned coder read these fields; add them when the team can.",
+    "audit": "Patterns measured against the coders",
 }
 
 
@@ -124,16 +129,41 @@ def _context(codebook: Codebook, language: str) -> dict:
     }
 
 
-def codebook_manual(codebook: Codebook, language: str = "en") -> dict[str, str]:
-    """The manual as file name -> text: ``codebook.html`` (self-contained) and ``codebook.md``."""
+def _audit(codebook: Codebook, audit: pd.DataFrame) -> dict:
+    """Every pattern's figures against the coders (:func:`pipeline.stages.coding.audit.audit_patterns`),
+    worst first, each with its text; a roll-up's row names the child's pattern."""
+    texts = {}
+    for code in codebook.codes:
+        for language, _ in code.patterns:
+            for index, pattern in enumerate(code.patterns_for(language)):
+                texts[pattern_key(code.id, language, index, pattern)] = f"{language} · {pattern.kind}: {pattern.value}"
+    rules = codebook.evaluation.rules
+    return {"note": (f"Each pattern in the sessions people coded, worst first: its hits, how many the coders "
+                     f"coded the same way, what it found that they did not, its precision. Demoted (precision below "
+                     f"{rules.min_precision} with at least {rules.min_hits} hits): its codings are suggestions."),
+            "headings": ["Code", "Pattern", "Hits", "Agreed", "Not coded by them", "Precision", ""],
+            "rows": [{"code": row.code, "anchor": _anchor("code", row.code), "pattern": texts.get(row.pattern, row.pattern),
+                      "pattern_md": texts.get(row.pattern, row.pattern).replace("|", "\\|"),
+                      "hits": row.hits, "agreed": row.agreed, "unconfirmed": row.unconfirmed,
+                      "precision": f"{row.precision:.2f}", "demoted": "demoted" if row.demoted else "",
+                      "css": "warn" if row.demoted else ""} for row in audit.itertuples(index=False)]}
+
+
+def codebook_manual(codebook: Codebook, language: str = "en", audit: pd.DataFrame | None = None) -> dict[str, str]:
+    """The manual as file name -> text: ``codebook.html`` (self-contained) and ``codebook.md``;
+    with ``audit`` (a run's pattern figures), a table of them."""
     context = _context(codebook, language)
+    context["audit"] = _audit(codebook, audit) if audit is not None and len(audit) else None
     return {"codebook.html": render_template("codebook.html.j2", context),
             "codebook.md": render_template("codebook.md.j2", context)}
 
 
 def build_manual(tables: RunTables) -> Iterator[tuple[str, str]]:
-    """``codebook.html`` and ``codebook.md`` of the run's codebook, in the evaluation's first language."""
-    yield from codebook_manual(tables.codebook, language=tables.language).items()
+    """``codebook.html`` and ``codebook.md`` of the run's codebook, in the evaluation's first
+    language, with every pattern's figures against the coders where people coded."""
+    rules = tables.codebook.evaluation.rules
+    audit = audit_patterns(tables.codings, min_precision=rules.min_precision, min_hits=rules.min_hits)
+    yield from codebook_manual(tables.codebook, language=tables.language, audit=audit).items()
 
 
 REPORT = Report("codebook manual", (Output("codebook.html", "html"), Output("codebook.md", "markdown")), build_manual)

@@ -7,7 +7,8 @@ with the same code (``agreed``), ``precision`` = agreed / hits, and ``unconfirme
 agreed: what the pattern found that the coders did not code (their misses, or the pattern's
 mistakes: the team reads them to decide). A pattern with at least ``min_hits`` hits and a
 precision below ``min_precision`` (``rules`` in evaluation.yaml) is demoted: its codings, in
-every session, are ``suggested`` rather than accepted evidence, with a memo saying why.
+every session, are ``suggested`` rather than accepted evidence, with a memo saying why; so are
+the codings it gave a parent code by roll-up.
 """
 
 from __future__ import annotations
@@ -19,13 +20,24 @@ from pipeline.stages.coding.coder import HUMAN, RULE
 AUDIT_COLUMNS = ["code", "pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]
 
 
+def _matched_code(codings: pd.DataFrame) -> pd.Series:
+    """The code each rule coding's pattern belongs to: its own, or for a roll-up (a parent's
+    coding, whose ``match`` names the child code) the child's. A roll-up is not measured on its
+    own (people code the child, not its parent too): it follows its pattern's figures."""
+    rule_codes = set(codings.loc[codings["source"] == RULE, "code"])
+    match = codings["match"].astype(object) if "match" in codings.columns else pd.Series("", index=codings.index)
+    roll_up = match.isin(rule_codes) & match.ne(codings["code"])
+    return codings["code"].mask(roll_up, match)
+
+
 def audit_patterns(codings: pd.DataFrame, *, min_precision: float, min_hits: int) -> pd.DataFrame:
     """One row per (code, pattern) of the rule codings in ``codings`` (a CODINGS frame) that
     hit in a human-coded session, columns :data:`AUDIT_COLUMNS`, worst first (lowest
     precision, then most hits). ``precision`` is rounded to 4 places; ``demoted`` is whether it
     is below ``min_precision`` with at least ``min_hits`` hits. Empty when nobody coded."""
     human = codings[codings["source"] == HUMAN]
-    rules = codings[(codings["source"] == RULE) & codings["session_id"].isin(set(human["session_id"]))]
+    rules = codings[(codings["source"] == RULE) & codings["session_id"].isin(set(human["session_id"]))
+                    & _matched_code(codings).eq(codings["code"])]
     if rules.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
             AUDIT_COLUMNS, ["object", "object", "int64", "int64", "int64", "float64", "bool"])})
@@ -52,7 +64,7 @@ def demote_patterns(codings: pd.DataFrame, *, min_precision: float, min_hits: in
                             f"they coded (precision {precision:.2f}, below rules.min_precision {min_precision})"
            for code, pattern, hits, agreed, precision in
            demoted[["code", "pattern", "hits", "agreed", "precision"]].itertuples(index=False)}
-    memo = pd.Series([why.get(key) for key in zip(codings["code"], codings["coder"])], index=codings.index,
+    memo = pd.Series([why.get(key) for key in zip(_matched_code(codings), codings["coder"])], index=codings.index,
                      dtype=object)
     hit = memo.notna() & codings["source"].eq(RULE) & codings["status"].eq("accepted")
     joined = codings["memo"].where(codings["memo"].fillna("").eq(""), codings["memo"] + "; ")
