@@ -286,6 +286,16 @@ def _figures_table(figures: dict) -> str:
         for point in figures["learning_curve"]:
             lines.append(f"{point['sessions']:9}{point['segments']:10}{point['precision']:9.3f}{point['recall']:7.3f}"
                          f"{point['f1']:7.3f}")
+    queue = figures.get("queue_simulation")
+    if queue:
+        lines += ["", f"the review queue simulated: {queue['pool']} segments to decide after the first coded sessions (per fold), "
+                      "micro F1 after each batch:", f"{'decided':>9}{'queue':>8}{'random':>8}"]
+        for ours, chance in zip(queue["queue"], queue["random"]):
+            lines.append(f"{ours['decided']:9}{ours['f1']:8.3f}{chance['f1']:8.3f}")
+        said = {name: "never" if queue[f"{name}_reaches_it_with"] is None else f"after {queue[f'{name}_reaches_it_with']}"
+                for name in ("queue", "random")}
+        lines.append(f"F1 {queue['target_f1']:.3f} (90% of the final): the queue's order {said['queue']} decisions, "
+                     f"random order {said['random']}")
     patterns = figures.get("patterns", [])
     if patterns:
         settings = figures.get("rules_settings", {})

@@ -105,10 +105,14 @@ def test_evaluate_coder_on_a_subset_of_the_reference_coding(tmp_path):
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert set(figures) == {"rules", "model", "baseline", "folds", "segments", "codes_evaluated", "threshold", "stance",
                             "human_coding", "held_out",
-                            "patterns", "rules_settings", "learning_curve"}
+                            "patterns", "rules_settings", "learning_curve", "queue_simulation"}
     assert figures["held_out"] == "session"
     assert figures["human_coding"]["unplaced"] == {} and figures["human_coding"]["placed"] == len(
         coding[coding.session_id.isin(["S01", "S03", "S05", "S06"])])
+    queue = figures["queue_simulation"]
+    assert [p["batch"] for p in queue["queue"]] == [p["batch"] for p in queue["random"]] == [0, 1, 2, 3, 4]
+    assert queue["queue"][-1]["f1"] == queue["random"][-1]["f1"]  # both end with every segment decided
+    assert queue["queue"][-1]["decided"] == queue["pool"] > 0
     # two sessions in each fold's training part: the curve's one point is all of them
     assert [point["sessions"] for point in figures["learning_curve"]] == [2]
     assert figures["learning_curve"][0]["f1"] == figures["model"]["micro"]["f1"]

@@ -107,11 +107,12 @@ def test_the_audit_measures_each_pattern_in_coded_sessions_and_demotes_the_bad_o
     rows += [("S9-1", "S9", "budget", "rule", "budget-0", "accepted", "")]  # nobody coded S9
     rows += [("S1-7", "S1", "budget", "rule", "budget-1", "accepted", "")]  # one hit, too few to judge
     # the parent's roll-up of the budget pattern: people code the child, so it is not measured on its own
-    rows += [(f"S1-{i}", "S1", "finance", "rule", "budget-0", "accepted", "", "budget") for i in range(6)]
+    rows += [(f"S1-{i}", "S1", "finance", "rule", "budget-0", "accepted", "", "roll-up of budget") for i in range(6)]
     codings = codings_frame(rows)
     audit = audit_patterns(codings, min_precision=0.6, min_hits=5)
     assert audit[["pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]].values.tolist() == [
         ["budget-1", 1, 0, 1, 0.0, False], ["budget-0", 6, 2, 4, 0.3333, True], ["staff-0", 5, 5, 0, 1.0, False]]
+    assert "finance" not in set(audit["code"])  # the roll-up follows its pattern, measured on the child
     demoted = demote_patterns(codings, min_precision=0.6, min_hits=5)
     budget = demoted[(demoted["coder"] == "budget-0")]
     assert budget["status"].eq("suggested").all() and len(budget) == 13  # the uncoded session's and the roll-up's too

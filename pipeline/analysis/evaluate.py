@@ -52,19 +52,87 @@ def _scores(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> dict:
     return out
 
 
-def _predict_fold(units, labels, codes, train, test, out, *, codebook, min_examples, threshold, seed,
-                  tune_thresholds, embeddings) -> None:
-    """The model fitted on the ``train`` rows of ``units`` predicts the ``test`` rows into ``out``."""
+def _fit_fold(units, labels, codes, train, *, codebook, min_examples, threshold, seed, tune_thresholds, embeddings):
+    """(the model fitted on the ``train`` rows of ``units``, the codes it learned); (None, [])
+    where no code has ``min_examples`` there."""
     train_labels = labels.iloc[train][codes].astype(int)
     trainable = [c for c in codes if train_labels[c].sum() >= min_examples]
     if not trainable:
-        return
-    model = fit_coder(units.iloc[train], train_labels[trainable], codebook, trainable,
-                      min_examples=min_examples, threshold=threshold, random_state=seed,
-                      tune_thresholds=tune_thresholds, embeddings=embeddings)
-    predicted = model.predict(inputs(units.iloc[test]))
-    for j, code in enumerate(trainable):
-        out[test, codes.index(code)] = predicted[:, j]
+        return None, []
+    return fit_coder(units.iloc[train], train_labels[trainable], codebook, trainable, min_examples=min_examples,
+                     threshold=threshold, random_state=seed, tune_thresholds=tune_thresholds,
+                     embeddings=embeddings), trainable
+
+
+def _predict_fold(units, labels, codes, train, test, out, **fit):
+    """The model fitted on the ``train`` rows of ``units`` predicts the ``test`` rows into
+    ``out``; returns the model (None: nothing learnable) and its codes."""
+    model, trainable = _fit_fold(units, labels, codes, train, **fit)
+    if model is not None:
+        predicted = model.predict(inputs(units.iloc[test]))
+        for j, code in enumerate(trainable):
+            out[test, codes.index(code)] = predicted[:, j]
+    return model, trainable
+
+
+QUEUE_BATCHES = 4  # batches of people's decisions the review-queue simulation adds
+QUEUE_START = 2  # sessions coded before the queue starts
+QUEUE_TARGET = 0.9  # the share of the final F1 whose cost in decisions the two orders are compared at
+
+
+def _queue_simulation(units, labels, codes, truth, splits, fit: dict) -> dict:
+    """The review queue simulated in each fold: :data:`QUEUE_START` training sessions coded
+    (fewer where the fold has no more than that),
+    then the rest of the training segments decided by people in :data:`QUEUE_BATCHES` equal
+    batches, in the queue's order (the segments the current model is least sure of first, as
+    ``review_queue`` orders them; the model refitted after each batch) or in a fixed random
+    order. Micro F1 on the same test folds after each batch, and the decisions each order
+    needs to reach :data:`QUEUE_TARGET` of the final F1 (the labels the queue saves)."""
+    rng = np.random.default_rng(fit["seed"])
+    sessions = units["session_id"].to_numpy()
+    plans = []
+    for train, test in splits:
+        order = rng.permutation(np.unique(sessions[train]))
+        first = max(1, min(QUEUE_START, len(order) - 1))  # at least one session left to the queue
+        start = train[np.isin(sessions[train], order[:first])]
+        pool = np.setdiff1d(train, start)
+        plans.append((start, pool, rng.permutation(pool), test))
+    curves = {}
+    for name in ("queue", "random"):
+        labelled = [start for start, _, _, _ in plans]
+        points = []
+        for batch in range(QUEUE_BATCHES + 1):
+            predicted = np.zeros_like(truth)
+            for k, (start, pool, shuffled, test) in enumerate(plans):
+                model, _ = _predict_fold(units, labels, codes, labelled[k], test, predicted, **fit)
+                left = np.setdiff1d(pool, labelled[k])
+                size = int(np.ceil(len(pool) / QUEUE_BATCHES))
+                if batch == QUEUE_BATCHES or not len(left):
+                    continue
+                if name == "random" or model is None:
+                    waiting = set(left.tolist())
+                    chosen = [i for i in shuffled if i in waiting][:size]
+                else:
+                    proba = model.predict_proba(inputs(units.iloc[left]))
+                    certainty = np.abs(proba - 0.5).min(axis=1)  # the least sure code of each segment
+                    chosen = left[np.argsort(certainty, kind="stable")[:size]]
+                labelled[k] = np.sort(np.concatenate([labelled[k], np.asarray(chosen, dtype=int)]))
+            _, _, f, _ = precision_recall_fscore_support(truth, predicted, average="micro", zero_division=0)
+            points.append({"batch": batch, "f1": round(float(f), 4)})
+        curves[name] = points
+    # what each point learned from: the segments decided before its fit (per fold, on average)
+    pool_size = int(np.mean([len(pool) for _, pool, _, _ in plans]))
+    for points in curves.values():
+        for point in points:
+            point["decided"] = min(pool_size, int(np.ceil(pool_size / QUEUE_BATCHES)) * point["batch"])
+    target = round(QUEUE_TARGET * curves["random"][-1]["f1"], 4)  # both orders end with every segment decided
+
+    def first(points):
+        reached = [p["decided"] for p in points if p["f1"] >= target]
+        return reached[0] if reached else None
+
+    return {**curves, "pool": pool_size, "target_f1": target, "queue_reaches_it_with": first(curves["queue"]),
+            "random_reaches_it_with": first(curves["random"])}
 
 
 CURVE_POINTS = 5  # numbers of coded sessions the learning curve is measured at
@@ -143,7 +211,8 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
             predicted = baseline.predict(units.iloc[test][["text"]])
             for j, code in enumerate(present):
                 base_pred[test, codes.index(code)] = predicted[:, j]
-    curve = {"learning_curve": _learning_curve(units, labels, codes, truth, splits, fit)} if learning_curve else {}
+    curve = {"learning_curve": _learning_curve(units, labels, codes, truth, splits, fit),
+             "queue_simulation": _queue_simulation(units, labels, codes, truth, splits, fit)} if learning_curve else {}
     return {
         **curve,
         "rules": _scores(truth, rule_pred, codes),

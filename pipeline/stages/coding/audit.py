@@ -16,18 +16,20 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.stages.coding.coder import HUMAN, RULE
+from pipeline.stages.coding.rule_coder import ROLL_UP
 
 AUDIT_COLUMNS = ["code", "pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]
 
 
 def _matched_code(codings: pd.DataFrame) -> pd.Series:
     """The code each rule coding's pattern belongs to: its own, or for a roll-up (a parent's
-    coding, whose ``match`` names the child code) the child's. A roll-up is not measured on its
-    own (people code the child, not its parent too): it follows its pattern's figures."""
-    rule_codes = set(codings.loc[codings["source"] == RULE, "code"])
+    coding, whose ``match`` is :data:`ROLL_UP` and the child code) the child's. A roll-up is not
+    measured on its own (people code the child, not its parent too): it follows its pattern's
+    figures."""
     match = codings["match"].astype(object) if "match" in codings.columns else pd.Series("", index=codings.index)
-    roll_up = match.isin(rule_codes) & match.ne(codings["code"])
-    return codings["code"].mask(roll_up, match)
+    match = match.fillna("").astype(str)
+    roll_up = codings["source"].eq(RULE) & match.str.startswith(ROLL_UP)
+    return codings["code"].mask(roll_up, match.str.slice(len(ROLL_UP)))
 
 
 def audit_patterns(codings: pd.DataFrame, *, min_precision: float, min_hits: int) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from pipeline.stages.coding.rules import (CODES_KEY, STANCE_KEY, CodebookMatcher
                                           matcher_of, negated, rule_key, segment_stance, stance_patterns)
 from pipeline.stages.turns import RESPONDENT, mask_notes
 
+ROLL_UP = "roll-up of "  # a roll-up coding's ``match``: this and the child code
 Bound = tuple[int, int, str]  # a segment: (start, end, segment id) in the session's text
 
 
@@ -98,7 +99,7 @@ def roll_up(rows: list[dict], codebook: Codebook) -> list[dict]:
     for row in rows:
         code = codebook.by_id[row["code"]]
         while code.roll_up and code.parent:
-            extra.append({**row, "code": code.parent, "match": f"roll-up of {row['code']}"})
+            extra.append({**row, "code": code.parent, "match": f"{ROLL_UP}{row['code']}"})
             code = codebook.by_id[code.parent]
     return rows + extra
 
