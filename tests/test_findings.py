@@ -380,7 +380,7 @@ def planted(sample_run, tmp_path_factory):
     ("S01-t0002-s00", "", "findings[5].evidence.segments[3]", "finding F6 cites S01-t0002-s00, which is in S01-t0002, an "
                                                               "interviewer's turn: only respondents' speech is evidence."),
     ("direction: positive", "- id: F5", "findings[4].direction", "finding F5 claims 'positive', but the sessions "
-                                                                 "assessing EQ4 lean negative (5 positive, 23 negative, "
+                                                                 "assessing EQ4 lean negative (5 positive, 22 negative, "
                                                                  "3 mixed)."),
     ("frontline_providers]", "", "findings[5].evidence.groups[1]", "finding F6 names frontline_providers, which has no "
                                                                    "evidence on EQ5."),
