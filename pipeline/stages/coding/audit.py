@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.stages.coding.coder import HUMAN, RULE
+from pipeline.schemas import people_evidence
+from pipeline.stages.coding.coder import RULE
 from pipeline.stages.coding.rule_coder import ROLL_UP
 
 AUDIT_COLUMNS = ["code", "pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]
@@ -37,7 +38,7 @@ def audit_patterns(codings: pd.DataFrame, *, min_precision: float, min_hits: int
     hit in a human-coded session, columns :data:`AUDIT_COLUMNS`, worst first (lowest
     precision, then most hits). ``precision`` is rounded to 4 places; ``demoted`` is whether it
     is below ``min_precision`` with at least ``min_hits`` hits. Empty when nobody coded."""
-    human = codings[codings["source"] == HUMAN]
+    human = people_evidence(codings)  # people's coding of respondents' speech, not of context
     rules = codings[(codings["source"] == RULE) & codings["session_id"].isin(set(human["session_id"]))
                     & _matched_code(codings).eq(codings["code"])]
     if rules.empty:
