@@ -315,7 +315,9 @@ def fit_coder(segments: pd.DataFrame, labels: pd.DataFrame, codebook, codes: lis
     X = pd.concat([train, extra], ignore_index=True)
     Y = np.vstack([labels[codes].to_numpy(), extra_labels])
     weights = np.concatenate([np.ones(len(train)), np.full(len(extra), CODEBOOK_WEIGHT)])
-    groups = [*indexed["session_id"].astype(str), *([None] * len(extra))]
+    # Without sessions (a table of texts alone), the inner folds cannot keep sessions whole.
+    groups = ([*indexed["session_id"].astype(str), *([None] * len(extra))] if "session_id" in indexed.columns
+              else None)
     model = make_coder(min_examples=min_examples, threshold=threshold, random_state=random_state, parallel=parallel,
                        tune_thresholds=tune_thresholds, embeddings=embeddings is not None)
     return model.fit(X, Y, coder__sample_weight=weights, coder__groups=groups)
