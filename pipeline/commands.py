@@ -34,7 +34,6 @@ from pipeline.runtime.outputs import RECORD, StagedOutputs, check_output_folder
 from pipeline.runtime.parallel import Workers
 from pipeline.seams import IN_ORDER, Parallel, ParseCache
 from pipeline.stages import privacy
-from pipeline.stages.coding.audit import audit_patterns
 from pipeline.stages.coding.combine import code_segments
 from pipeline.stages.coding.human import (human_codings_by_segment, placement_counts, placement_warnings,
                                           read_human_coding)
@@ -323,14 +322,6 @@ def _coded_sessions(codebook_dir, transcripts_dir, files, cache_dir, *, guard: b
     return codebook, transcripts, turns, segments, human, parse, placement_counts(human, unplaced)
 
 
-def _embeddings(evaluation: Evaluation, cache_dir: Path | str | None):
-    """The cache of sentence embeddings (kept beside the parsed documents), or None where the
-    learned coder does without them (``suggestions.embeddings: false``)."""
-    if not evaluation.suggestions.embeddings:
-        return None
-    return PickleCache(Path(cache_dir).parent / "embeddings" if cache_dir else None)
-
-
 def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[Path], *, folds: int = 5,
              cache_dir: Path | str | None = None, learning_curve: bool = False) -> dict:
     """Measure rules, model and baseline against the human coding in ``files`` (see
@@ -340,21 +331,16 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
 
     codebook, transcripts, turns, segments, human, parse, counts = _coded_sessions(codebook_dir, transcripts_dir,
                                                                                    files, cache_dir)
-    evaluation = codebook.evaluation
-    # What the rules found is kept beside the parsed documents, as in a run.
+    evaluation, settings = codebook.evaluation, codebook.evaluation.suggestions
+    # What the rules found, and the sentence embeddings, are kept beside the parsed documents, as in a run.
     kept = ({"rule_cache": JsonCache(Path(cache_dir).parent / "rules"),
              "regex_cache": JsonCache(Path(cache_dir).parent / "regex")} if cache_dir else {})
     codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **kept,
                             **parse.arguments())
-    figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds,
-                             min_examples=evaluation.suggestions.min_examples,
-                             threshold=evaluation.suggestions.threshold,
-                             tune_thresholds=evaluation.suggestions.tune_thresholds, seed=evaluation.suggestions.seed,
-                             embeddings=_embeddings(evaluation, cache_dir), learning_curve=learning_curve)
-    rules = evaluation.rules
-    figures["patterns"] = audit_patterns(codings, min_precision=rules.min_precision,
-                                         min_hits=rules.min_hits).to_dict("records")
-    figures["rules_settings"] = rules.model_dump()
+    figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds, min_examples=settings.min_examples,
+                             threshold=settings.threshold, tune_thresholds=settings.tune_thresholds, seed=settings.seed,
+                             embeddings=PickleCache(cache_dir and Path(cache_dir).parent / "embeddings") if settings.embeddings else None,
+                             learning_curve=learning_curve, demotion=evaluation.rules)
     # The coders' stances against the learned one and the lexicon's on the same passages.
     lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""),
                             **kept, **parse.arguments())

@@ -18,6 +18,7 @@ from sklearn.model_selection import GroupKFold
 from pipeline.errors import InputError, Problem
 from pipeline.schemas import people_evidence
 from pipeline.seams import Cache
+from pipeline.stages.coding.audit import audit_patterns
 from pipeline.stages.coding.learned import fit_coder, inputs, learnable_codes, make_baseline, with_embeddings
 
 
@@ -167,7 +168,8 @@ def _codes(codebook, human: pd.DataFrame) -> list[str]:
 
 def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, folds: int = 5,
                    min_examples: int = 5, threshold: float = 0.5, tune_thresholds: bool | str = False,
-                   embeddings: Cache | None = None, seed: int = 0, learning_curve: bool = False) -> dict:
+                   embeddings: Cache | None = None, seed: int = 0, learning_curve: bool = False,
+                   demotion=None) -> dict:
     """Figures for ``rules``, ``model`` and ``baseline`` against the human coding in ``codings``.
 
     ``segments`` is the SEGMENTS table; ``codings`` holds the human codings and the rule
@@ -211,10 +213,14 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
             predicted = baseline.predict(units.iloc[test][["text"]])
             for j, code in enumerate(present):
                 base_pred[test, codes.index(code)] = predicted[:, j]
+    # Every pattern's figures where people coded (``demotion``: evaluation.yaml's ``rules``).
+    audit = {} if demotion is None else {
+        "patterns": audit_patterns(codings, min_precision=demotion.min_precision, min_hits=demotion.min_hits)
+        .to_dict("records"), "rules_settings": demotion.model_dump()}
     curve = {"learning_curve": _learning_curve(units, labels, codes, truth, splits, fit),
              "queue_simulation": _queue_simulation(units, labels, codes, truth, splits, fit)} if learning_curve else {}
     return {
-        **curve,
+        **curve, **audit,
         "rules": _scores(truth, rule_pred, codes),
         "model": _scores(truth, model_pred, codes),
         "baseline": _scores(truth, base_pred, codes),
