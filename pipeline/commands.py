@@ -332,15 +332,14 @@ def evaluate(codebook_dir: Path | str, transcripts_dir: Path | str, files: list[
     codebook, transcripts, turns, segments, human, parse, counts = _coded_sessions(codebook_dir, transcripts_dir,
                                                                                    files, cache_dir)
     evaluation, settings = codebook.evaluation, codebook.evaluation.suggestions
-    # What the rules found, and the sentence embeddings, are kept beside the parsed documents, as in a run.
-    kept = ({"rule_cache": JsonCache(Path(cache_dir).parent / "rules"),
+    kept = ({"rule_cache": JsonCache(Path(cache_dir).parent / "rules"),  # beside the parsed documents, as in a run
              "regex_cache": JsonCache(Path(cache_dir).parent / "regex")} if cache_dir else {})
     codings = code_segments(transcripts, turns, segments, codebook=codebook, human=human, **kept,
                             **parse.arguments())
-    figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds, min_examples=settings.min_examples,
-                             threshold=settings.threshold, tune_thresholds=settings.tune_thresholds, seed=settings.seed,
-                             embeddings=PickleCache(cache_dir and Path(cache_dir).parent / "embeddings") if settings.embeddings else None,
-                             learning_curve=learning_curve, demotion=evaluation.rules)
+    figures = evaluate_coder(segments, codings, codebook=codebook, folds=folds, learning_curve=learning_curve,
+                             min_examples=settings.min_examples, threshold=settings.threshold, seed=settings.seed,
+                             tune_thresholds=settings.tune_thresholds, embeddings=PickleCache(  # the same for these
+                                 cache_dir and Path(cache_dir).parent / "embeddings") if settings.embeddings else None)
     # The coders' stances against the learned one and the lexicon's on the same passages.
     lexicon = code_segments(transcripts, turns, segments, codebook=codebook, human=human.assign(stance=""),
                             **kept, **parse.arguments())

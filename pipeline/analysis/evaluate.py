@@ -213,7 +213,8 @@ def evaluate_coder(segments: pd.DataFrame, codings: pd.DataFrame, *, codebook, f
             predicted = baseline.predict(units.iloc[test][["text"]])
             for j, code in enumerate(present):
                 base_pred[test, codes.index(code)] = predicted[:, j]
-    # Every pattern's figures where people coded (``demotion``: evaluation.yaml's ``rules``).
+    # Every pattern's figures where people coded (``demotion``: evaluation.yaml's ``rules``, the codebook's by default).
+    demotion = demotion if demotion is not None or codebook is None else codebook.evaluation.rules
     audit = {} if demotion is None else {
         "patterns": audit_patterns(codings, min_precision=demotion.min_precision, min_hits=demotion.min_hits)
         .to_dict("records"), "rules_settings": demotion.model_dump()}
