@@ -163,6 +163,9 @@ def _texts_of(path: Path) -> list[str]:
         from pipeline.flow import SegmentedInputs
 
         inputs = pickle.loads(path.read_bytes())
+        if path.parent.name == "embeddings":  # the segments' sentence embeddings: numbers, keyed by a hash
+            assert getattr(inputs, "dtype", None) is not None and inputs.dtype.kind == "f", type(inputs)
+            return [path.read_bytes().decode("utf-8", "replace")]
         assert isinstance(inputs, SegmentedInputs)
         guarded = inputs.guarded
         frames = [inputs.segments, guarded.transcripts, guarded.turns, guarded.human, guarded.unplaced,
