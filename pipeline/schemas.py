@@ -210,3 +210,40 @@ def check(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     if frame.duplicated(list(table.key)).any():
         raise SchemaError(f"table '{table.name}' has duplicate keys {list(table.key)}")
     return frame
+
+
+# The columns of the tables that stages and reports derive, declared beside the stage tables';
+# each module that makes one imports its list from here.
+# pipeline.stages.matrices
+EVIDENCE_COLUMNS = ["segment_id", "question", "criterion", "codes", "sources", "stance", "session_id",
+                    "stakeholder_group", "method", "region", "language", "participants", "speaker", "start",
+                    "end", "text", "prompt", "suggested"]
+# pipeline.stages.triangulate
+FINDINGS_COLUMNS = ["question", "criterion", "rating", "why", "segments", "sessions", "participants", "groups",
+                    "methods", "regions", "positive", "negative", "mixed", "neutral", "positive_sessions",
+                    "negative_sessions", "mixed_sessions", "majority",
+                    "diverging_groups", "gaps", "human_segments", "machine_segments", "machine_share",
+                    "human_sessions", "machine_precision"]
+# pipeline.stages.findings.check
+CITATION_COLUMNS = ["section", "id", "segment_id", "status", "coded_by", "codes", "session_id", "stakeholder_group",
+                    "text"]
+# pipeline.stages.findings.check
+SUPPORT_COLUMNS = ["section", "id", "question", "rating", "why", "segments", "sessions", "participants", "groups",
+                   "methods", "regions", "positive_sessions", "negative_sessions", "mixed_sessions", "majority",
+                   "human_segments"]
+# pipeline.stages.privacy.policy
+LOG_COLUMNS = ["session_id", "file", "field", "line", "start", "end", "kind", "placeholder", "recognizer"]
+# pipeline.stages.coding.decisions
+CONFLICT_COLUMNS = ["segment_id", "session_id", "code", "kept_by", "rejected_by"]
+# pipeline.stages.coding.audit
+AUDIT_COLUMNS = ["code", "pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]
+# pipeline.stages.coding.human
+UNPLACED_COLUMNS = ["file", "row", "session_id", "code", "coder", "quote", "reason", "score", "closest",
+                    "closest_start", "closest_end"]
+# pipeline.stages.coding.human
+HUMAN_COLUMNS = ["file", "row", "session_id", "code", "coder", "start", "end", "quote", "memo", "stance",
+                 "located", "score", "turn_id", "role", "part", "parts",
+                 "decision"]  # decision: a reviewer's (decisions.py), or empty
+# pipeline.reports.tables
+CODINGS_COLUMNS = ["segment_id", "code", "source", "coder", "confidence", "stance", "stance_by", "status", "session_id",
+                   "start", "end", "match", "negated", "hedged", "memo"]

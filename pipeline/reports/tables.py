@@ -15,11 +15,9 @@ import pandas as pd
 from pipeline.reports.pieces import csv_pieces, json_pieces
 from pipeline.reports.report import Output, Report, RunTables
 from pipeline.runtime.outputs import SPLICE, StreamedText
+from pipeline.schemas import CODINGS_COLUMNS
 from pipeline.stages.coding.combine import review_queue
 from pipeline.stages.turns import RESPONDENT
-
-CODINGS_COLUMNS = ["segment_id", "code", "source", "coder", "confidence", "stance", "stance_by", "status", "session_id",
-                   "start", "end", "match", "negated", "hedged", "memo"]
 
 
 def build_matrix_tables(tables: RunTables) -> Iterator[tuple[str, StreamedText]]:

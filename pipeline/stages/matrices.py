@@ -22,13 +22,9 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.config.codebook import Codebook
-from pipeline.schemas import STANCES
+from pipeline.schemas import EVIDENCE_COLUMNS, STANCES
 
 DIMENSIONS = {"group": "stakeholder_group", "method": "method", "region": "region"}
-
-EVIDENCE_COLUMNS = ["segment_id", "question", "criterion", "codes", "sources", "stance", "session_id",
-                    "stakeholder_group", "method", "region", "language", "participants", "speaker", "start",
-                    "end", "text", "prompt", "suggested"]
 
 
 def _segment_stance(stances) -> str:

@@ -24,15 +24,10 @@ import pandas as pd
 
 from pipeline.config.codebook import Codebook
 from pipeline.config.evaluation import EvidenceLevel
-from pipeline.schemas import STANCES
+from pipeline.schemas import FINDINGS_COLUMNS, STANCES
 from pipeline.stages.coding.audit import audit_patterns
 
 RATINGS = ("strong", "moderate", "thin", "none")
-FINDINGS_COLUMNS = ["question", "criterion", "rating", "why", "segments", "sessions", "participants", "groups",
-                    "methods", "regions", "positive", "negative", "mixed", "neutral", "positive_sessions",
-                    "negative_sessions", "mixed_sessions", "majority",
-                    "diverging_groups", "gaps", "human_segments", "machine_segments", "machine_share",
-                    "human_sessions", "machine_precision"]
 
 
 def _meets(level: EvidenceLevel, sessions: int, groups: int, methods: int, diverging: int,

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.schemas import people_evidence
+from pipeline.schemas import AUDIT_COLUMNS, people_evidence
 from pipeline.stages.coding.coder import RULE
 from pipeline.stages.coding.rule_coder import ROLL_UP
-
-AUDIT_COLUMNS = ["code", "pattern", "hits", "agreed", "unconfirmed", "precision", "demoted"]
 
 
 def _matched_code(codings: pd.DataFrame) -> pd.Series:

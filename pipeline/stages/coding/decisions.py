@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pipeline.schemas import CONFLICT_COLUMNS
+
 DECISIONS = ("confirm", "reject", "stance", "add")
 CONFIRM, REJECT, STANCE, ADD = DECISIONS
 STALE = "decision on a segment whose text is no longer at this span (the transcript changed); not applied"
@@ -34,7 +36,6 @@ STALE = "decision on a segment whose text is no longer at this span (the transcr
 # coding is a person's, but not a coder's coding of the whole segment (reliability leaves it out).
 REVIEW_MATCH = "review: "
 REJECTED = "rejected"  # one of schemas.STATUSES  # the status of a machine coding a reviewer rejected
-CONFLICT_COLUMNS = ["segment_id", "session_id", "code", "kept_by", "rejected_by"]
 
 
 def is_decisions(columns) -> bool:

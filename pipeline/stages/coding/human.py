@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from pipeline.config.codebook import Codebook
 from pipeline.errors import InputError, Problem
 from pipeline.exchange.spreadsheets import read_sheet
-from pipeline.schemas import CONTEXT, STANCES
+from pipeline.schemas import CONTEXT, HUMAN_COLUMNS, STANCES, UNPLACED_COLUMNS
 from pipeline.stages.coding.coder import HUMAN, Coded, CodingRun
 from pipeline.stages.coding.decisions import REJECT, REVIEW_MATCH, STALE, check_decision, is_decisions
 from pipeline.stages.coding.summaries import is_summaries
@@ -37,11 +37,6 @@ from pipeline.text import fold
 MIN_SCORE = 90.0
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s*\)|\.\.\.+|…)\s*")
 
-HUMAN_COLUMNS = ["file", "row", "session_id", "code", "coder", "start", "end", "quote", "memo", "stance",
-                 "located", "score", "turn_id", "role", "part", "parts",
-                 "decision"]  # decision: a reviewer's (decisions.py), or empty
-UNPLACED_COLUMNS = ["file", "row", "session_id", "code", "coder", "quote", "reason", "score", "closest",
-                    "closest_start", "closest_end"]
 # Why a coding could not be placed at all: unplaced_quotes.csv's ``reason``.
 REASONS = {
     "not_found": "was not found with confidence",

@@ -34,6 +34,7 @@ import pandas as pd
 from pipeline.config.codebook import Codebook
 from pipeline.config.findings import FindingsFile
 from pipeline.errors import FindingsError, PipelineWarning, Problem
+from pipeline.schemas import CITATION_COLUMNS, SUPPORT_COLUMNS
 from pipeline.stages.findings.quotes import SIDES, choose_quotes, counter_quotes, passage_traits
 from pipeline.stages.triangulate import RATINGS, session_stances, triangulate
 from pipeline.stages.turns import INTERVIEWER
@@ -41,11 +42,6 @@ from pipeline.stages.turns import INTERVIEWER
 QUOTES = 5  # the most an annex shows per claim; two or more where the evidence has them
 KIND = {"findings": "finding", "lessons_learned": "lesson", "good_practices": "good practice",
         "conclusions": "conclusion", "recommendations": "recommendation"}
-SUPPORT_COLUMNS = ["section", "id", "question", "rating", "why", "segments", "sessions", "participants", "groups",
-                   "methods", "regions", "positive_sessions", "negative_sessions", "mixed_sessions", "majority",
-                   "human_segments"]
-CITATION_COLUMNS = ["section", "id", "segment_id", "status", "coded_by", "codes", "session_id", "stakeholder_group",
-                    "text"]
 OPPOSITE = {"positive": "negative", "negative": "positive"}
 # What ILO's criteria ask a good practice to show: its conditions and replicability, a clear
 # cause-effect relationship, a measurable impact, its potential for replication, links to ILO's goals.

@@ -10,6 +10,7 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import InputError, Problem
+from pipeline.schemas import LOG_COLUMNS
 from pipeline.stages.privacy.hits import KIND_NAMES, PLACEHOLDERS, _line_column
 from pipeline.stages.privacy.redaction import _move, _replace_all, redact, shift_offset
 from pipeline.stages.privacy.scanner import Item, Scanner, find_identifiers
@@ -71,9 +72,6 @@ class Guarded:
         if self.policy == "off":
             entry["warning"] = OFF_WARNING
         return entry
-
-
-LOG_COLUMNS = ["session_id", "file", "field", "line", "start", "end", "kind", "placeholder", "recognizer"]
 
 
 def scan_items(transcripts: pd.DataFrame, human: pd.DataFrame, unplaced: pd.DataFrame,
