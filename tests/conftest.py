@@ -190,3 +190,11 @@ recommendations:
     priority: high
     follows_from: [C1]
 """
+
+
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"]
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                    reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
 
 from pipeline import flow
 
-from conftest import S1, write_evaluation
+from conftest import CHROMIUM, CHROMIUM_FLAGS, S1, needs_chromium, write_evaluation
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make install`")
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run"]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def reports(tmp_path_factory):
 def test_filter_click_a_cell_read_its_quotes_and_open_the_transcript(reports):
     requests = []
     with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.goto((reports / "evidence_matrix.html").as_uri())

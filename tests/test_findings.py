@@ -24,7 +24,8 @@ from pipeline.stages.findings.quotes import choose_quotes, counter_quotes, passa
 from pipeline.stages.matrices import build_evidence_matrices
 from pipeline.stages.triangulate import triangulate
 
-from conftest import SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, TINY_FINDINGS, write_evaluation
+from conftest import (CHROMIUM, CHROMIUM_FLAGS, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, TINY_FINDINGS, needs_chromium,
+                      write_evaluation)
 
 
 
@@ -453,16 +454,13 @@ def test_the_triangulation_report_no_longer_opens_eq1_with_an_introduction(sampl
     assert not passage_traits(tables["segments"]).at[first, "opening"], first
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+@needs_chromium
 def test_the_findings_page_opens_in_chromium_and_asks_for_nothing(sample_run):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make install`")
     out, result = sample_run
     requests = []
     with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.goto((out / "findings.html").as_uri())

@@ -15,15 +15,11 @@ import pytest
 
 from pipeline import flow
 
-from conftest import SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS
+from conftest import CHROMIUM, CHROMIUM_FLAGS, SAMPLE_CODEBOOK, SAMPLE_TRANSCRIPTS, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make install`")
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run"]
+pytestmark = needs_chromium
 QUESTION, GROUP = "EQ1", "civil_society"
 NOTE = "=HYPERLINK(\"http://x\") dice quechua, no habla de lenguas"
 SUMMARY = "Las organizaciones ven la coordinación como frágil; depende de personas, no de instituciones."
@@ -72,7 +68,7 @@ def test_review_in_the_browser_and_the_next_run_applies_it(sample):
     new_stance = "positive" if restance["stance"] != "positive" else "negative"
     requests, errors, files = [], [], {}
     with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         context = browser.new_context(accept_downloads=True)
         page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
